@@ -1,0 +1,321 @@
+"""The experiment config: a pydantic schema, YAML loading, and dotted ``KEY=VALUE`` overrides.
+
+Everything a run does is decided here; the resolved config is what a run records and what its id hashes.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hfa.errors import HfaError
+
+AUTHORS_THRESHOLDS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
+
+
+class YamlLoader(yaml.SafeLoader):
+    """The safe loader, reading ``1e-3`` as a float the way YAML 1.2 and every user expects."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=YamlLoader)  # noqa: S506  (a SafeLoader subclass)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    name: str = Field("synthetic", description="synthetic | sklearn/<name> | keel/<name> | path to .csv/.parquet")
+    imbalance_ratio: float | None = Field(
+        None, gt=0, description="negatives kept per positive (subsampled before the split); null = as the data comes"
+    )
+    val_size: float = Field(0.2, gt=0, lt=1, description="fraction of rows in the validation split")
+    test_size: float = Field(0.2, gt=0, lt=1, description="fraction of rows in the test split")
+    seed: int = Field(0, ge=0, description="seed of data generation, subsampling and splitting (shared by runs)")
+    n_samples: int = Field(10000, ge=20, description="synthetic: rows generated before subsampling")
+    n_features: int = Field(2, ge=1, description="synthetic: feature columns")
+    cluster_std: float = Field(1.0, gt=0, description="synthetic: standard deviation of each blob")
+    target: str | None = Field(None, description="files: the label column")
+    positive: str | int | float | bool | None = Field(None, description="the label value that is the positive class")
+
+    @model_validator(mode="after")
+    def _splits_leave_training_rows(self) -> DataConfig:
+        if self.val_size + self.test_size >= 1:
+            raise ValueError(
+                f"val_size + test_size must be below 1 (got {self.val_size} + {self.test_size}), "
+                "so rows are left to train on"
+            )
+        return self
+
+
+class ModelConfig(_Section):
+    hidden: list[int] = Field([64, 64], description="widths of the hidden layers; [] is logistic regression")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each hidden layer")
+    activation: Literal["relu", "gelu", "tanh", "silu"] = "relu"
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_widths(cls, widths: list[int]) -> list[int]:
+        if any(w < 1 for w in widths):
+            raise ValueError(f"every hidden width must be >= 1 (got {widths})")
+        return widths
+
+
+class LossConfig(_Section):
+    name: str = Field("bce", description="see `hfa losses`")
+    beta: float = Field(1.0, gt=0, description="fbeta: weight of recall relative to precision")
+    pos_weight: float | Literal["auto"] = Field("auto", description="wbce: weight of positives; auto = #neg/#pos")
+    thresholds: list[float] = Field(
+        default_factory=lambda: list(AUTHORS_THRESHOLDS), description="metric losses: thresholds tau averaged over"
+    )
+    delta: float = Field(0.1, gt=0, lt=0.5, description="metric losses: slope parameter of the Heaviside approximation")
+    approx: Literal["heaviside", "sigmoid"] = Field("heaviside", description="metric losses: step approximation")
+    k: float = Field(10.0, gt=0, description="metric losses with approx=sigmoid: slope of the sigmoid")
+    alpha: float = Field(0.25, ge=0, le=1, description="focal: weight of positives")
+    gamma: float = Field(2.0, ge=0, description="focal: focusing exponent")
+
+    @field_validator("name")
+    @classmethod
+    def _known_loss(cls, name: str) -> str:
+        from hfa.losses import LOSSES
+
+        if name not in LOSSES:
+            raise ValueError(f"unknown loss {name!r}; allowed: {', '.join(LOSSES)}")
+        return name
+
+    @field_validator("pos_weight")
+    @classmethod
+    def _positive_weight(cls, value: float | str) -> float | str:
+        if value != "auto" and not value > 0:
+            raise ValueError(f"pos_weight must be 'auto' or a number > 0 (got {value})")
+        return value
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds_in_unit_interval(cls, values: list[float]) -> list[float]:
+        if not values:
+            raise ValueError("thresholds must hold at least one value in (0, 1)")
+        if any(not 0 < t < 1 for t in values):
+            raise ValueError(f"every threshold must lie in (0, 1) (got {values})")
+        return values
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(100, ge=1, description="maximum number of passes over the training split")
+    batch_size: int = Field(256, ge=1)
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    weight_decay: float = Field(0.0, ge=0)
+    patience: int = Field(10, ge=0, description="epochs without a better validation loss before stopping; 0 = never")
+    device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto | cpu | cuda | cuda:N | mps")
+    amp: bool = Field(False, description="mixed precision (bf16) on CUDA")
+    compile: bool = Field(False, description="torch.compile the model on CUDA")
+    stack: bool = Field(True, description="sweep: train runs sharing data and model shape together as one stack")
+
+
+class EvalConfig(_Section):
+    threshold: float = Field(0.5, gt=0, lt=1, description="the fixed decision threshold")
+    tune_metric: Literal["f1", "fbeta", "mcc", "balanced_accuracy", "accuracy"] = Field(
+        "f1", description="metric the tuned threshold maximises on validation"
+    )
+
+
+class Config(_Section):
+    name: str = Field("hfa", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="experiment name (a folder)")
+    seed: int = Field(0, ge=0, description="seed of weight initialisation and batch order")
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    sweep: dict[str, list[Any]] = Field(default_factory=dict, description="dotted key -> values; one run each")
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reading, overriding and validating
+
+
+def config_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
+    """Every dotted key the schema accepts, leaves and sections alike (``data``, ``data.name``, ...)."""
+    keys: list[str] = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        keys.append(key)
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys.extend(config_keys(annotation, prefix=f"{key}."))
+    return keys
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a config file with the safe loader; every way it can be wrong is a one-line ``HfaError``."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise HfaError(f"config file {path} {what}; pass a YAML file, e.g. --config configs/quickstart.yaml")
+    try:
+        raw = load_yaml(path.read_text(encoding="utf-8"))
+    except yaml.constructor.ConstructorError as exc:
+        tag = getattr(exc, "problem", "") or "a tag"
+        raise HfaError(
+            f"config file {path} uses {tag.strip()}, which hfa refuses to load; use plain YAML values only"
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise HfaError(f"config file {path} is not valid YAML{where}: {problem}") from None
+    except UnicodeDecodeError:
+        raise HfaError(f"config file {path} is not UTF-8 text") from None
+    if raw is None:
+        raise HfaError(f"config file {path} is empty; it must hold a mapping such as 'loss: {{name: f1}}'")
+    if not isinstance(raw, dict):
+        raise HfaError(f"config file {path} must hold a mapping of keys, not a {type(raw).__name__}")
+    return raw
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``'train.epochs=5'`` -> ``('train.epochs', 5)``; the value is read as a YAML scalar or list."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep:
+        raise HfaError(f"override {item!r} has no '='; write KEY=VALUE, e.g. train.epochs=5")
+    if not key:
+        raise HfaError(f"override {item!r} has no key before '='; write KEY=VALUE, e.g. loss.name=f1")
+    try:
+        value = load_yaml(text) if text.strip() else None
+    except yaml.YAMLError:
+        raise HfaError(f"override {item!r}: the value {text!r} is not a valid YAML scalar or list") from None
+    return key, value
+
+
+def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``raw[a][b][c] = value`` for ``key='a.b.c'``; a mapping value is merged into a mapping section."""
+    parts = key.split(".")
+    node = raw
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise HfaError(f"key {key!r}: {'.'.join(parts[: depth + 1])!r} is a value, not a section")
+        node = child
+    leaf = parts[-1]
+    if isinstance(value, Mapping) and isinstance(node.get(leaf), dict):
+        for sub_key, sub_value in value.items():
+            set_dotted(node[leaf], str(sub_key), sub_value)
+    else:
+        node[leaf] = copy.deepcopy(value)
+
+
+def check_key(key: str, source: str) -> None:
+    """Raise an ``HfaError`` suggesting the nearest valid key when ``key`` is not in the schema."""
+    allowed = config_keys()
+    if key not in allowed:
+        raise HfaError(f"unknown key {key!r} in {source}{_suggest(key, allowed)}")
+
+
+def _suggest(key: str, allowed: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    section, _, _ = key.rpartition(".")
+    siblings = [k.rpartition(".")[2] for k in allowed if k.rpartition(".")[0] == section]
+    where = f" under {section!r}" if section else ""
+    return f"; allowed{where}: {', '.join(siblings)}" if siblings else ""
+
+
+def _error_line(exc: ValidationError, source: str) -> str:
+    error = exc.errors()[0]
+    key = ".".join(str(part) for part in error["loc"])
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    if error["type"] == "extra_forbidden":
+        return f"unknown key {key!r} in {source}{_suggest(key, config_keys())}{more}"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "literal_error":
+        message = message.replace("Input should be", "allowed:")
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) else f" {json.dumps(value, default=str)}"
+    if key:
+        return f"invalid value{shown} for {key!r} in {source}: {message}{more}"
+    return f"invalid config in {source}: {message}{more}"
+
+
+def validate(raw: Mapping[str, Any], source: str = "config") -> Config:
+    """Build a ``Config`` from a nested mapping; the first problem becomes a one-line ``HfaError``."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise HfaError(_error_line(exc, source)) from None
+
+
+def resolve(
+    path: str | Path | None = None, overrides: Iterable[str] = (), extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The raw nested mapping of a config file (or the defaults) with overrides applied, not yet validated."""
+    raw: dict[str, Any] = read_yaml(path) if path is not None else {}
+    for key, value in [*(extra or {}).items(), *(parse_override(item) for item in overrides)]:
+        check_key(key, "overrides")
+        set_dotted(raw, key, value)
+    return raw
+
+
+def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Config:
+    """Read ``path`` (or start from the built-in defaults), apply ``KEY=VALUE`` overrides, validate."""
+    overrides = list(overrides)
+    source = str(path) if path is not None else "the default config"
+    if overrides:
+        source += " with overrides"
+    return validate(resolve(path, overrides), source)
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{'a': {'b': 1}}`` -> ``{'a.b': 1}``; lists stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+# Settings that change how fast a run goes, not what it computes: they stay out of the run id.
+_NOT_IN_RUN_ID = ("sweep", "train.stack")
+
+
+def run_id(cfg: Config) -> str:
+    """A stable, readable folder name for a run: the same resolved config always maps to the same id."""
+    from hfa.losses import loss_label
+
+    flat = {k: v for k, v in flatten(cfg.to_dict()).items() if not k.startswith(_NOT_IN_RUN_ID)}
+    digest = hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    label = re.sub(r"[^A-Za-z0-9]+", "-", loss_label(cfg.loss.name, cfg.loss.model_dump())).strip("-")
+    ratio = cfg.data.imbalance_ratio
+    ratio_part = "natural" if ratio is None else f"{ratio:g}"
+    return f"{label}_ir{ratio_part}_s{cfg.seed}_{digest}"
