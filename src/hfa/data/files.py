@@ -1,0 +1,84 @@
+"""User tables: a ``.csv`` or ``.parquet`` path in ``data.name``, with ``data.target`` naming the label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from hfa.errors import HfaError
+
+FILE_SUFFIXES = (".csv", ".parquet")
+_SHOWN_COLUMNS = 8
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def resolve(name: str) -> Path:
+    """The file ``data.name`` points at (relative to the current directory), or an HfaError."""
+    path = Path(name).expanduser()
+    if path.suffix.lower() not in FILE_SUFFIXES:
+        raise HfaError(
+            f"unsupported file type {path.suffix!r} in data.name={name!r}; allowed: {', '.join(FILE_SUFFIXES)}"
+        )
+    resolved = path if path.is_absolute() else Path.cwd() / path
+    if not resolved.is_file():
+        raise HfaError(f"data file {name!r} (data.name) does not exist; looked for {resolved}")
+    return resolved
+
+
+def read_table(name: str) -> pd.DataFrame:
+    """The whole table, with pandas' own type inference."""
+    path = resolve(name)
+    try:
+        table = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except ImportError as error:
+        raise HfaError(
+            f"reading {name!r} needs a parquet engine: pip install 'hfa[parquet]' ({_one_line(error)})"
+        ) from error
+    except Exception as error:  # parser errors come in many library-specific types
+        raise HfaError(f"could not read data file {name!r}: {_one_line(error)}") from error
+    if table.empty:
+        raise HfaError(f"data file {name!r} has no rows")
+    return table
+
+
+def show_columns(columns: list[str]) -> str:
+    shown = ", ".join(repr(c) for c in columns[:_SHOWN_COLUMNS])
+    return shown if len(columns) <= _SHOWN_COLUMNS else f"{shown}, ... ({len(columns)} in all)"
+
+
+def split_target(table: pd.DataFrame, target: str | None, name: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Features and the label column named by ``data.target``."""
+    columns = [str(c) for c in table.columns]
+    table.columns = columns
+    if target is None:
+        raise HfaError(
+            f"data.target is required for the data file {name!r}: name its label column, one of: "
+            f"{show_columns(columns)}"
+        )
+    if target not in columns:
+        raise HfaError(f"data.target={target!r} is not a column of {name!r}; columns: {show_columns(columns)}")
+    features = table.drop(columns=[target])
+    if features.shape[1] == 0:
+        raise HfaError(f"data file {name!r} has no feature columns besides data.target={target!r}")
+    unsupported = [
+        c
+        for c in features.columns
+        if not (
+            pd.api.types.is_numeric_dtype(features[c])
+            or pd.api.types.is_bool_dtype(features[c])
+            or pd.api.types.is_string_dtype(features[c])
+            or pd.api.types.is_object_dtype(features[c])
+            or isinstance(features[c].dtype, pd.CategoricalDtype)
+        )
+    ]
+    if unsupported:
+        kinds = ", ".join(f"{c!r} ({features[c].dtype})" for c in unsupported[:_SHOWN_COLUMNS])
+        raise HfaError(
+            f"data file {name!r} has columns of a type hfa cannot use: {kinds}; "
+            "allowed: numbers, booleans, text/categories (convert or drop the others)"
+        )
+    return features, table[target]

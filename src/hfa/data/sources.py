@@ -1,0 +1,80 @@
+"""``data.name`` -> features and binary labels, whichever kind of source it names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from hfa.config import DataConfig
+from hfa.data import files, named
+from hfa.data.labels import binarize
+from hfa.errors import HfaError
+
+SourceKind = Literal["synthetic", "sklearn", "keel", "file"]
+
+
+def parse_name(name: str) -> tuple[SourceKind, str]:
+    """Which kind of source ``data.name`` is, and the name within it (the path, for files)."""
+    text = name.strip()
+    prefix, _, rest = text.partition("/")
+    if text.lower() == "synthetic":
+        return "synthetic", "synthetic"
+    # A table path wins over the prefixes, so a folder called keel/ or sklearn/ still works.
+    if Path(text).suffix.lower() in files.FILE_SUFFIXES:
+        return "file", text
+    if prefix.lower() in ("sklearn", "keel") and rest:
+        return prefix.lower(), rest.strip().lower()  # type: ignore[return-value]
+    if Path(text).suffix:
+        return "file", text
+    hint = ""
+    if "/" not in text:
+        try:
+            hint = f" (did you mean 'keel/{named.keel_name(text)}'?)"
+        except HfaError:
+            hint = f" (did you mean 'sklearn/{text.lower()}'?)" if text.lower() in named.SKLEARN_DATASETS else ""
+    raise HfaError(
+        f"unknown data set {name!r} in data.name{hint}; allowed: synthetic, sklearn/<name>, keel/<name>, "
+        "or a .csv/.parquet path"
+    )
+
+
+def load_raw(cfg: DataConfig) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features (numeric and/or categorical columns) and labels y in {0, 1} (int8), before any subsampling.
+
+    Named data sets come from a cache, so the frame returned is a copy the caller may change.
+    """
+    kind, key = parse_name(cfg.name)
+    if kind != "file" and cfg.target is not None:
+        raise HfaError(
+            f"data.target={cfg.target!r} only applies to .csv/.parquet files, not to data.name={cfg.name!r}; remove it"
+        )
+    if kind == "file":
+        features, labels = files.split_target(files.read_table(key), cfg.target, key)
+        y = binarize(labels, cfg.positive, what=f"column {cfg.target!r} of {key!r}")
+        return features.reset_index(drop=True), y
+
+    if kind == "synthetic":
+        source = named.synthetic(cfg.n_samples, cfg.n_features, cfg.cluster_std, cfg.seed)
+        what = "synthetic"
+    elif kind == "sklearn":
+        source = named.sklearn_dataset(key)
+        what = f"sklearn/{key}"
+    else:
+        key = named.keel_name(key)
+        source = named.keel_dataset(key)
+        what = f"keel/{key}"
+    y = binarize(source.labels, cfg.positive, what=what, default=source.default_positive, aliases=source.aliases)
+    return source.features.copy(), y
+
+
+def display_name(cfg: DataConfig) -> str:
+    """How messages and summaries name the data set (canonical spelling for named ones)."""
+    kind, key = parse_name(cfg.name)
+    if kind == "keel":
+        return f"keel/{named.keel_name(key)}"
+    if kind == "sklearn":
+        return f"sklearn/{key}"
+    return key

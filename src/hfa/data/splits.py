@@ -1,0 +1,224 @@
+"""``DataConfig`` -> ``Splits``: load, subsample to the imbalance ratio, stratified split, preprocess."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from hfa.config import DataConfig
+from hfa.data.imbalance import subsample_to_ratio
+from hfa.data.preprocess import fit_transform_splits
+from hfa.data.sources import display_name, load_raw, parse_name
+from hfa.errors import HfaError
+
+MIN_POSITIVES = 5  # per split, and the same floor for negatives: fewer makes every metric a coin toss
+SPLIT_NAMES = ("train", "val", "test")
+_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+SplitCounts = dict[str, tuple[int, int]]  # split -> (positives, negatives)
+
+
+@dataclass(frozen=True, eq=False)
+class Splits:
+    """Model-ready arrays: x float32 ``(n, d)``, y float32 in {0, 1}; fitted on the training split only.
+
+    ``indices`` holds, per split, the row positions in ``load_raw(cfg)``'s output, so a prediction can be
+    traced back to its source row. ``info`` is JSON-ready (run.json records it).
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    feature_names: list[str]
+    indices: dict[str, np.ndarray]
+    info: dict[str, Any]
+
+    @property
+    def n_features(self) -> int:
+        return self.x_train.shape[1]
+
+    def summary(self) -> pd.DataFrame:
+        """Rows, positives, negatives and ratio (negatives per positive) per split."""
+        return pd.DataFrame.from_dict(self.info["splits"], orient="index")
+
+    def copy(self) -> Splits:
+        """Deep copy: cached splits are shared, a copy can be changed freely."""
+        return dataclasses.replace(
+            self,
+            **{f: getattr(self, f).copy() for f in _ARRAYS},
+            feature_names=list(self.feature_names),
+            indices={k: v.copy() for k, v in self.indices.items()},
+            info=_deep_copy_info(self.info),
+        )
+
+
+def _deep_copy_info(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy_info(v) if isinstance(v, dict) else v for k, v in info.items()}
+
+
+def _counts(y: np.ndarray) -> dict[str, Any]:
+    positives = int(np.sum(y == 1))
+    negatives = int(len(y) - positives)
+    ratio = negatives / positives if positives else None
+    return {"rows": int(len(y)), "positives": positives, "negatives": negatives, "ratio": ratio}
+
+
+def stratified_split(y: np.ndarray, test_size: float, val_size: float, seed: int) -> dict[str, np.ndarray]:
+    """Positions of the train/val/test rows; test is cut first, then val from the rest.
+
+    ``val_size`` is a fraction of all rows, so it is rescaled for the second cut. Raises sklearn's
+    ValueError when a class is too small to be stratified.
+    """
+    rows = np.arange(len(y))
+    rest, test = train_test_split(rows, test_size=test_size, stratify=y, random_state=seed)
+    train, val = train_test_split(rest, test_size=val_size / (1 - test_size), stratify=y[rest], random_state=seed)
+    return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+
+def _split_class_counts(n_pos: int, n_neg: int, cfg: DataConfig) -> SplitCounts | None:
+    """(positives, negatives) per split for these class sizes, or None when sklearn cannot split them.
+
+    The split sizes depend only on the class counts, so a dummy label vector reproduces them exactly.
+    """
+    y = np.concatenate([np.ones(n_pos, np.int8), np.zeros(n_neg, np.int8)])
+    try:
+        parts = stratified_split(y, cfg.test_size, cfg.val_size, cfg.seed)
+    except ValueError:
+        return None
+    return {name: (int(y[idx].sum()), int(len(idx) - y[idx].sum())) for name, idx in parts.items()}
+
+
+def _feasible(counts: SplitCounts | None) -> bool:
+    return counts is not None and all(min(p, n) >= MIN_POSITIVES for p, n in counts.values())
+
+
+def _smallest_feasible(total: int, counts_for: Callable[[int], SplitCounts | None]) -> int | None:
+    """Smallest k in [1, total] whose split counts are feasible; split sizes grow with k, so bisect."""
+    if not _feasible(counts_for(total)):
+        return None
+    low, high = 1, total
+    while low < high:
+        mid = (low + high) // 2
+        if _feasible(counts_for(mid)):
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _infeasible_error(cfg: DataConfig, name: str, n_pos: int, n_neg: int, kept: tuple[int, int]) -> HfaError:
+    """The one-line explanation of why no usable split exists, with the ratios that would work."""
+    counts = _split_class_counts(*kept, cfg)
+    if counts is None:
+        # sklearn could not even stratify; the proportional share is what a split would have held.
+        shares = {"train": 1 - cfg.val_size - cfg.test_size, "val": cfg.val_size, "test": cfg.test_size}
+        counts = {s: (int(kept[0] * f), int(kept[1] * f)) for s, f in shares.items()}
+    split, (pos, neg) = min(counts.items(), key=lambda item: min(item[1]))
+    short_label, short = ("positives", pos) if pos <= neg else ("negatives", neg)
+    have = f"the data has {_plural(n_pos, 'positive')} and {_plural(n_neg, 'negative')}"
+    need = f"(at least {MIN_POSITIVES} {short_label} needed per split)"
+    setting = (
+        f"data.imbalance_ratio={cfg.imbalance_ratio:g}"
+        if cfg.imbalance_ratio is not None
+        else "data.imbalance_ratio=null (the data as it comes)"
+    )
+    lead = f"{setting} leaves {_plural(short, short_label[:-1])} in the {split} split of {name} {need}; {have}"
+
+    if short_label == "positives":
+        needed = _smallest_feasible(n_pos, lambda k: _split_class_counts(k, n_neg, cfg))
+        if needed is None:
+            return HfaError(f"{lead}, too few for data.val_size={cfg.val_size} and data.test_size={cfg.test_size}")
+        # floor(n_neg / r) >= needed  <=>  r <= n_neg / needed; shown rounded down so it is reachable as written
+        return HfaError(f"{lead}, so the largest reachable ratio is ~{math.floor(100 * n_neg / needed) / 100:g}")
+    needed = _smallest_feasible(n_neg, lambda k: _split_class_counts(n_pos, k, cfg))
+    if needed is None:
+        return HfaError(f"{lead}, too few for data.val_size={cfg.val_size} and data.test_size={cfg.test_size}")
+    # round(r * n_pos) >= needed once r >= needed / n_pos; shown rounded up so it is reachable as written
+    return HfaError(f"{lead}, so the smallest reachable ratio is ~{math.ceil(100 * needed / n_pos) / 100:g}")
+
+
+def _cache_key(cfg: DataConfig) -> str:
+    key = cfg.model_dump_json()
+    kind, path = parse_name(cfg.name)
+    file = Path(path).expanduser().resolve()
+    if kind == "file" and file.is_file():
+        # A relative path means another file after a chdir, and a file edited between two runs of one
+        # process must not be served from the cache.
+        stat = file.stat()
+        key += f"|{file}|{stat.st_mtime_ns}|{stat.st_size}"
+    return key
+
+
+@lru_cache(maxsize=32)
+def _prepare(key: str, cfg_json: str) -> Splits:
+    del key  # part of the cache key only
+    cfg = DataConfig.model_validate_json(cfg_json)
+    name = display_name(cfg)
+    features, y = load_raw(cfg)
+    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+
+    kept = subsample_to_ratio(y, cfg.imbalance_ratio, np.random.default_rng(cfg.seed))
+    y_kept = y[kept]
+    kept_pos = int(y_kept.sum())
+    kept_counts_ = (kept_pos, len(kept) - kept_pos)
+    if not _feasible(_split_class_counts(*kept_counts_, cfg)):
+        raise _infeasible_error(cfg, name, n_pos, n_neg, kept_counts_)
+
+    parts = stratified_split(y_kept, cfg.test_size, cfg.val_size, cfg.seed)
+    (x_train, x_val, x_test), names, _ = fit_transform_splits(*(features.iloc[kept[parts[s]]] for s in SPLIT_NAMES))
+    ys = {s: y_kept[parts[s]].astype(np.float32) for s in SPLIT_NAMES}
+    info = {
+        "name": name,
+        "source": {"rows": len(y), "positives": n_pos, "negatives": n_neg, "ratio": n_neg / n_pos},
+        "imbalance_ratio": cfg.imbalance_ratio,
+        "n_features": len(names),
+        "splits": {s: _counts(ys[s]) for s in SPLIT_NAMES},
+    }
+    splits = Splits(
+        x_train=x_train,
+        y_train=ys["train"],
+        x_val=x_val,
+        y_val=ys["val"],
+        x_test=x_test,
+        y_test=ys["test"],
+        feature_names=names,
+        indices={s: kept[parts[s]] for s in SPLIT_NAMES},
+        info=info,
+    )
+    # The cached copy is read-only so an accidental in-place change cannot leak into later runs.
+    for array in (*(getattr(splits, f) for f in _ARRAYS), *splits.indices.values()):
+        array.setflags(write=False)
+    return splits
+
+
+def prepare_data(cfg: DataConfig) -> Splits:
+    """Load, subsample to ``cfg.imbalance_ratio``, split (stratified) and preprocess; see ``Splits``.
+
+    Identical configs are served from a cache (a sweep over seeds or losses reuses the data); each call
+    returns its own writable copy.
+    """
+    return _prepare(_cache_key(cfg), cfg.model_dump_json()).copy()
+
+
+def clear_caches() -> None:
+    """Forget cached splits and named data sets (tests; or after editing a data file in place)."""
+    from hfa.data import named
+
+    _prepare.cache_clear()
+    for cached in (named.synthetic, named.sklearn_dataset, named._keel_dataset):
+        cached.cache_clear()
