@@ -1,0 +1,275 @@
+"""Evaluation of predicted probabilities at fixed, tuned and mean-over-thresholds rules.
+
+scikit-learn is the reference: every threshold metric here equals the matching ``sklearn.metrics`` function with
+``zero_division=0`` applied to ``y_prob >= threshold``. The counts are computed for all thresholds in one pass
+(sort once, cumulative sums, ``searchsorted``) rather than by calling scikit-learn once per threshold, because a
+sweep evaluates thousands of thresholds (tuning) for every split of every run.
+
+Degenerate splits: ``roc_auc`` and ``average_precision`` are NaN when ``y_true`` holds a single class for
+``roc_auc``, or no positive for ``average_precision`` (scikit-learn returns 0.0 there with a warning; a number that
+looks like a real score would silently drag down the mean ± std of a report).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from hfa.errors import HfaError
+
+__all__ = ["METRIC_COLUMNS", "TUNE_METRICS", "evaluate", "metrics_at_thresholds", "tune_threshold"]
+
+METRIC_COLUMNS: list[str] = [
+    "tp",
+    "fp",
+    "fn",
+    "tn",
+    "precision",
+    "recall",
+    "f1",
+    "fbeta",
+    "accuracy",
+    "balanced_accuracy",
+    "mcc",
+    "roc_auc",
+    "average_precision",
+]
+COUNT_COLUMNS: tuple[str, ...] = ("tp", "fp", "fn", "tn")
+TUNE_METRICS: tuple[str, ...] = ("f1", "fbeta", "mcc", "balanced_accuracy", "accuracy")
+AUTHORS_THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+# Tuned thresholds stay strictly inside (0, 1) so they remain valid probability thresholds (`eval.threshold`).
+_LOWEST = float(np.nextafter(0.0, 1.0))
+_HIGHEST = float(np.nextafter(1.0, 0.0))
+# MCC goes through a square root, so two cut points with the same exact value can differ by an ulp; treat
+# scores this close as tied so the documented tie rule, not rounding noise, picks the threshold.
+_TIE_RTOL = 1e-12
+
+Counts = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
+
+
+def _check_inputs(y_true: ArrayLike, y_prob: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    y = _as_vector(y_true, "y_true")
+    p = _as_vector(y_prob, "y_prob")
+    if y.shape != p.shape:
+        raise HfaError(f"y_true and y_prob must have the same length, got {y.shape[0]} and {p.shape[0]}")
+    if y.size == 0:
+        raise HfaError("y_true and y_prob must not be empty")
+    if not np.isin(y, (0, 1)).all():
+        raise HfaError(f"y_true must hold only the labels 0 and 1, got {np.unique(y)[:5].tolist()}")
+    # float64 throughout so `>=` means the same here, in searchsorted and in a reference comparison,
+    # whatever dtype the model produced (NumPy 2 would otherwise compare float32 against a float32 threshold).
+    p = p.astype(np.float64)
+    if not (np.isfinite(p).all() and p.min() >= 0.0 and p.max() <= 1.0):
+        raise HfaError("y_prob must hold finite probabilities in [0, 1] (apply a sigmoid to logits first)")
+    return y.astype(np.int64), p
+
+
+def _as_vector(values: ArrayLike, name: str) -> NDArray[Any]:
+    arr = np.asarray(values)
+    # A model head usually emits (N, 1); accept it like the losses do.
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise HfaError(f"{name} must be one-dimensional (N,) or (N, 1), got shape {arr.shape}")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise HfaError(f"{name} must be numeric, got dtype {arr.dtype}")
+    return arr
+
+
+def _check_thresholds(thresholds: ArrayLike, name: str = "thresholds") -> NDArray[np.float64]:
+    try:
+        t = np.asarray(thresholds, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise HfaError(f"{name} must be numbers, got {thresholds!r}") from exc
+    t = np.atleast_1d(t)
+    if t.ndim != 1 or t.size == 0:
+        raise HfaError(f"{name} must be a non-empty 1-D sequence of numbers, got shape {t.shape}")
+    if np.isnan(t).any():
+        raise HfaError(f"{name} must not contain NaN")
+    return t
+
+
+def _check_beta(beta: float) -> float:
+    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.integer, np.floating)):
+        raise HfaError(f"beta must be a positive finite number, got {beta!r}")
+    if not (np.isfinite(beta) and beta > 0):
+        raise HfaError(f"beta must be a positive finite number, got {beta!r}")
+    return float(beta)
+
+
+def _check_metric(metric: str, name: str) -> str:
+    if metric not in TUNE_METRICS:
+        raise HfaError(f"{name} must be one of {', '.join(TUNE_METRICS)}; got {metric!r}")
+    return metric
+
+
+def _confusion_counts(y: NDArray[np.int64], p: NDArray[np.float64], thresholds: NDArray[np.float64]) -> Counts:
+    """Counts of ``p >= t`` for every ``t`` at once: O((N + T) log N) instead of O(N T)."""
+    order = np.argsort(p, kind="stable")
+    p_sorted = p[order]
+    # positives_below[k] = positives among the k smallest scores; ties sit in one block of p_sorted, so the
+    # order inside a block never matters for a cut taken at a block boundary.
+    positives_below = np.concatenate(([0], np.cumsum(y[order], dtype=np.int64)))
+    n_below = np.searchsorted(p_sorted, thresholds, side="left").astype(np.int64)  # samples with p < t
+    n_pos = int(positives_below[-1])
+    n_neg = y.size - n_pos
+    fn = positives_below[n_below]
+    tn = n_below - fn
+    return n_pos - fn, n_neg - tn, fn, tn
+
+
+def _divide(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``num / den`` with 0 where ``den == 0``: scikit-learn's ``zero_division=0``."""
+    out = np.zeros(np.broadcast(num, den).shape, dtype=np.float64)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+def _scores(counts: Counts, beta: float) -> dict[str, NDArray[np.float64]]:
+    tp, fp, fn, tn = (c.astype(np.float64) for c in counts)
+    n_pos = tp + fn
+    n_neg = fp + tn
+    b2 = beta * beta
+    tpr = _divide(tp, n_pos)
+    tnr = _divide(tn, n_neg)
+    # scikit-learn's balanced accuracy averages the recalls of the classes present in y_true only.
+    balanced = np.where(n_pos == 0, tnr, np.where(n_neg == 0, tpr, (tpr + tnr) / 2))
+    mcc_den = np.sqrt((tp + fp) * n_pos * n_neg * (tn + fn))
+    return {
+        "precision": _divide(tp, tp + fp),
+        "recall": tpr,
+        # The F-score from counts (not from precision and recall) keeps sklearn's result when precision is 0/0.
+        "f1": _divide(2 * tp, 2 * tp + fn + fp),
+        "fbeta": _divide((1 + b2) * tp, (1 + b2) * tp + b2 * fn + fp),
+        "accuracy": (tp + tn) / (n_pos + n_neg),
+        "balanced_accuracy": balanced,
+        "mcc": _divide(tp * tn - fp * fn, mcc_den),
+    }
+
+
+def _ranking_scores(y: NDArray[np.int64], p: NDArray[np.float64]) -> tuple[float, float]:
+    n_pos = int(y.sum())
+    roc_auc = float(roc_auc_score(y, p)) if 0 < n_pos < y.size else float("nan")
+    average_precision = float(average_precision_score(y, p)) if n_pos > 0 else float("nan")
+    return roc_auc, average_precision
+
+
+def metrics_at_thresholds(
+    y_true: ArrayLike, y_prob: ArrayLike, thresholds: ArrayLike, beta: float = 1.0
+) -> pd.DataFrame:
+    """Every column of ``METRIC_COLUMNS`` for the rule ``y_prob >= threshold``, one row per threshold.
+
+    Rows follow ``thresholds`` in the order given (duplicates kept); a ``threshold`` column comes first.
+    Counts are ints; precision, recall, F1 and F-beta are 0 where their denominator is 0, MCC is 0 where it is
+    undefined (all as scikit-learn with ``zero_division=0``). ``roc_auc`` and ``average_precision`` do not depend
+    on the threshold and repeat on every row (NaN for a degenerate split, see the module docstring).
+
+    Raises:
+        HfaError (a ValueError): for labels outside {0, 1}, probabilities outside [0, 1], mismatched lengths,
+            empty inputs, NaN thresholds or a non-positive ``beta``.
+    """
+    y, p = _check_inputs(y_true, y_prob)
+    t = _check_thresholds(thresholds)
+    beta = _check_beta(beta)
+    counts = _confusion_counts(y, p, t)
+    roc_auc, average_precision = _ranking_scores(y, p)
+    columns: dict[str, NDArray[Any]] = {"threshold": t}
+    columns.update(zip(COUNT_COLUMNS, counts, strict=True))
+    columns.update(_scores(counts, beta))
+    columns["roc_auc"] = np.full(t.size, roc_auc)
+    columns["average_precision"] = np.full(t.size, average_precision)
+    return pd.DataFrame(columns, columns=["threshold", *METRIC_COLUMNS])
+
+
+def tune_threshold(y_true: ArrayLike, y_prob: ArrayLike, metric: str = "f1", beta: float = 1.0) -> float:
+    """The threshold in (0, 1) that maximises ``metric`` of ``y_prob >= threshold`` on these labels.
+
+    Every way of cutting the sorted scores is a candidate: predict positive the samples scoring at least each
+    distinct score, plus predicting nothing positive. Each cut is returned not at the score itself but at the
+    midpoint between it and the next lower distinct score (0 below the lowest score; 1 above the highest for the
+    empty cut), so ``>=`` on new data does not hinge on a score that happened to occur in validation. Midpoints
+    are clipped into the open interval (0, 1); where clipping or rounding would make a midpoint select a
+    different cut, the score itself is used instead. Candidates are scored at the threshold actually returned,
+    so the result always achieves the reported maximum on these labels.
+
+    Ties: among thresholds whose metric equals the maximum (to 1e-12 relative), the largest threshold wins,
+    i.e. the cut with the fewest positive predictions — the conservative choice when validation cannot decide.
+
+    Args:
+        metric: one of ``TUNE_METRICS`` (f1, fbeta, mcc, balanced_accuracy, accuracy).
+        beta: the F-beta weight of recall, used when ``metric == "fbeta"``.
+
+    Raises:
+        HfaError (a ValueError): for an unknown ``metric`` and for the input errors of ``metrics_at_thresholds``.
+    """
+    metric = _check_metric(metric, "metric")
+    beta = _check_beta(beta)
+    y, p = _check_inputs(y_true, y_prob)
+    scores = np.unique(p)[::-1]  # distinct scores, highest first: cut j predicts positive scores >= scores[j]
+    lower = np.concatenate((scores[1:], [0.0]))
+    empty_cut_mid = (scores[0] + 1.0) / 2
+    upper = np.concatenate(([np.inf], scores))
+    mid = np.clip(np.concatenate(([empty_cut_mid], (scores + lower) / 2)), _LOWEST, _HIGHEST)
+    # A midpoint selects its cut only if it lies in (next lower score, score]; adjacent floats, a score of
+    # exactly 0 or 1, or clipping can break that, so fall back to the score (still clipped into (0, 1)).
+    below = np.concatenate(([scores[0]], lower))
+    separates = (mid > below) & (mid <= upper)
+    fallback = np.clip(np.minimum(upper, _HIGHEST), _LOWEST, _HIGHEST)
+    candidates = np.where(separates, mid, fallback)
+    values = _scores(_confusion_counts(y, p, candidates), beta)[metric]
+    best = values.max()
+    tied = values >= best - _TIE_RTOL * max(abs(best), 1.0)
+    return float(candidates[tied].max())
+
+
+def evaluate(
+    splits: Mapping[str, tuple[ArrayLike, ArrayLike]],
+    threshold: float = 0.5,
+    tune_metric: str = "f1",
+    beta: float = 1.0,
+    mean_thresholds: Sequence[float] = AUTHORS_THRESHOLDS,
+) -> pd.DataFrame:
+    """The metrics table of a run: for each split (in mapping order), rows ``fixed``, ``tuned``, ``mean``.
+
+    Columns are ``split, rule, threshold`` followed by ``METRIC_COLUMNS``.
+
+    - ``fixed``: at ``threshold`` (``eval.threshold``).
+    - ``tuned``: at the threshold that ``tune_threshold`` picks for ``tune_metric`` on the ``val`` split, the same
+      threshold for every split, so the test row is an honest post-hoc baseline.
+    - ``mean``: the mean of each metric column over ``mean_thresholds`` (the authors' 0.1, ..., 0.9); the counts
+      become float means and ``threshold`` is NaN (written empty in CSV).
+
+    Count columns are float in the returned frame because the ``mean`` rows hold fractional counts.
+
+    Raises:
+        HfaError (a ValueError): when ``splits`` has no ``val`` split, for an unknown ``tune_metric``, a
+            non-finite ``threshold``, bad ``mean_thresholds`` and the input errors of ``metrics_at_thresholds``.
+    """
+    tune_metric = _check_metric(tune_metric, "tune_metric")
+    beta = _check_beta(beta)
+    fixed = _check_thresholds(threshold, "threshold")
+    if fixed.size != 1 or not np.isfinite(fixed[0]):
+        raise HfaError(f"threshold must be one finite number, got {threshold!r}")
+    means = _check_thresholds(mean_thresholds, "mean_thresholds")
+    if not splits:
+        raise HfaError("splits must name at least one split, e.g. 'val' and 'test'")
+    if "val" not in splits:
+        raise HfaError(f"splits must include 'val' to tune the threshold on; got {', '.join(map(str, splits))}")
+    tuned = tune_threshold(*splits["val"], metric=tune_metric, beta=beta)
+
+    rows: list[dict[str, Any]] = []
+    for split, (y_true, y_prob) in splits.items():
+        # One pass per split: the fixed and tuned thresholds and the mean grid share the sort.
+        table = metrics_at_thresholds(y_true, y_prob, np.concatenate((fixed, [tuned], means)), beta=beta)
+        rows.append({"split": split, "rule": "fixed", **table.iloc[0].to_dict()})
+        rows.append({"split": split, "rule": "tuned", **table.iloc[1].to_dict()})
+        mean_row = table.iloc[2:][METRIC_COLUMNS].mean(axis=0).to_dict()
+        rows.append({"split": split, "rule": "mean", "threshold": float("nan"), **mean_row})
+    frame = pd.DataFrame(rows, columns=["split", "rule", "threshold", *METRIC_COLUMNS])
+    return frame.astype({column: np.float64 for column in ["threshold", *METRIC_COLUMNS]})
