@@ -1,0 +1,135 @@
+"""`hfa report` through Typer's test runner: output, files written, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import hfa.cli.report  # noqa: F401  registers the command until hfa.cli imports it
+from helpers_runs import FakeSweep, config_dict, make_sweep, metrics_frame, write_run
+from hfa.cli.app import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> FakeSweep:
+    """Shared by the tests that only read it."""
+    return make_sweep(tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture
+def fresh_sweep(tmp_path: Path) -> FakeSweep:
+    """For tests that add or delete runs."""
+    return make_sweep(tmp_path)
+
+
+def invoke(*args: str):
+    return runner.invoke(app, ["report", *map(str, args)])
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_table(sweep: FakeSweep) -> None:
+    result = invoke(sweep.root)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "split=test" in out and "rule=fixed" in out
+    values = sweep.cell("bce", 5.0, "precision")
+    assert f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" in out
+    assert "Δ = loss − bce, paired on seed" in out and "p-value" in out
+    assert "1 of 13 runs left out (status failed)" in result.stderr
+
+
+def test_markdown_to_stdout_and_baseline_none(sweep: FakeSweep) -> None:
+    result = invoke(sweep.root, "--format", "markdown", "--baseline", "none")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("| loss | data.imbalance_ratio | precision | recall | f1 |")
+    assert "Δ" not in result.stdout
+
+
+def test_csv_out_and_plot(sweep: FakeSweep, tmp_path: Path) -> None:
+    out, plot = tmp_path / "summary.csv", tmp_path / "summary.png"
+    result = invoke(sweep.root, "-f", "csv", "--out", out, "--plot", plot, "--split", "val", "--rule", "tuned")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    back = pd.read_csv(out)
+    values = sweep.cell("fbeta(beta=2)", 5.0, "recall", "val", "tuned")
+    row = back[(back["loss"] == "fbeta(beta=2)") & (back["data.imbalance_ratio"] == 5.0)].iloc[0]
+    assert row["recall_mean"] == pytest.approx(values.mean())
+    assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_table_out_writes_markdown(sweep: FakeSweep, tmp_path: Path) -> None:
+    out = tmp_path / "report.md"
+    result = invoke(sweep.root, "--out", out)
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert text.startswith("| loss |") and "| Δ f1 | pairs | p-value |" in text
+
+
+def test_by_and_metrics_lists(sweep: FakeSweep) -> None:
+    result = invoke(sweep.root, "-f", "csv", "--by", "loss,seed", "--by", "loss", "--metrics", "mcc, roc_auc")
+    assert result.exit_code == 0, result.output
+    back = pd.read_csv(io.StringIO(result.stdout))
+    assert list(back.columns) == ["loss", "seed", "mcc_mean", "mcc_std", "roc_auc_mean", "roc_auc_std", "n"]
+    assert (back["n"] == 2).all()  # each loss x seed cell holds the two ratios
+
+
+def test_explicit_baseline_with_single_seed_still_shows(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    write_run(tmp_path, "a", "wbce", config_dict("wbce", 10.0, 0), metrics_frame(rng))
+    write_run(tmp_path, "b", "f1", config_dict("f1", 10.0, 0), metrics_frame(rng))
+    auto = invoke(tmp_path, "-f", "markdown")
+    assert auto.exit_code == 0 and "Δ" not in auto.stdout  # no bce: the automatic comparison stays quiet
+    explicit = invoke(tmp_path, "-f", "markdown", "--baseline", "wbce")
+    assert explicit.exit_code == 0 and "| f1 | 10 | " in explicit.stdout and "Δ f1" in explicit.stdout
+
+
+def test_no_runs(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(invoke(tmp_path / "empty"), "no runs under", "run.json")
+
+
+def test_missing_dir(tmp_path: Path) -> None:
+    assert_one_line_error(invoke(tmp_path / "nope"), "no such folder")
+
+
+def test_unknown_by_column(sweep: FakeSweep) -> None:
+    assert_one_line_error(invoke(sweep.root, "--by", "data.ratio"), "unknown grouping key 'data.ratio'", "available:")
+
+
+def test_unknown_metric(sweep: FakeSweep) -> None:
+    assert_one_line_error(invoke(sweep.root, "--metrics", "f1,f3"), "unknown metric 'f3'")
+
+
+def test_baseline_not_present(sweep: FakeSweep) -> None:
+    assert_one_line_error(invoke(sweep.root, "--baseline", "focal"), "baseline loss 'focal'", "bce, fbeta(beta=2)")
+
+
+@pytest.mark.parametrize(("option", "value"), [("--format", "html"), ("--split", "train"), ("--rule", "best")])
+def test_bad_choice_lists_the_allowed_values(sweep: FakeSweep, option: str, value: str) -> None:
+    result = invoke(sweep.root, option, value)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    allowed = {"--format": "'table', 'markdown', 'csv', 'latex'", "--split": "'val', 'test'"}
+    assert allowed.get(option, "'fixed', 'tuned', 'mean'") in " ".join(result.stderr.replace("│", " ").split())
+
+
+def test_help_has_examples() -> None:
+    result = runner.invoke(app, ["report", "--help"])
+    assert result.exit_code == 0
+    assert "hfa report runs/quickstart --format markdown" in result.stdout
