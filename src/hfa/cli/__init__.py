@@ -1,0 +1,47 @@
+"""The `hfa` command line: a thin Typer layer that owns every line the user sees.
+
+Each command lives in its own module and registers itself on ``app``; the library underneath never prints
+or exits.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from hfa.cli.app import app, err_console
+
+# Importing the command modules registers their commands on ``app``.
+from hfa.cli import info, report, sweep, train  # noqa: E402,F401  isort: skip
+
+__all__ = ["app", "main"]
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Recent Typer vendors its own copy of Click; older ones use Click itself. Catch whichever is in use."""
+    found: list[type[Exception]] = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(__import__(module, fromlist=["UsageError"]).UsageError)
+        except ImportError:
+            continue
+    return tuple(found)
+
+
+USAGE_ERRORS = _usage_errors()
+
+
+def main(args: list[str] | None = None) -> None:
+    """The console script: like ``app()``, but a usage error is one line (exit 2), not a framed box."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args, prog_name="hfa", standalone_mode=False)
+    except USAGE_ERRORS as exc:
+        hint = f" (see 'hfa {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.parent else " (see 'hfa --help')"
+        err_console.print(f"[bold red]error:[/] {exc.format_message()}{hint}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("interrupted", highlight=False)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,92 @@
+"""`hfa sweep`: every combination of the grid is one run; finished runs are skipped on the next call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hfa.cli.app import app, console, err_console, user_errors
+from hfa.cli.train import CONFIG_HELP, OVERRIDES_HELP
+from hfa.results import write_results
+from hfa.sweep import RunReport, check_options, execute, expand
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  hfa sweep --config configs/quickstart.yaml\n\n"
+        "  hfa sweep -c configs/paper-synthetic.yaml --grid seed=0,1,2,3,4 --workers 2\n\n"
+        "  hfa sweep -c configs/quickstart.yaml train.epochs=5 --grid loss.name=bce,wbce,f1 --executor ray\n\n"
+        "Re-running the same command finishes only the runs that are missing; --force re-runs them all."
+    )
+)
+@user_errors
+def sweep(
+    overrides: list[str] | None = typer.Argument(None, metavar="[KEY=VALUE]...", help=OVERRIDES_HELP),
+    config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
+    grid: list[str] | None = typer.Option(
+        None, "--grid", "-g", metavar="KEY=V1,V2,...", help="Add or replace a sweep axis (repeatable)."
+    ),
+    out: Path = typer.Option(Path("runs"), "--out", "-o", help="Root folder; runs go to OUT/<name>/<run-id>/."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Runs trained in parallel (processes or Ray tasks)."),
+    executor: str = typer.Option("local", "--executor", "-e", help="local (processes here) or ray (a Ray cluster)."),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray instance)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Re-run runs whose results already exist."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the results.csv path."),
+) -> None:
+    """Train every combination of the config's `sweep:` grid and write OUT/<name>/results.csv."""
+    check_options(workers, executor)
+    configs, axes = expand(config, overrides or [], grid or [])
+    name = configs[0].name
+    root = out / name
+    if not quiet:
+        axes_text = " x ".join(f"{key} ({len(values)})" for key, values in axes.items())
+        console.print(f"[bold]{name}[/]: {len(configs)} runs = {axes_text} -> {root}", highlight=False)
+
+    counts = {"ok": 0, "failed": 0, "skipped": 0}
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=quiet,
+    )
+
+    def on_report(report: RunReport) -> None:
+        counts[report.status] += 1
+        progress.update(task, advance=1, counts=", ".join(f"{k} {v}" for k, v in counts.items() if v))
+        if report.status == "failed" and not quiet:
+            progress.console.print(f"[red]failed[/] {report.run_dir.name}: {report.error}", highlight=False)
+
+    try:
+        with progress:
+            task = progress.add_task("sweep", total=len(configs), counts="")
+            summary = execute(configs, out, workers, executor, force, ray_address, on_report)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        write_results(root, keys=list(axes))
+        err_console.print(
+            f"interrupted after {counts['ok']} new runs; run the same command again to finish the rest",
+            highlight=False,
+        )
+        raise typer.Exit(code=130) from None
+
+    results = write_results(root, keys=list(axes))
+    if quiet:
+        console.print(str(results), highlight=False, soft_wrap=True)
+    else:
+        console.print(
+            f"{counts['ok']} trained, {counts['skipped']} already done, {counts['failed']} failed; "
+            f"results: {results}\nnext: hfa report {root}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if summary.failed:
+        for report in summary.failed:
+            err_console.print(f"[red]failed[/] {report.run_dir}: {report.error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
