@@ -1,0 +1,82 @@
+r"""Confusion-matrix metrics as differentiable functions of (soft) counts.
+
+Each function takes ``tp, fp, fn, tn`` of shape ``(T,)`` (one entry per threshold, as returned by
+:func:`~hfa.losses.soft_confusion`) and returns a metric in [0, 1], higher is better: shape ``(T,)``, except
+:func:`auroc`, which integrates over the thresholds and returns shape ``(1,)``. A metric loss is ``1 - mean``.
+
+Every denominator has :data:`EPS` added, so a batch without positives or without predicted positives gives a finite
+value and finite gradients (a ratio whose numerator and denominator are both 0 then reads 0). Counts are in units of
+samples (or of the per-sample weights), so :data:`EPS` is negligible unless the weights themselves are tiny.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from hfa.losses._checks import check_positive
+
+__all__ = ["EPS", "accuracy", "auroc", "balanced_accuracy", "fbeta", "mcc"]
+
+EPS = 1e-7
+
+
+def fbeta(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, beta: float = 1.0) -> Tensor:
+    r"""F-beta: :math:`(1+\beta^2) TP / ((1+\beta^2) TP + \beta^2 FN + FP)`; ``beta > 1`` favours recall."""
+    del tn  # F-beta ignores true negatives; kept in the signature so every metric is called alike.
+    b2 = check_positive("beta", beta) ** 2
+    return (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp + EPS)
+
+
+def accuracy(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor) -> Tensor:
+    r"""Accuracy: :math:`(TP + TN) / (TP + FP + FN + TN)`."""
+    return (tp + tn) / (tp + fp + fn + tn + EPS)
+
+
+def balanced_accuracy(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor) -> Tensor:
+    r"""Balanced accuracy: :math:`\tfrac12 (TP / (TP + FN) + TN / (TN + FP))`.
+
+    A class absent from the batch contributes 0 to the mean, so such a batch scores at most 1/2.
+    """
+    return 0.5 * (tp / (tp + fn + EPS) + tn / (tn + fp + EPS))
+
+
+def mcc(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, rescale: bool = True) -> Tensor:
+    r"""Matthews correlation, by default rescaled to [0, 1] as :math:`(MCC + 1) / 2`.
+
+    .. math::
+
+        MCC = \frac{TP \cdot TN - FP \cdot FN}{\sqrt{(TP + FP)(TP + FN)(TN + FP)(TN + FN)}}
+
+    Args:
+        rescale: return :math:`(MCC + 1)/2` in [0, 1] (what the loss uses); ``False`` gives MCC in [-1, 1].
+    """
+    # Two square roots of pair products instead of one of the four-fold product: no overflow before counts
+    # reach ~1e19 in float32. clamp_min(0) absorbs the -1e-7-sized rounding that FN/TN, obtained by subtraction
+    # in soft_confusion, can carry; a negative under the root would be NaN.
+    left = torch.sqrt(((tp + fp) * (tn + fn)).clamp_min(0) + EPS)
+    right = torch.sqrt(((tp + fn) * (tn + fp)).clamp_min(0) + EPS)
+    value = (tp * tn - fp * fn) / (left * right)
+    return (value + 1) / 2 if rescale else value
+
+
+def auroc(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor) -> Tensor:
+    r"""Area under the ROC curve traced by the thresholds, shape ``(1,)``.
+
+    The ROC points are :math:`(FPR_t, TPR_t) = (FP/(FP+TN), TP/(TP+FN))` at each threshold, plus the end points
+    (0, 0) and (1, 1); they are sorted by FPR and integrated with the trapezoid rule, as Tsoi et al. do.
+
+    With hard counts at thresholds between all distinct scores this is exactly
+    :func:`sklearn.metrics.roc_auc_score`. With soft counts the threshold grid sets the resolution and the step
+    approximation the smoothing: the sigmoid step with a large ``k`` on a fine grid approaches the exact AUROC,
+    while the Heaviside approximation keeps a linear ramp of width ``min(tau, 1 - tau)`` around each threshold
+    whatever ``delta``, so for overlapping classes it stays below the exact AUROC even as ``delta -> 0``.
+    """
+    tpr = tp / (tp + fn + EPS)
+    fpr = fp / (fp + tn + EPS)
+    zero, one = tpr.new_zeros(1), tpr.new_ones(1)
+    fpr = torch.cat((zero, fpr, one))
+    tpr = torch.cat((zero, tpr, one))
+    # Stable sort keeps (0, 0) first and (1, 1) last among points tied on FPR.
+    order = torch.argsort(fpr.detach(), stable=True)
+    return torch.trapezoid(tpr[order], fpr[order]).reshape(1)

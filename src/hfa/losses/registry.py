@@ -1,0 +1,181 @@
+"""Loss names -> how to build them, which parameters they use, and what they compute.
+
+``LOSSES`` is what config validation checks loss names against and what ``hfa losses`` lists; ``build_loss``
+turns a name and the (whole) loss section of a config into a module; ``loss_label`` names a configured loss in
+reports.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from hfa.errors import HfaError
+from hfa.losses.modules import (
+    AUTHORS_THRESHOLDS,
+    AccuracyLoss,
+    AUROCLoss,
+    BalancedAccuracyLoss,
+    BCELoss,
+    F1Loss,
+    FBetaLoss,
+    FocalLoss,
+    MCCLoss,
+    WeightedBCELoss,
+)
+
+__all__ = ["LOSSES", "PARAMETERS", "LossSpec", "build_loss", "loss_label"]
+
+PARAMETERS = ("beta", "pos_weight", "thresholds", "delta", "approx", "k", "alpha", "gamma")
+"""Every parameter a loss may use (the ``loss.*`` config keys besides ``name``)."""
+
+_METRIC_PARAMS = ("thresholds", "delta", "approx", "k")
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """One registered loss.
+
+    Attributes:
+        factory: builds the module from keyword arguments named in ``params``.
+        params: the parameters (from :data:`PARAMETERS`) the loss uses; others are ignored when building.
+        formula: one-line formula.
+        summary: one-line description.
+    """
+
+    factory: Callable[..., nn.Module]
+    params: tuple[str, ...]
+    formula: str
+    summary: str
+
+    def defaults(self) -> dict[str, Any]:
+        """Default value of each parameter in :attr:`params`, read from the factory's signature."""
+        signature = inspect.signature(self.factory)
+        return {name: signature.parameters[name].default for name in self.params}
+
+
+LOSSES: dict[str, LossSpec] = {
+    "bce": LossSpec(
+        BCELoss,
+        (),
+        "L = -mean(y log s(z) + (1-y) log(1-s(z)))",
+        "plain binary cross-entropy on logits",
+    ),
+    "wbce": LossSpec(
+        WeightedBCELoss,
+        ("pos_weight",),
+        "L = -mean(w y log s(z) + (1-y) log(1-s(z))), w = pos_weight or #neg/#pos (auto)",
+        "BCE with positives up-weighted (Rezaei-Dastjerdehei et al.)",
+    ),
+    "focal": LossSpec(
+        FocalLoss,
+        ("alpha", "gamma"),
+        "L = -mean(a_t (1-p_t)^gamma log p_t), a_t = alpha | 1-alpha",
+        "focal loss (Lin et al.): down-weights well-classified samples",
+    ),
+    "f1": LossSpec(
+        F1Loss,
+        _METRIC_PARAMS,
+        "L = 1 - mean_t 2TP / (2TP + FN + FP)",
+        "soft F1 averaged over thresholds (Tsoi et al.)",
+    ),
+    "fbeta": LossSpec(
+        FBetaLoss,
+        ("beta", *_METRIC_PARAMS),
+        "L = 1 - mean_t (1+b^2)TP / ((1+b^2)TP + b^2 FN + FP)",
+        "soft F-beta averaged over thresholds; beta > 1 favours recall",
+    ),
+    "accuracy": LossSpec(
+        AccuracyLoss,
+        _METRIC_PARAMS,
+        "L = 1 - mean_t (TP + TN) / (TP + FP + FN + TN)",
+        "soft accuracy averaged over thresholds",
+    ),
+    "balanced_accuracy": LossSpec(
+        BalancedAccuracyLoss,
+        _METRIC_PARAMS,
+        "L = 1 - mean_t (TP/(TP+FN) + TN/(TN+FP)) / 2",
+        "soft balanced accuracy (mean of recall and specificity) averaged over thresholds",
+    ),
+    "mcc": LossSpec(
+        MCCLoss,
+        _METRIC_PARAMS,
+        "L = 1 - mean_t (MCC+1)/2, MCC = (TP TN - FP FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN))",
+        "soft Matthews correlation, rescaled to [0, 1], averaged over thresholds",
+    ),
+    "auroc": LossSpec(
+        AUROCLoss,
+        _METRIC_PARAMS,
+        "L = 1 - trapezoid area under the points (FPR_t, TPR_t) plus (0,0) and (1,1)",
+        "soft ROC AUC over the threshold grid (Tsoi et al.)",
+    ),
+}
+"""Every loss by name; soft counts use TP = sum y H(s(z); tau) etc. (see ``hfa.losses.confusion``)."""
+
+
+def _spec(name: str) -> LossSpec:
+    spec = LOSSES.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise HfaError(f"unknown loss {name!r}; allowed: {', '.join(LOSSES)}")
+    return spec
+
+
+def build_loss(name: str, **params: Any) -> nn.Module:
+    """The loss module ``name`` built from the parameters it uses; the others (and ``None`` values) are ignored.
+
+    So a whole ``loss`` config section can be passed: ``build_loss(cfg.name, **cfg.model_dump())`` works for every
+    loss. A ``wbce`` with ``pos_weight="auto"`` still needs ``.fit(train_targets)``; every loss has ``fit``.
+
+    Raises:
+        HfaError: an unknown name (the message lists the allowed ones) or a value out of range (the message names
+            the parameter and its range).
+    """
+    spec = _spec(name)
+    used = {key: value for key, value in params.items() if key in spec.params and value is not None}
+    return spec.factory(**used)
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_format(v) for v in value) + "]"
+    return str(value)
+
+
+def _distinguishes(name: str, key: str, value: Any, default: Any, params: Mapping[str, Any]) -> bool:
+    if name == "fbeta" and key == "beta":
+        return True  # an F-beta label without its beta is ambiguous
+    if key == "thresholds":
+        return tuple(float(t) for t in value) != AUTHORS_THRESHOLDS
+    approx = params.get("approx") or "heaviside"
+    if key == "delta" and approx != "heaviside" or key == "k" and approx != "sigmoid":
+        return False  # the parameter of the step approximation not in use
+    return value != default
+
+
+def loss_label(name: str, params: Mapping[str, Any]) -> str:
+    """A short label for reports: the name plus only the parameters that tell configured losses apart.
+
+    ``fbeta`` always shows ``beta``; ``wbce`` shows ``pos_weight`` unless ``"auto"``; other parameters appear
+    when they differ from the default (``delta`` only with the Heaviside step, ``k`` only with the sigmoid).
+    Examples: ``bce``, ``wbce``, ``wbce(pos_weight=10)``, ``f1``, ``fbeta(beta=2)``, ``focal(gamma=1)``,
+    ``f1(delta=0.05)``, ``auroc(approx=sigmoid,k=20)``.
+
+    Raises:
+        HfaError: for an unknown name.
+    """
+    spec = _spec(name)
+    defaults = spec.defaults()
+    shown = [
+        f"{key}={_format(params[key])}"
+        for key in spec.params
+        if params.get(key) is not None and _distinguishes(name, key, params[key], defaults[key], params)
+    ]
+    if name == "fbeta" and params.get("beta") is None:
+        shown.insert(0, f"beta={_format(defaults['beta'])}")
+    return f"{name}({','.join(shown)})" if shown else name
