@@ -25,11 +25,27 @@ from hfa.losses._checks import (
     check_thresholds,
     per_sample,
 )
-from hfa.losses.heaviside import _heaviside_apply, _heaviside_table, _sigmoid_step
+from hfa.losses.binned import BinnedTable, binned_counts
+from hfa.losses.heaviside import _heaviside_table, _sigmoid_step
 
 __all__ = ["soft_confusion"]
 
 Counts = tuple[Tensor, Tensor, Tensor, Tensor]
+
+
+def heaviside_counts(p: Tensor, targets: Tensor, weights: Tensor | None, table: BinnedTable) -> Counts:
+    """Counts under the Heaviside approximation through the binned kernel (O(N log T), no (T, N) array).
+
+    Weights that need a gradient take the dense path, whose autograd covers them.
+    """
+    if weights is not None and weights.requires_grad:
+        from hfa.losses.heaviside import _heaviside_apply
+
+        return _counts(_heaviside_apply(p, table.dense), targets, weights)
+    n = p.numel()
+    y = per_sample("targets", targets, n).to(p.dtype)
+    w = None if weights is None else per_sample("weights", weights, n).to(p.dtype).detach()
+    return binned_counts(p.reshape(-1), y, w, table)
 
 
 def _counts(h: Tensor, targets: Tensor, weights: Tensor | None) -> Counts:
@@ -82,7 +98,5 @@ def soft_confusion(
     delta, k = check_delta(delta), check_positive("k", k)
     p = probs.reshape(-1)
     if check_choice("approx", approx, APPROXIMATIONS) == "heaviside":
-        h = _heaviside_apply(p, _heaviside_table(tau, delta))
-    else:
-        h = _sigmoid_step(p, tau, k)
-    return _counts(h, targets, weights)
+        return heaviside_counts(p, targets, weights, BinnedTable(_heaviside_table(tau, delta)))
+    return _counts(_sigmoid_step(p, tau, k), targets, weights)

@@ -33,8 +33,9 @@ from hfa.losses._checks import (
     check_thresholds,
     per_sample,
 )
-from hfa.losses.confusion import _counts
-from hfa.losses.heaviside import _heaviside_apply, _heaviside_table, _sigmoid_step
+from hfa.losses.binned import BinnedTable
+from hfa.losses.confusion import _counts, heaviside_counts
+from hfa.losses.heaviside import _heaviside_table, _sigmoid_step
 from hfa.losses.metrics import accuracy, auroc, balanced_accuracy, fbeta, mcc
 
 __all__ = [
@@ -128,7 +129,7 @@ class MetricLoss(_Loss):
         self.approx = check_choice("approx", approx, APPROXIMATIONS)
         self.k = check_positive("k", k)
         # The Heaviside constants depend only on the grid and delta: computed once, not per batch.
-        self.register_buffer("_table", _heaviside_table(tau, self.delta), persistent=False)
+        self._binned = BinnedTable(_heaviside_table(tau, self.delta))
 
     def counts(
         self, logits: Tensor, targets: Tensor, weights: Tensor | None = None
@@ -136,10 +137,8 @@ class MetricLoss(_Loss):
         """The soft ``(tp, fp, fn, tn)`` this loss is computed from, each of shape ``(T,)``."""
         probs = torch.sigmoid(_logit_vector(logits))
         if self.approx == "heaviside":
-            h = _heaviside_apply(probs, self._table)
-        else:
-            h = _sigmoid_step(probs, self.thresholds, self.k)
-        return _counts(h, targets, weights)
+            return heaviside_counts(probs, targets, weights, self._binned)
+        return _counts(_sigmoid_step(probs, self.thresholds, self.k), targets, weights)
 
     def forward(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
         return 1 - self.metric(*self.counts(logits, targets, weights)).mean()
