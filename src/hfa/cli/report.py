@@ -191,6 +191,11 @@ def _print_notes(table: pd.DataFrame, keys: Sequence[str]) -> None:
         )
 
 
+def _header(key: str) -> str:
+    """A column title that fits a terminal: the ratio as 'ratio', other dotted keys by their last part."""
+    return "ratio" if key == "data.imbalance_ratio" else key.rpartition(".")[2]
+
+
 def _print_rich(summary: pd.DataFrame, paired: pd.DataFrame | None, title: str) -> None:
     from hfa.report import comparison_rows, format_cell, format_value, summary_layout
 
@@ -198,7 +203,7 @@ def _print_rich(summary: pd.DataFrame, paired: pd.DataFrame | None, title: str) 
     table = Table(title=title, caption="mean ± std over runs; n = runs per row", title_justify="left")
     for key in keys:
         # Fold rather than truncate: a clipped loss label such as "fbeta(beta…" is ambiguous.
-        table.add_column(key, overflow="fold")
+        table.add_column(_header(key), overflow="fold")
     for metric in metrics:
         table.add_column(metric, justify="right", no_wrap=True)
     table.add_column("n", justify="right")
@@ -215,7 +220,7 @@ def _print_rich(summary: pd.DataFrame, paired: pd.DataFrame | None, title: str) 
         title_justify="left",
     )
     for i, name in enumerate(header):
-        small.add_column(name, justify="right" if i >= len(header) - 3 else "left", no_wrap=i >= len(header) - 3)
+        small.add_column(_header(name), justify="right" if i >= len(header) - 3 else "left", no_wrap=i >= len(header) - 3)
     for cells in rows:
         small.add_row(*cells)
     console.print(small)
