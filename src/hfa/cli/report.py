@@ -220,7 +220,9 @@ def _print_rich(summary: pd.DataFrame, paired: pd.DataFrame | None, title: str) 
         title_justify="left",
     )
     for i, name in enumerate(header):
-        small.add_column(_header(name), justify="right" if i >= len(header) - 3 else "left", no_wrap=i >= len(header) - 3)
+        small.add_column(
+            _header(name), justify="right" if i >= len(header) - 3 else "left", no_wrap=i >= len(header) - 3
+        )
     for cells in rows:
         small.add_row(*cells)
     console.print(small)

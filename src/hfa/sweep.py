@@ -1,0 +1,284 @@
+"""A sweep: the cross product of the grid's axes, one run per combination, resumable and parallel.
+
+The grid is the config's ``sweep:`` block (dotted key -> list of values) with ``--grid KEY=V1,V2`` adding or
+replacing axes; a ``KEY=VALUE`` override on a swept key pins it and removes that axis. Each combination's
+resolved config gives a stable run id, so the same grid always maps to the same folders and a second call
+finishes only what is missing.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from hfa.config import Config, check_key, load_yaml, parse_override, resolve, set_dotted, validate
+from hfa.errors import HfaError
+from hfa.runs import RunOutcome, completed, execute_run, execute_stack, record_failure, run_dir_for
+from hfa.stacked import stack_groups
+from hfa.training import TrainingError
+
+Executor = Literal["local", "ray"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The grid
+
+
+def parse_grid(item: str) -> tuple[str, list[Any]]:
+    """``'data.imbalance_ratio=5,20,50'`` -> ``('data.imbalance_ratio', [5, 20, 50])``; values are YAML."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise HfaError(f"--grid {item!r} must be KEY=V1,V2,..., e.g. --grid data.imbalance_ratio=5,20,50")
+    try:
+        values = load_yaml(f"[{text}]") if text.strip() else []
+    except yaml.YAMLError:
+        raise HfaError(f"--grid {item!r}: {text!r} is not a comma-separated list of YAML values") from None
+    if not values:
+        raise HfaError(f"--grid {item!r} gives no values; write KEY=V1,V2,..., e.g. --grid seed=0,1,2")
+    return key, values
+
+
+def grid_axes(raw_sweep: Any, grid: Iterable[str], pinned: Iterable[str], source: str) -> dict[str, list[Any]]:
+    """The axes to sweep: the config's block, then ``--grid`` items, less the keys pinned by overrides."""
+    if raw_sweep in (None, {}):
+        raw_sweep = {}
+    if not isinstance(raw_sweep, dict):
+        raise HfaError(f"'sweep' in {source} must map dotted keys to lists of values, e.g. 'seed: [0, 1, 2]'")
+    axes: dict[str, list[Any]] = {}
+    for key, values in raw_sweep.items():
+        if not isinstance(values, list) or not values:
+            raise HfaError(f"sweep key {key!r} in {source} must have a non-empty list of values, got {values!r}")
+        axes[str(key)] = values
+    for item in grid:
+        key, values = parse_grid(item)
+        axes[key] = values
+    for key in axes:
+        check_key(key, "the sweep grid")
+    for key in pinned:
+        axes.pop(key, None)
+    return axes
+
+
+def expand(
+    config: str | Path | None, overrides: Sequence[str] = (), grid: Sequence[str] = ()
+) -> tuple[list[Config], dict[str, list[Any]]]:
+    """Every run of the sweep as a validated config (duplicates dropped), and the axes that made them."""
+    raw = resolve(config, overrides)
+    source = str(config) if config is not None else "the default config"
+    pinned = [parse_override(item)[0] for item in overrides]
+    axes = grid_axes(raw.pop("sweep", None), grid, pinned, source)
+    if not axes:
+        raise HfaError(
+            f"the sweep grid is empty (no 'sweep:' block in {source}, or every axis pinned by an override); "
+            "add axes with --grid KEY=V1,V2,..."
+        )
+    configs: dict[str, Config] = {}
+    for values in itertools.product(*axes.values()):
+        point = copy.deepcopy(raw)
+        for key, value in zip(axes, values, strict=True):
+            set_dotted(point, key, value)
+        where = ", ".join(f"{k}={v}" for k, v in zip(axes, values, strict=True))
+        cfg = validate(point, f"sweep point {where}")
+        configs.setdefault(str(run_dir_for(cfg, "")), cfg)
+    return list(configs.values()), axes
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Running
+
+
+@dataclass
+class RunReport:
+    run_dir: Path
+    status: Literal["ok", "failed", "skipped"]
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class SweepSummary:
+    reports: list[RunReport] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.reports)
+
+    @property
+    def failed(self) -> list[RunReport]:
+        return [r for r in self.reports if r.status == "failed"]
+
+
+def run_one(cfg: Config, out: str) -> RunReport:
+    """Train one config; a failure is recorded in its folder and reported, never raised."""
+    start = time.perf_counter()
+    try:
+        outcome = execute_run(cfg, out)
+        return RunReport(outcome.run_dir, "ok", time.perf_counter() - start)
+    except (HfaError, TrainingError) as exc:
+        return RunReport(record_failure(cfg, out, exc), "failed", time.perf_counter() - start, str(exc))
+
+
+def run_stack(configs: list[Config], out: str) -> list[RunReport]:
+    """Train runs as one stack (see ``hfa.stacked``); each failure is recorded in its own folder.
+
+    A failure of the whole stack (its data) is left to the single runs, which record it for each run.
+    """
+    start = time.perf_counter()
+    try:
+        outcomes = execute_stack(configs, out)
+    except (HfaError, TrainingError):
+        return [run_one(cfg, out) for cfg in configs]
+    # Members finish together, so each is charged an equal share of the stack's time.
+    share = (time.perf_counter() - start) / len(configs)
+    reports = []
+    for cfg, outcome in zip(configs, outcomes, strict=True):
+        if isinstance(outcome, RunOutcome):
+            reports.append(RunReport(outcome.run_dir, "ok", share))
+        else:
+            reports.append(RunReport(record_failure(cfg, out, outcome), "failed", share, str(outcome)))
+    return reports
+
+
+def run_batch(configs: list[Config], out: str, threads: int | None = None) -> list[RunReport]:
+    """The unit of work an executor hands out: runs that share a data set, stacked where they can be."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    # Reports keep the order of `configs`, whatever the grouping.
+    place = {id(cfg): i for i, cfg in enumerate(configs)}
+    reports: dict[int, RunReport] = {}
+    for group in stack_groups(configs):
+        done = [run_one(group[0], out)] if len(group) == 1 else run_stack(group, out)
+        reports.update((place[id(cfg)], report) for cfg, report in zip(group, done, strict=True))
+    return [reports[i] for i in sorted(reports)]
+
+
+def batches(configs: Sequence[Config]) -> list[list[Config]]:
+    """Group runs that share a data set, so each worker prepares that data once.
+
+    Within a group, runs that can stack together are next to each other, so that cutting a group into chunks
+    for several workers keeps stacks whole where it can.
+    """
+    groups: dict[str, list[Config]] = {}
+    for cfg in configs:
+        groups.setdefault(cfg.data.model_dump_json(), []).append(cfg)
+    return [[cfg for stack in stack_groups(group) for cfg in stack] for group in groups.values()]
+
+
+def clean_staging(root: Path) -> None:
+    """Remove run folders a killed process left half-written (hidden staging folders)."""
+    if root.is_dir():
+        for stale in root.glob(".*.*"):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def pending(configs: Sequence[Config], out: str | Path, force: bool) -> tuple[list[Config], list[Path]]:
+    todo, done = [], []
+    for cfg in configs:
+        run_dir = run_dir_for(cfg, out)
+        if not force and completed(run_dir):
+            done.append(run_dir)
+        else:
+            todo.append(cfg)
+    return todo, done
+
+
+def check_options(workers: int, executor: str) -> None:
+    if workers < 1:
+        raise HfaError(f"--workers must be at least 1 (got {workers})")
+    if executor not in ("local", "ray"):
+        raise HfaError(f"--executor must be local or ray (got {executor!r})")
+
+
+def execute(
+    configs: Sequence[Config],
+    out: str | Path,
+    workers: int = 1,
+    executor: Executor = "local",
+    force: bool = False,
+    ray_address: str | None = None,
+    on_report: Callable[[RunReport], None] | None = None,
+) -> SweepSummary:
+    """Run every config not already done; reports arrive through ``on_report`` as runs finish."""
+    check_options(workers, executor)
+    out = str(out)
+    for name in {cfg.name for cfg in configs}:
+        clean_staging(Path(out) / name)
+    todo, done = pending(configs, out, force)
+    summary = SweepSummary([RunReport(path, "skipped") for path in done])
+    notify = on_report or (lambda report: None)
+    for report in summary.reports:
+        notify(report)
+
+    if executor == "ray":
+        results: Iterator[RunReport] = _run_on_ray(todo, out, workers, ray_address)
+    elif workers == 1:
+        results = (report for group in batches(todo) for report in run_batch(group, out))
+    else:
+        results = _run_in_processes(todo, out, workers)
+    for report in results:
+        summary.reports.append(report)
+        notify(report)
+    return summary
+
+
+def _split_for_workers(configs: Sequence[Config], workers: int) -> list[list[Config]]:
+    """Data-sharing groups, cut so that every worker gets work even when there is one data set."""
+    groups = batches(configs)
+    size = max(1, -(-len(configs) // (workers * 2)))
+    return [group[i : i + size] for group in groups for i in range(0, len(group), size)]
+
+
+def _run_in_processes(configs: Sequence[Config], out: str, workers: int) -> Iterator[RunReport]:
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    # spawn, not fork: a forked child inherits torch's thread pools in an undefined state.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures: set[Future] = {
+            pool.submit(run_batch, chunk, out, threads) for chunk in _split_for_workers(configs, workers)
+        }
+        try:
+            while futures:
+                finished, futures = wait(futures, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield from future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _run_on_ray(configs: Sequence[Config], out: str, workers: int, address: str | None) -> Iterator[RunReport]:
+    try:
+        import ray
+    except ImportError:
+        raise HfaError("--executor ray needs Ray: pip install 'hfa[ray]' (or pip install ray)") from None
+    address = address or os.environ.get("RAY_ADDRESS")
+    started_here = not ray.is_initialized()
+    if started_here:
+        init: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
+        ray.init(**init, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        remote = ray.remote(num_cpus=1)(run_batch)
+        # Runs write to `out` on the worker's file system: on a cluster, point --out at shared storage.
+        target = str(Path(out).resolve())
+        pending_refs = [remote.remote(chunk, target, 1) for chunk in _split_for_workers(configs, workers)]
+        while pending_refs:
+            ready, pending_refs = ray.wait(pending_refs, num_returns=1)
+            for ref in ready:
+                yield from ray.get(ref)
+    finally:
+        if started_here:
+            ray.shutdown()
