@@ -15,7 +15,7 @@ $(VENV)/.dev: pyproject.toml scripts/setup.sh
 ## Set up, run the quickstart sweep and print its report.
 quickstart: $(BIN)/hfa
 	$(BIN)/hfa sweep --config configs/quickstart.yaml
-	$(BIN)/hfa report runs/quickstart
+	$(BIN)/hfa report runs/quickstart --plot runs/quickstart/report.png
 
 ## Set up with the dev extra and run the test suite.
 test: $(VENV)/.dev

@@ -55,7 +55,7 @@ def sweep(
         TextColumn("{task.fields[counts]}"),
         TimeElapsedColumn(),
         console=err_console,
-        disable=quiet,
+        disable=quiet or not err_console.is_terminal,  # no bar, and no stray newline, in logs
     )
 
     def on_report(report: RunReport) -> None:

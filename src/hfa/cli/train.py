@@ -47,7 +47,7 @@ def train(
         TextColumn("{task.fields[stats]}"),
         TimeElapsedColumn(),
         console=err_console,
-        disable=quiet,
+        disable=quiet or not err_console.is_terminal,  # no bar, and no stray newline, in logs
         transient=True,
     ) as progress:
         task = progress.add_task(f"{cfg.name}: {cfg.loss.name}", total=cfg.train.epochs, stats="")
