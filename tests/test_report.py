@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from helpers_runs import RATIOS, SEEDS, FakeSweep, config_dict, make_sweep, metrics_frame, write_run
+from helpers_runs import RATIOS, SEEDS, FakeSweep, config_dict, metrics_frame, write_run
 from hfa.errors import HfaError
 from hfa.plots import plot_summary
 from hfa.report import (
@@ -27,18 +27,6 @@ from hfa.results import collect_results
 
 LOSSES = ("bce", "fbeta(beta=2)")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory: pytest.TempPathFactory) -> FakeSweep:
-    """Shared by the tests that only read it."""
-    return make_sweep(tmp_path_factory.mktemp("runs"))
-
-
-@pytest.fixture
-def fresh_sweep(tmp_path: Path) -> FakeSweep:
-    """For tests that add or delete runs."""
-    return make_sweep(tmp_path)
 
 
 @pytest.fixture(scope="module")

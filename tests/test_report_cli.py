@@ -11,22 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 import hfa.cli.report  # noqa: F401  registers the command until hfa.cli imports it
-from helpers_runs import FakeSweep, config_dict, make_sweep, metrics_frame, write_run
+from helpers_runs import FakeSweep, config_dict, metrics_frame, write_run
 from hfa.cli.app import app
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory: pytest.TempPathFactory) -> FakeSweep:
-    """Shared by the tests that only read it."""
-    return make_sweep(tmp_path_factory.mktemp("runs"))
-
-
-@pytest.fixture
-def fresh_sweep(tmp_path: Path) -> FakeSweep:
-    """For tests that add or delete runs."""
-    return make_sweep(tmp_path)
 
 
 def invoke(*args: str):

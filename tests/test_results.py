@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers_runs import NAME, RATIOS, SEEDS, FakeSweep, config_dict, make_sweep, metrics_frame, write_run
+from helpers_runs import NAME, RATIOS, SEEDS, FakeSweep, config_dict, metrics_frame, write_run
 from hfa.errors import HfaError
 from hfa.results import (
     ALWAYS_KEYS,
@@ -28,18 +28,6 @@ from hfa.results import (
 )
 
 N_OK = 2 * len(RATIOS) * len(SEEDS)
-
-
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory: pytest.TempPathFactory) -> FakeSweep:
-    """Shared by the tests that only read it."""
-    return make_sweep(tmp_path_factory.mktemp("runs"))
-
-
-@pytest.fixture
-def fresh_sweep(tmp_path: Path) -> FakeSweep:
-    """For tests that add or delete runs."""
-    return make_sweep(tmp_path)
 
 
 def test_find_runs_recurses_and_sorts(sweep: FakeSweep) -> None:

@@ -17,6 +17,7 @@ import yaml
 
 from hfa import io
 from hfa.errors import HfaError
+from hfa.metrics import METRIC_COLUMNS
 
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.yaml"
@@ -25,22 +26,6 @@ RESULTS_FILE = "results.csv"
 
 ID_COLUMNS = ("run_id", "name", "status", "error", "loss")
 ROW_COLUMNS = ("split", "rule", "threshold")
-# The order metrics.csv is written in; columns a run adds beyond these are kept, after them.
-METRIC_COLUMNS = (
-    "tp",
-    "fp",
-    "fn",
-    "tn",
-    "precision",
-    "recall",
-    "f1",
-    "fbeta",
-    "accuracy",
-    "balanced_accuracy",
-    "mcc",
-    "roc_auc",
-    "average_precision",
-)
 # Keys a results table always carries, varying or not: without them a row cannot be read on its own.
 ALWAYS_KEYS = ("seed", "loss.name", "data.imbalance_ratio")
 # Config keys that are not settings of the run: `name` is already an id column, `sweep` is the grid itself.
