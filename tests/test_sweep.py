@@ -195,3 +195,15 @@ def test_workers_and_ray_give_the_same_rows(config, tmp_path):
     for other in ("parallel", "ray"):
         frame = metric_rows(tmp_path / other / "grid" / "results.csv")
         pd.testing.assert_frame_equal(frame, reference, check_exact=False, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_mapping_axis_sweep_writes_its_keys_as_columns(tmp_path):
+    path = tmp_path / "c.yaml"
+    grid = {"loss": [{"name": "bce"}, {"name": "fbeta", "beta": 2}]}
+    path.write_text(yaml.safe_dump({**BASE, "sweep": grid}))
+    result = sweep("--config", path, "--out", tmp_path / "runs", "train.epochs=1")
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(tmp_path / "runs" / "grid" / "results.csv")
+    assert {"loss.name", "loss.beta"} <= set(frame.columns)
+    assert set(frame["loss"]) == {"bce", "fbeta(beta=2)"}

@@ -95,6 +95,15 @@ def expand(
     return list(configs.values()), axes
 
 
+def result_keys(axes: dict[str, list[Any]]) -> list[str]:
+    """The config columns a sweep's results table shows: each axis, or the keys a mapping-valued axis sets."""
+    keys: list[str] = []
+    for axis, values in axes.items():
+        subkeys = [f"{axis}.{sub}" for value in values if isinstance(value, dict) for sub in value]
+        keys.extend(dict.fromkeys(subkeys) if subkeys else [axis])
+    return keys
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Running
 

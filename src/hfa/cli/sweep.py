@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hfa.cli.app import app, console, err_console, user_errors
 from hfa.cli.train import CONFIG_HELP, OVERRIDES_HELP
 from hfa.results import write_results
-from hfa.sweep import RunReport, check_options, execute, expand
+from hfa.sweep import RunReport, check_options, execute, expand, result_keys
 
 
 @app.command(
@@ -69,14 +69,14 @@ def sweep(
             task = progress.add_task("sweep", total=len(configs), counts="")
             summary = execute(configs, out, workers, executor, force, ray_address, on_report)  # type: ignore[arg-type]
     except KeyboardInterrupt:
-        write_results(root, keys=list(axes))
+        write_results(root, keys=result_keys(axes))
         err_console.print(
             f"interrupted after {counts['ok']} new runs; run the same command again to finish the rest",
             highlight=False,
         )
         raise typer.Exit(code=130) from None
 
-    results = write_results(root, keys=list(axes))
+    results = write_results(root, keys=result_keys(axes))
     if quiet:
         console.print(str(results), highlight=False, soft_wrap=True)
     else:
