@@ -8,6 +8,8 @@ it), its loss, its early stopping and its best weights. Adam is elementwise and 
 mix (each member's loss depends only on its own slice), so a member trains as it would alone: up to the rounding
 of batched instead of plain matmuls in general, and bit for bit where the two use the same kernels (they did on
 the CPU builds this was tested on). A member's numbers never depend on which other runs share its stack.
+Members whose losses share a configuration (``hfa.losses.group_losses``) sit next to each other in the stack and
+their losses are one call on their rows, instead of one call per member.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hfa.config import Config, TrainConfig
+from hfa.losses import group_losses
 from hfa.model import MLP
 from hfa.training import EpochLog, TrainingError, TrainResult
 
@@ -232,7 +235,10 @@ def fit_stacked(
         raise ValueError("stacked training runs without train.amp and train.compile; train such runs alone")
     device = x_train.device
     start = time.perf_counter()
-    stack = StackedMLP(members).to(device)
+    # Member ids in the order of the stack's rows: each loss group's members next to each other, so a group's rows
+    # are one slice (a view) of the stacked logits. A member's numbers do not depend on its row.
+    active = [m for positions, _ in group_losses(loss_fns) for m in positions]
+    stack = StackedMLP([members[m] for m in active]).to(device)
     # Adam as the single run builds it (not the fused kernel, whose rounding depends on where a member sits in the
     # stacked tensors): elementwise, so each member's update is its own.
     optimizer = torch.optim.Adam(stack.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -241,8 +247,9 @@ def fit_stacked(
     outcomes: list[TrainResult | TrainingError] = [TrainResult() for _ in members]
     best_val = [math.inf] * len(members)
     since_best = [0] * len(members)
-    best_state = [stack.member_state(m) for m in range(len(members))]
-    active = list(range(len(members)))  # member ids, in the order of the stack's rows
+    best_state = [{} for _ in members]
+    for row, m in enumerate(active):
+        best_state[m] = stack.member_state(row)
 
     def finish(m: int) -> None:
         members[m].load_state_dict(best_state[m])
@@ -255,16 +262,20 @@ def fit_stacked(
         # they form one (M, n) index matrix, so a batch of every member is one gather. (Gathering the whole epoch
         # at once would hold M copies of the training split.)
         order = torch.stack([torch.randperm(n, generator=generators[m], device=device) for m in active])
-        active_losses = [loss_fns[m] for m in active]
+        groups = group_losses([loss_fns[m] for m in active])
+        sizes = [len(positions) for positions, _ in groups]
+        # Groups are contiguous because the rows were ordered by group and leaving members keep that order.
+        assert [j for positions, _ in groups for j in positions] == list(range(len(active)))
+        group_fns = [loss_fn for _, loss_fn in groups]
         total = torch.zeros(len(active), device=device)
         stack.train()
         for begin in range(0, n, cfg.batch_size):
             index = order[:, begin : begin + cfg.batch_size]
             x_batch, y_batch = x_train[index], y_train[index]
             logits = stack(x_batch)
-            # unbind: one autograd node hands each member its row, where indexing would add one per member.
-            pairs = zip(active_losses, logits.unbind(0), y_batch.unbind(0), strict=True)
-            losses = torch.stack([loss_fn(z, y) for loss_fn, z, y in pairs])
+            # split: one autograd node hands each group its rows; one loss call per group, not per member.
+            pairs = zip(group_fns, logits.split(sizes), y_batch.split(sizes), strict=True)
+            losses = torch.cat([loss_fn.per_row(z, y) for loss_fn, z, y in pairs])
             optimizer.zero_grad(set_to_none=True)
             # The members' parameters are disjoint, so the gradient of the sum is each member's own gradient.
             losses.sum().backward()
@@ -277,7 +288,8 @@ def fit_stacked(
             # holds no more activations than about _VALIDATION_ELEMENTS.
             step = max(1, _VALIDATION_ELEMENTS // max(1, x_val.shape[0] * stack.widest()))
             val_logits = torch.cat([stack(x_val, slice(i, i + step)).float() for i in range(0, len(active), step)])
-            val_losses = torch.stack([loss_fn(val_logits[j], y_val) for j, loss_fn in enumerate(active_losses)])
+            pairs = zip(group_fns, val_logits.split(sizes), sizes, strict=True)
+            val_losses = torch.cat([loss_fn.per_row(z, y_val.expand(size, -1)) for loss_fn, z, size in pairs])
             # One host sync per quantity per epoch for the whole stack.
             train_values = (total / n).tolist()
             val_values = val_losses.tolist()

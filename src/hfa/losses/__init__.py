@@ -20,6 +20,7 @@ from hfa.losses.modules import (
     MCCLoss,
     MetricLoss,
     WeightedBCELoss,
+    group_losses,
 )
 from hfa.losses.registry import LOSSES, PARAMETERS, LossSpec, build_loss, loss_label
 
@@ -44,6 +45,7 @@ __all__ = [
     "balanced_accuracy",
     "build_loss",
     "fbeta",
+    "group_losses",
     "heaviside",
     "loss_label",
     "mcc",

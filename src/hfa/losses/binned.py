@@ -12,8 +12,10 @@ Every :math:`H(\cdot; \tau_t)` is linear between consecutive breakpoints :math:`
 (and the same over the negatives for FP), and the gradient is
 :math:`\partial L / \partial p_i = w_i \, [\, y_i (g_{TP} - g_{FN}) + (1 - y_i)(g_{FP} - g_{TN}) \,] \cdot B[:, k_i]`.
 One pass to bin the samples, two weighted bincounts forward, one gather backward: no ``(T, N)`` intermediate
-is ever built, which is what makes the loss memory-light and fast at large ``N``. The values equal the dense
-computation in :mod:`hfa.losses.confusion` up to rounding (tested, including ``gradcheck``).
+is ever built (for ``M`` rows of ``N`` samples, the bins of row ``m`` are offset by ``m * 2K``, so one scatter
+and one product serve every row, and one gather the backward), which is what makes the loss memory-light and
+fast at large ``N``. The values equal the dense computation in :mod:`hfa.losses.confusion` up to rounding
+(tested, including ``gradcheck``).
 """
 
 from __future__ import annotations
@@ -83,25 +85,47 @@ class _BinnedCounts(torch.autograd.Function):
     def forward(ctx, p: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable):  # type: ignore[override]
         lines, slope, _, _ = table.on(p.dtype, p.device)
         k = table.n_bins
-        # Positives take bins 0..K-1, negatives K..2K-1, so one scatter sums both classes, and the weights
-        # (counts) and weighted probabilities (moments) go through it together.
-        index = table.bins(p) + k * (y < 0.5)
-        ones = torch.ones_like(p) if w is None else w
-        sums = p.new_zeros(2, 2 * k).index_add_(1, index, torch.stack((ones, ones * p)))
-        tp, fp = (lines @ sums.view(2, 2, k).transpose(1, 2).reshape(2 * k, 2)).unbind(1)
-        pos, neg = sums[0].view(2, k).sum(1).unbind()
+        # A flat (N,) batch is one row; reshaping here rather than in the caller adds no autograd nodes.
+        flat = p.dim() == 1
+        p, y = p.reshape(-1, p.shape[-1]), y.reshape(-1, p.shape[-1])
+        w = None if w is None else w.reshape(p.shape)
+        rows = p.shape[0]
+        # Per row, positives take bins 0..K-1 and negatives K..2K-1; row m is offset by m * 2K, so one scatter sums
+        # every row and both classes, and the weights (counts) and weighted probabilities (moments) go through it
+        # together.
+        index = table.bins(p).add_(y < 0.5, alpha=k)
+        if rows > 1:
+            index += torch.arange(0, rows * 2 * k, 2 * k, device=p.device).unsqueeze(1)
+        index = index.reshape(-1)
+        values = torch.stack((torch.ones_like(p), p) if w is None else (w, w * p)).reshape(2, -1)
+        sums = p.new_zeros(2, rows * 2 * k).index_add_(1, index, values).view(2, rows, 2, k)
+        # Columns (row, class) of one (2K, 2M) operand: a single product with the (T, 2K) lines for every row.
+        operand = sums.permute(0, 3, 1, 2).reshape(2 * k, 2 * rows)
+        tp, fp = (lines @ operand).view(-1, rows, 2).permute(2, 1, 0)
+        pos, neg = sums[0].sum(2).T
+        fn, tn = pos[:, None] - tp, neg[:, None] - fp
         ctx.save_for_backward(index, slope, w)
-        return tp, fp, pos - tp, neg - fp
+        ctx.flat = flat
+        if flat:
+            return tp[0], fp[0], fn[0], tn[0]
+        return tp, fp, fn, tn
 
     @staticmethod
     def backward(ctx, g_tp: Tensor, g_fp: Tensor, g_fn: Tensor, g_tn: Tensor):  # type: ignore[override]
         index, slope, w = ctx.saved_tensors
         # FN = #pos - TP and TN = #neg - FP, so their gradients flow back through TP and FP with a minus sign.
-        per_bin = torch.cat(((g_tp - g_fn) @ slope, (g_fp - g_tn) @ slope))
-        grad = per_bin[index]
-        return (grad if w is None else grad * w), None, None, None
+        g_pos, g_neg = (g_tp - g_fn).reshape(-1, slope.shape[0]), (g_fp - g_tn).reshape(-1, slope.shape[0])
+        per_bin = torch.stack((g_pos, g_neg), 1) @ slope  # (M, 2, K): the flattened (M, 2K) bins of the forward
+        # The forward's row offsets index the flattened bins: one gather for every row.
+        grad = per_bin.reshape(-1)[index].view(g_pos.shape[0], -1)
+        if w is not None:
+            grad = grad * w
+        return (grad.reshape(-1) if ctx.flat else grad), None, None, None
 
 
 def binned_counts(p: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``(tp, fp, fn, tn)`` of flat probabilities ``p``, labels ``y`` and optional weights ``w`` (no grad)."""
+    """``(tp, fp, fn, tn)`` of probabilities ``p``, labels ``y`` and optional weights ``w`` (``w`` gets no grad).
+
+    ``p``, ``y`` and ``w`` are ``(N,)`` (counts ``(T,)``) or ``(M, N)``: ``M`` independent rows (counts ``(M, T)``).
+    """
     return _BinnedCounts.apply(p, y, w, table)

@@ -36,28 +36,44 @@ Counts = tuple[Tensor, Tensor, Tensor, Tensor]
 def heaviside_counts(p: Tensor, targets: Tensor, weights: Tensor | None, table: BinnedTable) -> Counts:
     """Counts under the Heaviside approximation through the binned kernel (O(N log T), no (T, N) array).
 
-    Weights that need a gradient take the dense path, whose autograd covers them.
+    ``p`` is ``(N,)`` (counts ``(T,)``) or ``(M, N)`` with targets and weights of the same shape (counts ``(M, T)``,
+    one per row). Weights that need a gradient take the dense path, whose autograd covers them.
     """
     if weights is not None and weights.requires_grad:
         from hfa.losses.heaviside import _heaviside_apply
 
         return _counts(_heaviside_apply(p, table.dense), targets, weights)
-    n = p.numel()
-    y = per_sample("targets", targets, n).to(p.dtype)
-    w = None if weights is None else per_sample("weights", weights, n).to(p.dtype).detach()
-    return binned_counts(p.reshape(-1), y, w, table)
+    y = _like(p, "targets", targets)
+    w = None if weights is None else _like(p, "weights", weights).detach()
+    return binned_counts(p, y, w, table)
+
+
+def _like(p: Tensor, name: str, values: Tensor) -> Tensor:
+    """``values`` shaped like ``p`` (one per sample, or one per sample of each row) in ``p``'s dtype."""
+    if p.dim() == 1:
+        return per_sample(name, values, p.numel()).to(p.dtype)
+    if values.shape != p.shape:
+        raise ValueError(f"{name} must have the shape of the logits {tuple(p.shape)}, got {tuple(values.shape)}")
+    return values.to(p.dtype)
 
 
 def _counts(h: Tensor, targets: Tensor, weights: Tensor | None) -> Counts:
-    """``(tp, fp, fn, tn)`` from step values ``h`` of shape ``(T, N)``; no parameter checks."""
-    n = h.shape[-1]
-    y = per_sample("targets", targets, n).to(h.dtype)
+    """``(tp, fp, fn, tn)`` from step values ``h``: ``(T, N)`` gives ``(T,)`` counts, ``(T, M, N)`` gives ``(M, T)``.
+
+    No parameter checks; targets and weights hold ``N`` values, or are ``(M, N)`` for a ``(T, M, N)`` ``h``.
+    """
+    y = _like(h[0], "targets", targets)
     if weights is None:
         pos, neg = y, 1 - y
     else:
-        w = per_sample("weights", weights, n).to(h.dtype)
+        w = _like(h[0], "weights", weights)
         pos = w * y
         neg = w - pos
+    if h.dim() == 3:
+        # Rows: (M, T, N) @ (M, N, 2), one batched product for every row's TP and FP.
+        tp_fp = h.transpose(0, 1) @ torch.stack((pos, neg), 2)
+        tp, fp = tp_fp.unbind(2)
+        return tp, fp, pos.sum(1, keepdim=True) - tp, neg.sum(1, keepdim=True) - fp
     # One (T, N) @ (N, 2) product gives TP and FP for all thresholds; FN and TN follow from the class totals,
     # which also makes TP + FN and FP + TN equal those totals to rounding. The (N, 2) operand is the transpose of
     # a contiguous (2, N) stack so both operands run along N in memory (about 2x faster on CPU at large N).

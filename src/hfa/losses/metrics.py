@@ -3,6 +3,8 @@ r"""Confusion-matrix metrics as differentiable functions of (soft) counts.
 Each function takes ``tp, fp, fn, tn`` of shape ``(T,)`` (one entry per threshold, as returned by
 :func:`~hfa.losses.soft_confusion`) and returns a metric in [0, 1], higher is better: shape ``(T,)``, except
 :func:`auroc`, which integrates over the thresholds and returns shape ``(1,)``. A metric loss is ``1 - mean``.
+Leading axes broadcast: counts of shape ``(M, T)`` (one row per independent batch) give ``(M, T)``, or ``(M, 1)``
+for :func:`auroc`.
 
 Every denominator has :data:`EPS` added, so a batch without positives or without predicted positives gives a finite
 value and finite gradients (a ratio whose numerator and denominator are both 0 then reads 0). Counts are in units of
@@ -61,7 +63,7 @@ def mcc(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, rescale: bool = True) ->
 
 
 def auroc(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor) -> Tensor:
-    r"""Area under the ROC curve traced by the thresholds, shape ``(1,)``.
+    r"""Area under the ROC curve traced by the thresholds, shape ``(1,)`` (``(M, 1)`` for ``(M, T)`` counts).
 
     The ROC points are :math:`(FPR_t, TPR_t) = (FP/(FP+TN), TP/(TP+FN))` at each threshold, plus the end points
     (0, 0) and (1, 1); they are sorted by FPR and integrated with the trapezoid rule, as Tsoi et al. do.
@@ -74,9 +76,9 @@ def auroc(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor) -> Tensor:
     """
     tpr = tp / (tp + fn + EPS)
     fpr = fp / (fp + tn + EPS)
-    zero, one = tpr.new_zeros(1), tpr.new_ones(1)
-    fpr = torch.cat((zero, fpr, one))
-    tpr = torch.cat((zero, tpr, one))
+    zero, one = tpr.new_zeros(*tpr.shape[:-1], 1), tpr.new_ones(*tpr.shape[:-1], 1)
+    fpr = torch.cat((zero, fpr, one), -1)
+    tpr = torch.cat((zero, tpr, one), -1)
     # Stable sort keeps (0, 0) first and (1, 1) last among points tied on FPR.
-    order = torch.argsort(fpr.detach(), stable=True)
-    return torch.trapezoid(tpr[order], fpr[order]).reshape(1)
+    order = torch.argsort(fpr.detach(), dim=-1, stable=True)
+    return torch.trapezoid(tpr.gather(-1, order), fpr.gather(-1, order), dim=-1).unsqueeze(-1)

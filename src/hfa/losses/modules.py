@@ -4,6 +4,12 @@ Inputs are logits of shape ``(N,)`` or ``(N, 1)`` and targets in {0, 1} (``N`` v
 the result follows the logits' dtype and device. Every loss has ``fit(train_targets)`` returning ``self``, so a
 training loop can call it unconditionally: only :class:`WeightedBCELoss` with ``pos_weight="auto"`` uses it.
 
+Rows: logits of shape ``(M, N)`` with ``N > 1``, and targets (and weights) of the same shape, are ``M`` independent
+batches, and the loss is ``(M,)``, row ``m`` equal to the loss of ``(logits[m], targets[m])`` up to rounding (with
+``reduction='none'``: ``(M, N)``). An ``(M, 1)`` input is read as ``(N, 1)``; :meth:`per_row` always reads rows.
+Many runs trained as one stack use this to evaluate one loss for all the runs that share its configuration:
+:func:`group_losses` finds those groups, and :class:`WeightedBCELoss` takes one ``pos_weight`` per row.
+
 Metric losses (:class:`MetricLoss` and its subclasses) are ``1 - mean_t M(TP_t, FP_t, FN_t, TN_t)`` over a threshold
 grid, computed from the soft confusion matrix of the whole batch: they are batch-level by nature and take no
 ``reduction``. The per-sample losses (:class:`BCELoss`, :class:`WeightedBCELoss`, :class:`FocalLoss`) take
@@ -12,7 +18,7 @@ grid, computed from the soft confusion matrix of the whole batch: they are batch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from functools import partial
 
 import numpy as np
@@ -31,10 +37,9 @@ from hfa.losses._checks import (
     check_pos_weight,
     check_positive,
     check_thresholds,
-    per_sample,
 )
 from hfa.losses.binned import BinnedTable
-from hfa.losses.confusion import _counts, heaviside_counts
+from hfa.losses.confusion import _counts, _like, heaviside_counts
 from hfa.losses.heaviside import _heaviside_table, _sigmoid_step
 from hfa.losses.metrics import accuracy, auroc, balanced_accuracy, fbeta, mcc
 
@@ -50,6 +55,7 @@ __all__ = [
     "MCCLoss",
     "MetricLoss",
     "WeightedBCELoss",
+    "group_losses",
 ]
 
 AUTHORS_THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -58,16 +64,19 @@ AUTHORS_THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
 Metric = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 
 
-def _logit_vector(logits: Tensor) -> Tensor:
+def _logits(logits: Tensor, targets: Tensor | None = None) -> Tensor:
+    """``(N,)`` logits as they are, ``(N, 1)`` flattened, ``(M, N)`` rows (with targets of that shape) as they are."""
     if logits.dim() == 1:
         return logits
     if logits.dim() == 2 and logits.shape[1] == 1:
         return logits.reshape(-1)
-    raise ValueError(f"logits must have shape (N,) or (N, 1), got {tuple(logits.shape)}")
-
-
-def _targets_like(targets: Tensor, z: Tensor) -> Tensor:
-    return per_sample("targets", targets, z.numel()).to(z.dtype)
+    if logits.dim() == 2 and (targets is None or targets.shape == logits.shape):
+        return logits
+    given = "" if targets is None else f" with targets of shape {tuple(targets.shape)}"
+    raise ValueError(
+        f"logits must have shape (N,) or (N, 1), or (M, N) with targets of the same shape; "
+        f"got {tuple(logits.shape)}{given}"
+    )
 
 
 class _Loss(nn.Module):
@@ -76,19 +85,56 @@ class _Loss(nn.Module):
         del train_targets  # the uniform interface: only WeightedBCELoss("auto") needs the labels
         return self
 
+    def forward(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
+        return self._compute(_logits(logits, targets), targets, weights)
+
+    def per_row(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
+        """The loss of each row of ``(M, N)`` logits against ``(M, N)`` targets (and weights): shape ``(M,)``.
+
+        As ``forward`` on rows, but an ``(M, 1)`` input is ``M`` rows of one sample, not one batch of ``M``.
+        """
+        if logits.dim() != 2:
+            raise ValueError(f"per_row needs logits of shape (M, N), got {tuple(logits.shape)}")
+        return self._compute(logits, targets, weights)
+
+    def _compute(self, z: Tensor, targets: Tensor, weights: Tensor | None) -> Tensor:
+        raise NotImplementedError
+
+    def _group_params(self) -> tuple:
+        """What, besides the class, decides the function a row computes (see :meth:`group_key`)."""
+        raise NotImplementedError
+
+    def group_key(self) -> Hashable | None:
+        """Losses with equal keys compute the same function of a row, so one :meth:`for_group` call serves them all.
+
+        ``None``: this loss evaluates alone (a subclass that overrides ``forward``, whose rows this class cannot
+        vouch for, or a :class:`WeightedBCELoss` still unresolved or already holding one weight per row).
+        """
+        if type(self).forward is not _Loss.forward:
+            return None
+        return (type(self), *self._group_params())
+
+    @classmethod
+    def for_group(cls, losses: Sequence[_Loss]) -> _Loss:
+        """One loss whose :meth:`per_row` row ``j`` computes ``losses[j]`` (all with the same :meth:`group_key`)."""
+        return losses[0]
+
 
 class _PerSampleLoss(_Loss):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         self.reduction = check_choice("reduction", reduction, REDUCTIONS)
 
+    def _group_params(self) -> tuple:
+        return (self.reduction,)
+
     def _reduce(self, losses: Tensor, weights: Tensor | None) -> Tensor:
         if weights is not None:
-            losses = losses * per_sample("weights", weights, losses.numel()).to(losses.dtype)
+            losses = losses * _like(losses, "weights", weights)
         if self.reduction == "mean":
-            return losses.mean()
+            return losses.mean(-1)
         if self.reduction == "sum":
-            return losses.sum()
+            return losses.sum(-1)
         return losses
 
     def extra_repr(self) -> str:
@@ -100,7 +146,8 @@ class MetricLoss(_Loss):
 
     ``probs = sigmoid(logits)``; the counts come from :func:`~hfa.losses.soft_confusion` at every threshold of the
     grid; ``metric`` maps ``(tp, fp, fn, tn)`` (each ``(T,)``) to values in [0, 1] of shape ``(T,)`` (averaged) or
-    ``(1,)`` (a curve summary such as AUROC). The loss is a scalar for the whole batch (no ``reduction``).
+    ``(1,)`` (a curve summary such as AUROC). The loss is a scalar for the whole batch (no ``reduction``), or
+    ``(M,)`` for ``(M, N)`` rows; ``metric`` must then broadcast over a leading axis (``(M, T)`` counts).
 
     Args:
         metric: function of the counts, higher is better, e.g. :func:`~hfa.losses.accuracy`.
@@ -134,14 +181,24 @@ class MetricLoss(_Loss):
     def counts(
         self, logits: Tensor, targets: Tensor, weights: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """The soft ``(tp, fp, fn, tn)`` this loss is computed from, each of shape ``(T,)``."""
-        probs = torch.sigmoid(_logit_vector(logits))
+        """The soft ``(tp, fp, fn, tn)`` this loss is computed from, each of shape ``(T,)`` (``(M, T)`` for rows)."""
+        return self._soft_counts(torch.sigmoid(_logits(logits)), targets, weights)
+
+    def _soft_counts(
+        self, probs: Tensor, targets: Tensor, weights: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         if self.approx == "heaviside":
             return heaviside_counts(probs, targets, weights, self._binned)
         return _counts(_sigmoid_step(probs, self.thresholds, self.k), targets, weights)
 
-    def forward(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
-        return 1 - self.metric(*self.counts(logits, targets, weights)).mean()
+    def _compute(self, z: Tensor, targets: Tensor, weights: Tensor | None) -> Tensor:
+        return 1 - self.metric(*self._soft_counts(torch.sigmoid(z), targets, weights)).mean(-1)
+
+    def _group_params(self) -> tuple:
+        # A subclass's metric is a function of its class (FBetaLoss: of beta), shared by every instance; a plain
+        # MetricLoss groups only with losses holding the very same metric object.
+        metric = self.beta if isinstance(self, FBetaLoss) else self.metric
+        return (metric, tuple(self.thresholds.tolist()), self.delta, self.approx, self.k)
 
     def extra_repr(self) -> str:
         grid = ", ".join(f"{t:g}" for t in self.thresholds.tolist())
@@ -227,9 +284,8 @@ class BCELoss(_PerSampleLoss):
     multiply :math:`\ell_i` before the reduction.
     """
 
-    def forward(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
-        z = _logit_vector(logits)
-        losses = F.binary_cross_entropy_with_logits(z, _targets_like(targets, z), reduction="none")
+    def _compute(self, z: Tensor, targets: Tensor, weights: Tensor | None) -> Tensor:
+        losses = F.binary_cross_entropy_with_logits(z, _like(z, "targets", targets), reduction="none")
         return self._reduce(losses, weights)
 
 
@@ -242,17 +298,28 @@ class WeightedBCELoss(_PerSampleLoss):
 
     Args:
         pos_weight: a number > 0 taken as given, or ``"auto"``: :math:`w_{pos} = \#neg / \#pos` of the training
-            labels, resolved by :meth:`fit` (forward raises until then).
+            labels, resolved by :meth:`fit` (forward raises until then); or a sequence (or 1-D tensor) of ``M``
+            numbers > 0, one per row: the loss then takes ``(M, N)`` rows only, row ``m`` weighted by
+            ``pos_weight[m]`` (broadcast as ``(M, 1)``), which is how :meth:`for_group` evaluates several
+            weighted BCE losses as one.
         reduction: ``'mean' | 'sum' | 'none'``.
     """
 
-    pos_weight: float | None
-    """The resolved weight of positives; ``None`` while ``"auto"`` awaits :meth:`fit`."""
+    pos_weight: float | tuple[float, ...] | None
+    """The resolved weight of positives (a tuple: one per row); ``None`` while ``"auto"`` awaits :meth:`fit`."""
 
-    def __init__(self, pos_weight: float | str = "auto", reduction: str = "mean") -> None:
+    def __init__(self, pos_weight: float | str | Sequence[float] | Tensor = "auto", reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.auto = pos_weight == "auto" if isinstance(pos_weight, str) else False
-        self.pos_weight = None if self.auto else check_pos_weight(pos_weight)
+        if isinstance(pos_weight, Tensor) and pos_weight.dim() == 1 or isinstance(pos_weight, (list, tuple)):
+            weights = pos_weight.tolist() if isinstance(pos_weight, Tensor) else pos_weight
+            if len(weights) == 0:
+                raise HfaError("pos_weight must be 'auto', a number > 0 or a non-empty list of numbers > 0 (got [])")
+            self.pos_weight = tuple(check_pos_weight(w) for w in weights)
+        else:
+            self.pos_weight = None if self.auto else check_pos_weight(pos_weight)
+        # The weight as a tensor, per dtype and device: built once rather than on every call.
+        self._weight_cache: dict[tuple[torch.dtype, torch.device], Tensor] = {}
 
     def fit(self, train_targets: object) -> WeightedBCELoss:
         """Resolve ``pos_weight="auto"`` to ``#negatives / #positives`` of ``train_targets``; returns ``self``.
@@ -273,25 +340,54 @@ class WeightedBCELoss(_PerSampleLoss):
                 f"(got {positives} positives, {negatives} negatives); give pos_weight as a number"
             )
         self.pos_weight = negatives / positives
+        self._weight_cache.clear()
         return self
 
-    def forward(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
+    def _weight(self, z: Tensor) -> Tensor:
+        key = (z.dtype, z.device)
+        weight = self._weight_cache.get(key)
+        if weight is None:
+            weight = torch.tensor(self.pos_weight, dtype=z.dtype, device=z.device)
+            # One weight per row broadcasts over the row's samples.
+            weight = self._weight_cache[key] = weight.unsqueeze(1) if weight.dim() else weight
+        return weight
+
+    def _compute(self, z: Tensor, targets: Tensor, weights: Tensor | None) -> Tensor:
         if self.pos_weight is None:
             raise RuntimeError(
                 "WeightedBCELoss(pos_weight='auto') is unresolved: call .fit(train_targets) first, "
                 "or pass pos_weight as a number"
             )
-        z = _logit_vector(logits)
+        if isinstance(self.pos_weight, tuple) and (z.dim() != 2 or z.shape[0] != len(self.pos_weight)):
+            raise ValueError(
+                f"a WeightedBCELoss with {len(self.pos_weight)} row weights needs logits of shape "
+                f"({len(self.pos_weight)}, N), got {tuple(z.shape)}"
+            )
         losses = F.binary_cross_entropy_with_logits(
-            z,
-            _targets_like(targets, z),
-            pos_weight=torch.tensor(self.pos_weight, dtype=z.dtype, device=z.device),
-            reduction="none",
+            z, _like(z, "targets", targets), pos_weight=self._weight(z), reduction="none"
         )
         return self._reduce(losses, weights)
 
+    def group_key(self) -> Hashable | None:
+        # The weight is left out: for_group stacks the members' weights into one per row.
+        if not isinstance(self.pos_weight, float):
+            return None
+        return super().group_key()
+
+    @classmethod
+    def for_group(cls, losses: Sequence[_Loss]) -> WeightedBCELoss:
+        weights = [loss.pos_weight for loss in losses if isinstance(loss, WeightedBCELoss)]
+        if len(weights) != len(losses) or not all(isinstance(w, float) for w in weights):
+            raise ValueError("for_group needs resolved WeightedBCELoss losses with one number each as pos_weight")
+        return cls(weights, losses[0].reduction)  # type: ignore[attr-defined]
+
     def extra_repr(self) -> str:
-        weight = "unfitted" if self.pos_weight is None else f"{self.pos_weight:g}"
+        if self.pos_weight is None:
+            weight = "unfitted"
+        elif isinstance(self.pos_weight, tuple):
+            weight = "[" + ", ".join(f"{w:g}" for w in self.pos_weight) + "]"
+        else:
+            weight = f"{self.pos_weight:g}"
         return f"pos_weight={weight}{' (auto)' if self.auto else ''}, {super().extra_repr()}"
 
 
@@ -319,14 +415,54 @@ class FocalLoss(_PerSampleLoss):
         self.alpha = check_closed("alpha", alpha, 0.0, 1.0)
         self.gamma = check_non_negative("gamma", gamma)
 
-    def forward(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
-        z = _logit_vector(logits)
-        y = _targets_like(targets, z)
+    def _compute(self, z: Tensor, targets: Tensor, weights: Tensor | None) -> Tensor:
+        y = _like(z, "targets", targets)
         signed = (2 * y - 1) * z  # +z for positives, -z for negatives: p_t = s(signed)
         log_pt = F.logsigmoid(signed)
         modulation = torch.exp(self.gamma * F.logsigmoid(-signed))
         alpha_t = self.alpha * y + (1 - self.alpha) * (1 - y)
         return self._reduce(-alpha_t * modulation * log_pt, weights)
 
+    def _group_params(self) -> tuple:
+        return (self.alpha, self.gamma, self.reduction)
+
     def extra_repr(self) -> str:
         return f"alpha={self.alpha:g}, gamma={self.gamma:g}, {super().extra_repr()}"
+
+
+class _EachRow(nn.Module):
+    """A loss module this package cannot evaluate on rows, called once per row as a single run calls it."""
+
+    def __init__(self, loss: nn.Module):
+        super().__init__()
+        self.loss = loss
+
+    def per_row(self, logits: Tensor, targets: Tensor) -> Tensor:
+        return torch.stack([self.loss(z, y) for z, y in zip(logits.unbind(0), targets.unbind(0), strict=True)])
+
+
+def group_losses(losses: Sequence[nn.Module]) -> list[tuple[list[int], nn.Module]]:
+    """``losses`` grouped by configuration: ``(positions, loss)`` pairs, ``loss.per_row`` computing all of them.
+
+    Given ``(M, N)`` logits and targets whose row ``j`` belongs to ``losses[positions[j]]``, ``loss.per_row``
+    returns the ``(M,)`` losses, row ``j`` equal to ``losses[positions[j]](logits[j], targets[j])`` up to rounding,
+    in one call for the group. Losses with equal :meth:`~_Loss.group_key` share a group (a weighted BCE group
+    holds one ``pos_weight`` per row); any other module (a loss not from this package, or one that overrides
+    ``forward``) is a group of its own, called once per row. Groups come in order of their first position, and
+    the positions of each group ascend.
+    """
+    keyed: dict[Hashable, list[int]] = {}
+    groups: list[tuple[list[int], nn.Module | None]] = []
+    for i, loss in enumerate(losses):
+        key = loss.group_key() if isinstance(loss, _Loss) else None
+        if key is None:
+            groups.append(([i], _EachRow(loss)))
+        elif key in keyed:
+            keyed[key].append(i)
+        else:
+            keyed[key] = [i]
+            groups.append((keyed[key], None))
+    return [
+        (positions, loss if loss is not None else type(losses[positions[0]]).for_group([losses[i] for i in positions]))
+        for positions, loss in groups
+    ]
