@@ -14,13 +14,13 @@ import yaml
 
 import hfa.runs
 import hfa.stacked
-from hfa.config import Config, DataConfig
+from hfa.config import Config, DataConfig, run_id
 from hfa.data import prepare_data
 from hfa.losses import build_loss
 from hfa.model import MLP, build_model
 from hfa.runs import execute_run, execute_stack
 from hfa.stacked import StackedMLP, fit_stacked, keep_members, stack_groups, stack_key
-from hfa.sweep import execute, run_batch
+from hfa.sweep import execute, run_batch, units
 from hfa.training import TrainingError, predict_proba
 
 COUNTS = ["tp", "fp", "fn", "tn"]
@@ -163,7 +163,9 @@ def test_unstackable_runs_fall_back_to_training_alone(tmp_path):
         off = make_config(seed, "f1", epochs=3)
         off.train.stack = False
         configs.append(off)
-    reports = run_batch(configs, str(tmp_path))
+    assert all(len(unit) == 1 for unit in units(configs))
+    by_id = {r.run_dir.name: r for unit in units(configs) for r in run_batch(unit, str(tmp_path))}
+    reports = [by_id[run_id(cfg)] for cfg in configs]
     assert [r.status for r in reports] == ["ok"] * 4
     for cfg, report in zip(configs, reports, strict=True):
         assert json.loads((report.run_dir / "run.json").read_text())["stacked"] == 1

@@ -159,31 +159,27 @@ def run_stack(configs: list[Config], out: str) -> list[RunReport]:
     return reports
 
 
-def run_batch(configs: list[Config], out: str, threads: int | None = None) -> list[RunReport]:
-    """The unit of work an executor hands out: runs that share a data set, stacked where they can be."""
-    if threads:
-        import torch
+def run_batch(configs: list[Config], out: str) -> list[RunReport]:
+    """The unit of work an executor hands out: one stack of runs (or one run) that shares a data set."""
+    import torch
 
-        torch.set_num_threads(threads)
-    # Reports keep the order of `configs`, whatever the grouping.
-    place = {id(cfg): i for i, cfg in enumerate(configs)}
-    reports: dict[int, RunReport] = {}
-    for group in stack_groups(configs):
-        done = [run_one(group[0], out)] if len(group) == 1 else run_stack(group, out)
-        reports.update((place[id(cfg)], report) for cfg, report in zip(group, done, strict=True))
-    return [reports[i] for i in sorted(reports)]
+    # One intra-op thread per run, whatever the executor: a thread count changes floating-point rounding, which
+    # training can amplify, and results must not depend on how a sweep was run. --workers uses the other cores.
+    torch.set_num_threads(1)
+    return [run_one(configs[0], out)] if len(configs) == 1 else run_stack(configs, out)
 
 
-def batches(configs: Sequence[Config]) -> list[list[Config]]:
-    """Group runs that share a data set, so each worker prepares that data once.
+def units(configs: Sequence[Config]) -> list[list[Config]]:
+    """The sweep cut into stacks (runs sharing data and model shape) and single runs.
 
-    Within a group, runs that can stack together are next to each other, so that cutting a group into chunks
-    for several workers keeps stacks whole where it can.
+    The cut depends on the grid alone, never on the executor or the number of workers, so every way of running a
+    sweep trains the same stacks and writes the same numbers. Runs sharing a data set stay next to each other, so
+    a worker's data cache serves them in turn.
     """
     groups: dict[str, list[Config]] = {}
     for cfg in configs:
         groups.setdefault(cfg.data.model_dump_json(), []).append(cfg)
-    return [[cfg for stack in stack_groups(group) for cfg in stack] for group in groups.values()]
+    return [stack for group in groups.values() for stack in stack_groups(group)]
 
 
 def clean_staging(root: Path) -> None:
@@ -235,7 +231,7 @@ def execute(
     if executor == "ray":
         results: Iterator[RunReport] = _run_on_ray(todo, out, workers, ray_address)
     elif workers == 1:
-        results = (report for group in batches(todo) for report in run_batch(group, out))
+        results = (report for unit in units(todo) for report in run_batch(unit, out))
     else:
         results = _run_in_processes(todo, out, workers)
     for report in results:
@@ -244,20 +240,10 @@ def execute(
     return summary
 
 
-def _split_for_workers(configs: Sequence[Config], workers: int) -> list[list[Config]]:
-    """Data-sharing groups, cut so that every worker gets work even when there is one data set."""
-    groups = batches(configs)
-    size = max(1, -(-len(configs) // (workers * 2)))
-    return [group[i : i + size] for group in groups for i in range(0, len(group), size)]
-
-
 def _run_in_processes(configs: Sequence[Config], out: str, workers: int) -> Iterator[RunReport]:
-    threads = max(1, (os.cpu_count() or 1) // workers)
     # spawn, not fork: a forked child inherits torch's thread pools in an undefined state.
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures: set[Future] = {
-            pool.submit(run_batch, chunk, out, threads) for chunk in _split_for_workers(configs, workers)
-        }
+        futures: set[Future] = {pool.submit(run_batch, unit, out) for unit in units(configs)}
         try:
             while futures:
                 finished, futures = wait(futures, return_when=FIRST_COMPLETED)
@@ -283,7 +269,7 @@ def _run_on_ray(configs: Sequence[Config], out: str, workers: int, address: str 
         remote = ray.remote(num_cpus=1)(run_batch)
         # Runs write to `out` on the worker's file system: on a cluster, point --out at shared storage.
         target = str(Path(out).resolve())
-        pending_refs = [remote.remote(chunk, target, 1) for chunk in _split_for_workers(configs, workers)]
+        pending_refs = [remote.remote(unit, target) for unit in units(configs)]
         while pending_refs:
             ready, pending_refs = ray.wait(pending_refs, num_returns=1)
             for ref in ready:
