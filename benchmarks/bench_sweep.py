@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from common import Row, Settings, fmt_rate
+from common import Row, Settings, rate_row
 from hfa.data import clear_caches
 from hfa.runs import execute_run, run_dir_for
 from hfa.sweep import execute, expand
@@ -94,21 +94,14 @@ def run(settings: Settings) -> list[Row]:
         single_dir.cleanup()
 
     n = len(configs)
-    sweep_rate = n / statistics.median(sweep_s) * 60
-    single_rate = n / statistics.median(single_s) * 60
-    ratio = sweep_rate / single_rate
     return [
-        Row(
-            case="sweep",
-            size=f"{n} runs, {epochs or configs[0].train.epochs} ep",
-            hfa=fmt_rate(sweep_rate, "runs/min"),
-            baseline=fmt_rate(single_rate, "runs/min"),
-            ratio=ratio,
-            target=f">= {TARGET:g}x",
-            met=ratio >= TARGET,
-            hfa_value=sweep_rate,
-            baseline_value=single_rate,
-            unit="runs per minute",
+        rate_row(
+            "sweep",
+            f"{n} runs, {epochs or configs[0].train.epochs} ep",
+            n / statistics.median(sweep_s) * 60,
+            n / statistics.median(single_s) * 60,
+            "runs per minute",
+            TARGET,
             repeats=repeats,
             note=f"quickstart grid {' '.join(axes)}; execute() vs execute_run() per config; "
             f"largest test-F1 gap between the two {gap:.3g}",

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from common import Row, Settings, compare, fmt_count, fmt_rate
+from common import Row, Settings, compare, fmt_count, rate_row
 from hfa.config import ModelConfig, TrainConfig
 from hfa.losses import build_loss
 from hfa.model import build_model
@@ -92,20 +92,14 @@ def run(settings: Settings) -> list[Row]:
     repeats = 2 if settings.quick else 3
     seconds = compare({"hfa": with_hfa, "plain": with_dataloader}, device, repeats, warmup=1)
     rows_seen = N_TRAIN * epochs
-    hfa_rate, plain_rate = rows_seen / seconds["hfa"], rows_seen / seconds["plain"]
-    ratio = hfa_rate / plain_rate
     return [
-        Row(
-            case="training",
-            size=f"{fmt_count(N_TRAIN)}x{N_FEATURES}, {epochs} ep",
-            hfa=fmt_rate(hfa_rate, "rows/s"),
-            baseline=fmt_rate(plain_rate, "rows/s"),
-            ratio=ratio,
-            target=f">= {TARGET:g}x",
-            met=ratio >= TARGET,
-            hfa_value=hfa_rate,
-            baseline_value=plain_rate,
-            unit="training rows per second",
+        rate_row(
+            "training",
+            f"{fmt_count(N_TRAIN)}x{N_FEATURES}, {epochs} ep",
+            rows_seen / seconds["hfa"],
+            rows_seen / seconds["plain"],
+            "training rows per second",
+            TARGET,
             repeats=repeats,
             note=f"fit vs DataLoader(shuffle=True) loop; batch {cfg.batch_size}, Adam, BCE, val {fmt_count(N_VAL)}",
         )

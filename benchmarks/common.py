@@ -50,6 +50,25 @@ class Row:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+def rate_row(case: str, size: str, hfa_rate: float, baseline_rate: float, unit: str, target: float, **rest) -> Row:
+    """A row comparing two rates (higher is better): the ratio is hfa's rate over the baseline's."""
+    short = {"training rows per second": "rows/s", "runs per minute": "runs/min"}.get(unit, unit)
+    ratio = hfa_rate / baseline_rate
+    return Row(
+        case=case,
+        size=size,
+        hfa=fmt_rate(hfa_rate, short),
+        baseline=fmt_rate(baseline_rate, short),
+        ratio=ratio,
+        target=f">= {target:g}x",
+        met=ratio >= target,
+        hfa_value=hfa_rate,
+        baseline_value=baseline_rate,
+        unit=unit,
+        **rest,
+    )
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Timing
 
