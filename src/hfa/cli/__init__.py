@@ -13,7 +13,8 @@ import typer
 from hfa.cli.app import app, err_console
 
 # Importing the command modules registers their commands on ``app``.
-from hfa.cli import info, report, sweep, train  # noqa: E402,F401  isort: skip
+# In the order `hfa --help` lists them: the main job first.
+from hfa.cli import train, sweep, report, info  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
 
