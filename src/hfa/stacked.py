@@ -27,7 +27,7 @@ from torch import nn
 from hfa.config import Config, TrainConfig
 from hfa.losses import group_losses
 from hfa.model import MLP
-from hfa.training import EpochLog, TrainingError, TrainResult
+from hfa.training import EpochLog, TrainingError, TrainResult, hard_f1
 
 __all__ = ["STACK_LIMIT", "StackedMLP", "fit_stacked", "keep_members", "stack_groups", "stack_key"]
 
@@ -203,14 +203,6 @@ def keep_members(stack: StackedMLP, optimizer: torch.optim.Optimizer, rows: Sequ
     return rebuilt
 
 
-def _hard_f1(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """``hfa.training.hard_f1`` for each row of ``(M, N)`` logits against shared targets, in the same dtypes."""
-    predicted = logits >= 0
-    positive = targets > 0.5
-    tp = (predicted & positive).sum(dim=1)
-    return 2 * tp / (predicted.sum(dim=1) + positive.sum()).clamp_min(1)
-
-
 def fit_stacked(
     members: Sequence[MLP],
     x_train: torch.Tensor,
@@ -293,7 +285,7 @@ def fit_stacked(
             # One host sync per quantity per epoch for the whole stack.
             train_values = (total / n).tolist()
             val_values = val_losses.tolist()
-            f1_values = _hard_f1(val_logits, y_val).tolist()
+            f1_values = hard_f1(val_logits, y_val).tolist()
 
         keep: list[int] = []
         for row, m in enumerate(active):

@@ -50,11 +50,14 @@ def seed_everything(seed: int) -> None:
 
 
 def hard_f1(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """F1 at probability 0.5 (logit 0), on the device, for progress display and history."""
+    """F1 at probability 0.5 (logit 0), on the device, for progress display and history.
+
+    ``(N,)`` logits give a scalar; ``(M, N)`` logits (a stack of runs) one value per row against shared targets.
+    """
     predicted = logits >= 0
     positive = targets > 0.5
-    tp = (predicted & positive).sum()
-    return 2 * tp / (predicted.sum() + positive.sum()).clamp_min(1)
+    tp = (predicted & positive).sum(dim=-1)
+    return 2 * tp / (predicted.sum(dim=-1) + positive.sum()).clamp_min(1)
 
 
 def _autocast(device: torch.device, enabled: bool):
