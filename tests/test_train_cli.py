@@ -91,7 +91,7 @@ def test_weighted_bce_raises_recall_over_bce_at_ratio_20(tmp_path):
             "name=seedcheck",
             f"loss.name={loss}",
             "data.imbalance_ratio=20",
-            "data.cluster_std=2.0",
+            "data.cluster_std=5.0",
             "data.n_samples=20000",
             "model.hidden=[16]",
             "train.epochs=15",
