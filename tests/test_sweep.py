@@ -87,8 +87,19 @@ def test_keys_a_run_ignores_do_not_make_copies(config):
     grid = expand(config, grid=["loss.name=bce,focal", "loss.gamma=0,2", "seed=0"])
     assert grid.points == 4
     assert sorted((c.loss.name, c.loss.gamma) for c in grid.configs) == [("bce", 0), ("focal", 0), ("focal", 2)]
-    result = sweep("--config", config, "--out", config.parent / "out", "--grid", "loss.name=bce,focal",
-                   "--grid", "loss.gamma=0,2", "--grid", "seed=0", "train.epochs=1")
+    result = sweep(
+        "--config",
+        config,
+        "--out",
+        config.parent / "out",
+        "--grid",
+        "loss.name=bce,focal",
+        "--grid",
+        "loss.gamma=0,2",
+        "--grid",
+        "seed=0",
+        "train.epochs=1",
+    )
     assert result.exit_code == 0, result.output
     assert "4 grid points" in result.output and "3 distinct runs" in result.output
 

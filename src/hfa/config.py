@@ -163,7 +163,10 @@ class EvalConfig(_Section):
 class Config(_Section):
     name: str = Field("hfa", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="experiment name (a folder)")
     seed: int = Field(
-        0, ge=0, lt=SEED_LIMIT, description="seed of everything random: data (unless data.seed pins it), weights, batches, dropout"
+        0,
+        ge=0,
+        lt=SEED_LIMIT,
+        description="seed of everything random: the data (unless data.seed pins it), weights, batches, dropout",
     )
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)

@@ -118,12 +118,13 @@ class StackedMLP(nn.Module):
         if self.dropout > 0 and len(self.generators) != len(members):
             raise ValueError("a stack with dropout needs one generator per member")
         layers = [member.linears() for member in members]
+        depth = len(shapes[0])
         self.weights = nn.ParameterList(
-            nn.Parameter(torch.stack([m[i].weight.detach().T for m in layers]).contiguous()) for i in range(len(shapes[0]))
+            nn.Parameter(torch.stack([m[i].weight.detach().T for m in layers]).contiguous()) for i in range(depth)
         )
         self.biases = nn.ParameterList(
             nn.Parameter(torch.stack([m[i].bias.detach() for m in layers]).unsqueeze(1).contiguous())
-            for i in range(len(shapes[0]))
+            for i in range(depth)
         )
         self._names = [name for name, module in first.net.named_children() if isinstance(module, nn.Linear)]
         self._refresh()

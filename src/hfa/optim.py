@@ -3,8 +3,8 @@
 Why not ``torch.optim.Adam``: its constructor imports ``torch._dynamo`` (about 2 s of a run's start-up), and a stack
 that drops finished members needs its optimiser state cut along the member axis, which ``torch.optim`` makes a
 ``state_dict`` round trip. Every operation here is elementwise, so a member's update never depends on which members
-share its stack. The update is Adam's (Kingma & Ba), with L2 weight decay added to the gradient as in ``torch.optim.Adam``
-(tests hold it to ``torch.optim.Adam``).
+share its stack. The update is Adam's (Kingma & Ba), with L2 weight decay added to the gradient as in
+``torch.optim.Adam`` (tests hold it to ``torch.optim.Adam``).
 """
 
 from __future__ import annotations

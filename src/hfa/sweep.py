@@ -26,7 +26,7 @@ import yaml
 from hfa.config import Config, check_key, load_yaml, parse_override, resolve, set_dotted, validate
 from hfa.errors import HfaError
 from hfa.runs import RunOutcome, completed, execute_runs, record_failure, run_dir_for
-from hfa.training import STACK_LIMIT, TrainingError
+from hfa.training import STACK_LIMIT
 
 Executor = Literal["local", "ray"]
 

@@ -138,8 +138,9 @@ def _losses(
     weights: torch.Tensor | None,
 ) -> torch.Tensor:
     """Every member's loss, one call per group of members sharing a loss configuration (consecutive rows)."""
-    parts = [logits.split(sizes), targets.split(sizes), [None] * len(sizes) if weights is None else weights.split(sizes)]
-    return torch.cat([loss_fn.per_row(z, y, w) for loss_fn, z, y, w in zip(loss_fns, *parts, strict=True)])
+    row_weights = [None] * len(sizes) if weights is None else weights.split(sizes)
+    parts = zip(loss_fns, logits.split(sizes), targets.split(sizes), row_weights, strict=True)
+    return torch.cat([loss_fn.per_row(z, y, w) for loss_fn, z, y, w in parts])
 
 
 def train(
@@ -221,9 +222,8 @@ def train(
         stack.eval()
         with torch.no_grad(), _autocast(device, cfg.amp):
             step = max(1, _VALIDATION_ELEMENTS // max(1, x_val.shape[1] * stack.widest()))
-            val_logits = torch.cat(
-                [step_stack(x_val[which[i : i + step, 0]], slice(i, i + step)).float() for i in range(0, len(active), step)]
-            )
+            chunks = [slice(i, i + step) for i in range(0, len(active), step)]
+            val_logits = torch.cat([step_stack(x_val[which[rows, 0]], rows).float() for rows in chunks])
             val_targets = y_val[which[:, 0]]
             weights = None if val_weights is None else val_weights[: len(active)]
             val_losses = _losses(loss_fns, sizes, val_logits, val_targets, weights)

@@ -46,7 +46,7 @@ def sweep(
     root = out / name
     if not quiet:
         axes_text = " x ".join(f"{key} ({len(values)})" for key, values in axes.items())
-        same = "" if plan.points == len(configs) else " (grid points differing only in keys their run ignores are one run)"
+        same = "" if plan.points == len(configs) else " (points differing only in keys their run ignores are one run)"
         console.print(
             f"[bold]{name}[/]: {plan.points} grid points = {axes_text}, {len(configs)} distinct runs{same} -> {root}",
             highlight=False,

@@ -210,8 +210,8 @@ def _prepare(key: str, cfg_json: str) -> Splits:
 def prepare_data(cfg: DataConfig) -> Splits:
     """Load, subsample to ``cfg.imbalance_ratio``, split (stratified) and preprocess; see ``Splits``.
 
-    A ``cfg.seed`` of ``None`` is ``cfg.drawn_seed``; runs pass ``Config.resolved_data()``. Identical configs are served from a cache (a sweep over seeds or losses reuses the data); each call
-    returns its own writable copy.
+    A ``cfg.seed`` of ``None`` is ``cfg.drawn_seed``; runs pass ``Config.resolved_data()``. Identical configs are
+    served from a cache (a sweep over losses reuses the data); each call returns its own writable copy.
     """
     cfg = cfg.model_copy(update={"seed": cfg.drawn_seed})
     return _prepare(_cache_key(cfg), cfg.model_dump_json()).copy()
