@@ -73,6 +73,9 @@ def test_multilabel_runs_stack_in_a_sweep_and_equal_their_runs_alone(csv, tmp_pa
     assert json.loads((stacked / "run.json").read_text())["stacked"] == 4
     weights = json.loads((tmp_path / "sweep" / "mls" / swept.reports[0].run_dir.name / "run.json").read_text())
     assert len(weights["pos_weight"]) == 3
+    results = pd.read_csv(tmp_path / "sweep" / "mls" / "results.csv")
+    assert results.columns[results.columns.get_loc("rule") + 1] == "label"
+    assert set(results["label"]) == {"a", "b", "c", "macro", "micro"}
 
 
 @pytest.mark.slow
