@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from hfa.cli import app
 from hfa.config import load_config
+from hfa.results import write_results
 from hfa.runs import RUN_FILES, execute_run
 from hfa.sweep import execute, units
 from test_multilabel_data import multilabel_table
@@ -73,7 +74,7 @@ def test_multilabel_runs_stack_in_a_sweep_and_equal_their_runs_alone(csv, tmp_pa
     assert json.loads((stacked / "run.json").read_text())["stacked"] == 4
     weights = json.loads((tmp_path / "sweep" / "mls" / swept.reports[0].run_dir.name / "run.json").read_text())
     assert len(weights["pos_weight"]) == 3
-    results = pd.read_csv(tmp_path / "sweep" / "mls" / "results.csv")
+    results = pd.read_csv(write_results(tmp_path / "sweep" / "mls"))
     assert results.columns[results.columns.get_loc("rule") + 1] == "label"
     assert set(results["label"]) == {"a", "b", "c", "macro", "micro"}
 
