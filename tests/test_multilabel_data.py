@@ -75,16 +75,32 @@ def test_splits_keep_every_labels_share_in_every_split(csv):
             assert counts[label]["ratio"] == pytest.approx((len(y) - y[:, j].sum()) / y[:, j].sum())
 
 
-def test_the_split_is_the_packages_iterative_stratification():
+def test_the_split_is_the_packages_iterative_stratification_at_exact_sizes():
+    """The package's split, with the few rows it leaves off scikit-learn's sizes moved: every seed gets equal
+    shapes (so runs stack), and the first cut differs from the package's only by those rows."""
     from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+    from sklearn.model_selection import train_test_split
 
-    y = multilabel_table()[["a", "b"]].to_numpy()
-    parts = multilabel_split(y, 0.2, 0.2, seed=5)
-    rest, test = next(MultilabelStratifiedShuffleSplit(1, test_size=0.2, random_state=5).split(y, y))
-    np.testing.assert_array_equal(parts["test"], np.sort(test))
-    train, val = next(MultilabelStratifiedShuffleSplit(1, test_size=0.25, random_state=5).split(y[rest], y[rest]))
-    np.testing.assert_array_equal(parts["val"], np.sort(rest[val]))
-    np.testing.assert_array_equal(parts["train"], np.sort(rest[train]))
+    y = multilabel_table(n=601)[["a", "b", "c"]].to_numpy() == 1
+    rest, val_test = train_test_split(np.arange(601), test_size=0.2)
+    _, val = train_test_split(rest, test_size=0.2 / 0.8)
+    sizes = {"train": 601 - len(val_test) - len(val), "val": len(val), "test": len(val_test)}
+    for seed in range(6):
+        parts = multilabel_split(y, 0.2, 0.2, seed=seed)
+        assert {k: len(v) for k, v in parts.items()} == sizes
+        _, test = next(MultilabelStratifiedShuffleSplit(1, test_size=0.2, random_state=seed).split(y, y))
+        assert len(np.setxor1d(parts["test"], test)) == abs(len(test) - sizes["test"])
+        for split, rows in parts.items():
+            np.testing.assert_allclose(y[rows].mean(0), y.mean(0), atol=0.02, err_msg=split)
+
+
+def test_exact_size_moves_the_rows_that_restore_the_shares():
+    from hfa.data.multilabel import exact_size
+
+    y = np.array([[1, 0], [1, 0], [1, 0], [0, 1], [0, 0], [0, 0], [1, 0], [0, 0]])
+    # take holds all the label-0 positives but one; moving one row to keep must move a label-0 positive
+    keep, take = exact_size(y, np.array([3, 4, 5, 6]), np.array([0, 1, 2, 7]), 3)
+    assert take.tolist() == [1, 2, 7] and keep.tolist() == [0, 3, 4, 5, 6]
 
 
 def test_the_data_seed_changes_the_split(csv):
