@@ -6,6 +6,7 @@ Everything a run does is decided here; the resolved config is what a run records
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 import hashlib
 import json
@@ -62,6 +63,12 @@ class DataConfig(_Section):
     cluster_std: float = Field(1.0, gt=0, description="synthetic: standard deviation of each blob")
     target: str | None = Field(None, description="files: the label column")
     positive: str | int | float | bool | None = Field(None, description="the label value that is the positive class")
+
+    @field_validator("positive", mode="before")
+    @classmethod
+    def _dates_as_text(cls, value: Any) -> Any:
+        # YAML reads an unquoted 2024-01-01 as a date; a label column stores it as that text.
+        return value.isoformat() if isinstance(value, datetime.date) else value
 
     @model_validator(mode="after")
     def _splits_leave_training_rows(self) -> DataConfig:

@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 
 from hfa.config import DataConfig
 from hfa.data.imbalance import subsample_to_ratio
-from hfa.data.preprocess import fit_transform_splits
+from hfa.data.preprocess import Preprocessing, fit_transform_splits
 from hfa.data.sources import display_name, load_raw, parse_name
 from hfa.errors import HfaError
 
@@ -43,6 +43,7 @@ class Splits:
     feature_names: list[str]
     indices: dict[str, np.ndarray]
     info: dict[str, Any]
+    preprocessing: Preprocessing | None = None  # fitted on x_train's raw rows; frozen, so copies share it
 
     @property
     def n_features(self) -> int:
@@ -180,7 +181,7 @@ def _prepare(key: str, cfg_json: str) -> Splits:
         raise _infeasible_error(cfg, name, n_pos, n_neg, kept_counts_)
 
     parts = stratified_split(y_kept, cfg.test_size, cfg.val_size, cfg.seed)
-    (x_train, x_val, x_test), names, _ = fit_transform_splits(*(features.iloc[kept[parts[s]]] for s in SPLIT_NAMES))
+    (x_train, x_val, x_test), names, fitted = fit_transform_splits(*(features.iloc[kept[parts[s]]] for s in SPLIT_NAMES))
     ys = {s: y_kept[parts[s]].astype(np.float32) for s in SPLIT_NAMES}
     info = {
         "name": name,
@@ -199,6 +200,7 @@ def _prepare(key: str, cfg_json: str) -> Splits:
         feature_names=names,
         indices={s: kept[parts[s]] for s in SPLIT_NAMES},
         info=info,
+        preprocessing=fitted,
     )
     # The cached copy is read-only so an accidental in-place change cannot leak into later runs.
     for array in (*(getattr(splits, f) for f in _ARRAYS), *splits.indices.values()):
