@@ -27,7 +27,7 @@ _LAZY = {
     "HfaClassifier": "hfa.estimator",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["HfaClassifier", "Predictor", "__version__", "load_run", "report", "resolve_config", "sweep", "train"]
 
 if TYPE_CHECKING:
     from hfa.api import Predictor, load_run, report, resolve_config, sweep, train

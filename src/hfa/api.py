@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from hfa.sweep import RunReport, SweepSummary
     from hfa.training import EpochLog
 
-ConfigLike = Union[str, Path, Mapping[str, Any], Config, None]
-Overrides = Union[Mapping[str, Any], Iterable[str], None]
+ConfigLike = Union[str, Path, Mapping[str, Any], Config, None]  # noqa: UP007  (a runtime alias on Python 3.10)
+Overrides = Union[Mapping[str, Any], Iterable[str], None]  # noqa: UP007
 
 __all__ = ["Predictor", "Report", "SweepResult", "load_run", "report", "resolve_config", "sweep", "train"]
 
@@ -122,13 +122,16 @@ def sweep(
     if uri:
         from hfa.tracking import SweepTracker
 
-        tracker = SweepTracker(uri, root, len(configs))
+        tracker = SweepTracker(uri, root, len(configs), axes)
     notify = on_report if tracker is None else _both(on_report, tracker.on_report)
     try:
         summary = execute(configs, out, workers, executor, force, on_report=notify)  # type: ignore[arg-type]
-    finally:
+    except BaseException:
         if tracker is not None:
-            tracker.close()
+            tracker.close(interrupted=True)
+        raise
+    if tracker is not None:
+        tracker.close()
     keys = result_keys(axes)
     write_results(root, keys=keys)
     return SweepResult(root, results_frame(root, keys=keys), summary)
@@ -179,4 +182,3 @@ def report(
         metric = "f1" if "f1" in metrics else metrics[0]
         comparison = paired_comparison(table, baseline, list(by), metric, split, rule, pair_on=pair_on)
     return Report(summary, comparison)
-

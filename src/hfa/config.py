@@ -151,6 +151,10 @@ class EvalConfig(_Section):
     )
 
 
+class TrackingConfig(_Section):
+    mlflow: str | None = Field(None, description="MLflow tracking URI to log runs to (pip install 'hfa[mlflow]')")
+
+
 class Config(_Section):
     name: str = Field("hfa", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="experiment name (a folder)")
     seed: int = Field(0, ge=0, description="seed of weight initialisation and batch order")
@@ -159,6 +163,7 @@ class Config(_Section):
     loss: LossConfig = Field(default_factory=LossConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     sweep: dict[str, list[Any]] = Field(default_factory=dict, description="dotted key -> values; one run each")
 
     def to_dict(self) -> dict[str, Any]:
@@ -313,7 +318,7 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 # Settings that change how fast a run goes, not what it computes: they stay out of the run id.
-_NOT_IN_RUN_ID = ("sweep", "train.stack")
+_NOT_IN_RUN_ID = ("sweep", "train.stack", "tracking")
 
 
 def run_id(cfg: Config) -> str:

@@ -51,6 +51,7 @@ def run_config(cfg: Config) -> dict[str, Any]:
     """What a run records as its config: the resolved config of this one run (a sweep's grid stays out)."""
     resolved = cfg.to_dict()
     resolved.pop("sweep", None)
+    resolved.pop("tracking", None)  # where a run was logged to is not what it computed
     return resolved
 
 
@@ -210,8 +211,8 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         "versions": versions(),
     }
     run_dir = run_dir_for(cfg, out)
-    preprocessing = splits.preprocessing.to_dict() if splits.preprocessing is not None else None
-    write_run(run_dir, cfg, info, metrics=metrics, history=_history_frame(result), model=model, preprocessing=preprocessing)
+    fitted = splits.preprocessing.to_dict() if splits.preprocessing is not None else None
+    write_run(run_dir, cfg, info, metrics=metrics, history=_history_frame(result), model=model, preprocessing=fitted)
     return RunOutcome(run_dir, metrics, info)
 
 

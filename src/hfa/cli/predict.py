@@ -19,7 +19,7 @@ from hfa.cli.app import app, err_console, user_errors
 @user_errors
 def predict(
     run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A finished run folder: OUT/<name>/<run-id>."),
-    file: Path = typer.Argument(..., metavar="FILE", help="Rows to score (.csv or .parquet) with the training columns."),
+    file: Path = typer.Argument(..., metavar="FILE", help="Rows to score (.csv or .parquet)."),
     out: Path | None = typer.Option(
         None, "--out", "-o", metavar="FILE", help="Write .csv or .parquet here instead of CSV to standard output."
     ),

@@ -181,7 +181,8 @@ def _prepare(key: str, cfg_json: str) -> Splits:
         raise _infeasible_error(cfg, name, n_pos, n_neg, kept_counts_)
 
     parts = stratified_split(y_kept, cfg.test_size, cfg.val_size, cfg.seed)
-    (x_train, x_val, x_test), names, fitted = fit_transform_splits(*(features.iloc[kept[parts[s]]] for s in SPLIT_NAMES))
+    frames = (features.iloc[kept[parts[s]]] for s in SPLIT_NAMES)
+    (x_train, x_val, x_test), names, fitted = fit_transform_splits(*frames)
     ys = {s: y_kept[parts[s]].astype(np.float32) for s in SPLIT_NAMES}
     info = {
         "name": name,
