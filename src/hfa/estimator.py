@@ -118,12 +118,8 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         }
         return validate(raw, "HfaClassifier parameters")
 
-    def _validate(self, X: Any, y: Any = None, reset: bool = True) -> Any:
-        kwargs: dict[str, Any] = {"dtype": [np.float64, np.float32], "reset": reset}
-        if y is None:
-            kwargs["y"] = "no_validation"
-        else:
-            kwargs["y"] = y
+    def _validate(self, X: Any, y: Any = "no_validation", reset: bool = True) -> Any:
+        kwargs: dict[str, Any] = {"y": y, "dtype": [np.float64, np.float32], "reset": reset}
         if validate_data is not None:
             return validate_data(self, X, **kwargs)
         return self._validate_data(X, **kwargs)  # pragma: no cover - older scikit-learn
@@ -137,13 +133,15 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
 
         X, y = self._validate(X, y)
         kind = type_of_target(y, input_name="y")
-        if kind not in ("binary", "multiclass"):
-            raise ValueError(f"HfaClassifier needs binary class labels; got y of type {kind!r}")
-        self.classes_ = np.unique(y)
-        if len(self.classes_) != 2:
+        if kind == "unknown":
+            raise ValueError(f"Unknown label type: y of dtype {y.dtype}; HfaClassifier needs class labels")
+        classes = np.unique(y)
+        if kind not in ("binary", "multiclass") or len(classes) != 2:
+            n = len(classes)
             raise ValueError(
-                f"HfaClassifier is a binary classifier: y must hold exactly 2 classes, got {len(self.classes_)}"
+                f"Only binary classification is supported by HfaClassifier; y holds {n} class{'es' * (n != 1)} ({kind})"
             )
+        self.classes_ = classes
         target = (y == self.classes_[1]).astype(np.float32)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max)) if self.random_state is None else int(self.random_state)
@@ -219,6 +217,7 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """``classes_[1]`` where its probability reaches ``threshold``, else ``classes_[0]``."""
+        check_is_fitted(self, "model_")
         return self.classes_[(self.predict_proba(X)[:, 1] >= self.threshold).astype(int)]
 
     def __sklearn_tags__(self):  # scikit-learn >= 1.6
