@@ -104,6 +104,19 @@ def _feasible(counts: SplitCounts | None) -> bool:
     return counts is not None and all(min(p, n) >= MIN_POSITIVES for p, n in counts.values())
 
 
+def why_untrainable(n_pos: int, n_neg: int, cfg: DataConfig) -> str | None:
+    """Why data with these class sizes cannot be split as ``cfg`` says (``None``: it can), without loading it."""
+    counts = _split_class_counts(n_pos, n_neg, cfg)
+    if _feasible(counts):
+        return None
+    short = "positives" if n_pos <= n_neg else "negatives"
+    have = min(n_pos, n_neg)
+    if counts is None:
+        return f"{_plural(have, short[:-1])} cannot be split in three"
+    split, (pos, neg) = min(counts.items(), key=lambda item: min(item[1]))
+    return f"{_plural(min(pos, neg), short[:-1])} in {split}, {MIN_POSITIVES} needed"
+
+
 def _smallest_feasible(total: int, counts_for: Callable[[int], SplitCounts | None]) -> int | None:
     """Smallest k in [1, total] whose split counts are feasible; split sizes grow with k, so bisect."""
     if not _feasible(counts_for(total)):
