@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from hfa.config import Config, flatten, load_config
+from hfa.config import Config, flatten, load_config, resolve, validate
 from hfa.predict import Predictor, load_run
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def _items(overrides: Overrides) -> list[str]:
 
 
 def _split(config: ConfigLike, overrides: Overrides) -> tuple[str | Path | None, list[str], list[str]]:
-    """(YAML path or None, overrides, grid items) equivalent to ``config`` with ``overrides`` on top."""
+    """(YAML path or None, overrides, grid items) that ``hfa.sweep.expand`` reads as ``config`` + ``overrides``."""
     if config is None or isinstance(config, (str, Path)):
         return config, _items(overrides), []
     tree = config.to_dict() if isinstance(config, Config) else dict(config)
@@ -58,9 +58,12 @@ def _split(config: ConfigLike, overrides: Overrides) -> tuple[str | Path | None,
 
 
 def resolve_config(config: ConfigLike = None, overrides: Overrides = None) -> Config:
-    """The validated config a run would use."""
-    path, items, _ = _split(config, overrides)
-    return load_config(path, items)
+    """The validated config a run would use (a ``sweep:`` block is kept as the config's ``sweep``)."""
+    if config is None or isinstance(config, (str, Path)):
+        return load_config(config, _items(overrides))
+    tree = config.to_dict() if isinstance(config, Config) else dict(config)
+    source = "the config mapping" + (" with overrides" if overrides else "")
+    return validate(resolve(None, _items(overrides), extra=tree), source)
 
 
 def train(
