@@ -41,11 +41,11 @@ def test_a_mapping_config_with_a_grid_resolves_like_its_yaml(tmp_path):
 
     tree = {**TINY, "seed": 3, "sweep": {"seed": [0, 1], "loss.name": ["bce", "f1"]}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(tree, sort_keys=False))
-    from_yaml, _ = expand(tmp_path / "c.yaml")
+    from_yaml = expand(tmp_path / "c.yaml").configs
     from hfa.api import _split
 
     path, items, grid = _split(tree, {"train.lr": 0.02})
-    from_mapping, _ = expand(path, items, grid)
+    from_mapping = expand(path, items, grid).configs
     assert [c.seed for c in from_mapping] == [c.seed for c in from_yaml] == [0, 0, 1, 1]
     assert {c.train.lr for c in from_mapping} == {0.02}
     assert hfa.resolve_config(tree, ["loss.name=f1"]).seed == 3

@@ -106,8 +106,8 @@ def credit_run(tmp_path_factory):
 def test_probabilities_on_the_test_rows_are_those_behind_metrics_csv(credit_run):
     run_dir, _, overrides = credit_run
     cfg = load_config(None, overrides)
-    features, _ = load_raw(cfg.data)
-    splits = prepare_data(cfg.data)
+    features, _ = load_raw(cfg.resolved_data())
+    splits = prepare_data(cfg.resolved_data())
     predictor = load_run(run_dir)
     scores = {}
     for split in ("val", "test"):

@@ -118,7 +118,8 @@ def sweep(
         extra = [f"{key}={json.dumps(list(values))[1:-1]}" for key, values in grid.items()]
     else:
         extra = [str(item) for item in grid or ()]
-    configs, axes = expand(path, items, config_grid + extra)
+    plan = expand(path, items, config_grid + extra)
+    configs, axes = plan.configs, plan.axes
     root = Path(out) / configs[0].name
     uri = mlflow or configs[0].tracking.mlflow
     tracker = None

@@ -22,7 +22,7 @@ try:  # scikit-learn >= 1.6
 except ImportError:  # pragma: no cover - older scikit-learn
     validate_data = None
 
-from hfa.config import AUTHORS_THRESHOLDS, Config, validate
+from hfa.config import AUTHORS_THRESHOLDS, SEED_LIMIT, Config, validate
 from hfa.errors import HfaError
 
 
@@ -128,8 +128,9 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         """Train on ``X`` (n_samples, n_features) and binary labels ``y``; returns ``self``."""
         import torch
 
-        from hfa.runs import build_run
-        from hfa.training import fit
+        from hfa.model import build_model
+        from hfa.runs import build_run_loss
+        from hfa.training import Streams, fit
 
         X, y = self._validate(X, y)
         kind = type_of_target(y, input_name="y")
@@ -144,7 +145,7 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         target = (y == self.classes_[1]).astype(np.float32)
         rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max)) if self.random_state is None else int(self.random_state)
+        seed = int(rng.randint(SEED_LIMIT)) if self.random_state is None else int(self.random_state)
         cfg = self._config(seed)
 
         train_rows, val_rows = self._holdout(target, seed)
@@ -168,7 +169,9 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
                 target[val_rows],
             )
         ]
-        model, loss_fn = build_run(cfg, x.shape[1], tensors[1], device)
+        # A model and loss as `hfa train` builds them: weights from the seed's init stream, the registry's loss.
+        model = build_model(x.shape[1], cfg.model, seed=Streams.from_seed(cfg.seed).init).to(device)
+        loss_fn = build_run_loss(cfg, tensors[1]).to(device)
         try:
             result = fit(model, loss_fn, *tensors, cfg.train, cfg.seed)
         except RuntimeError as error:  # TrainingError: a loss that became NaN

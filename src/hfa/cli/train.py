@@ -36,15 +36,14 @@ def train(
     In a terminal a progress bar shows the epochs; in a log, a line every few epochs.
     """
     # Imported here so `hfa --help` answers without loading torch and scikit-learn.
-    from hfa.data import prepare_data
     from hfa.devices import resolve_device
-    from hfa.runs import execute_run
+    from hfa.runs import execute_run, load_splits
     from hfa.training import EpochLog, TrainingError
 
     cfg = load_config(config, overrides or [])
     # Bad data or device settings fail here, before a progress bar has drawn anything.
     resolve_device(cfg.train.device)
-    splits = prepare_data(cfg.data)
+    splits = load_splits(cfg)
     uri = mlflow or cfg.tracking.mlflow
     if uri:
         from hfa.tracking import client
