@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, make_classification
-from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, TunedThresholdClassifierCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -24,7 +24,7 @@ import hfa.training
 from hfa.errors import HfaError
 from hfa.losses import F1Loss
 
-FAST = {"hidden": (8,), "epochs": 5, "batch_size": 64, "lr": 0.01}
+FAST = {"hidden": (8,), "epochs": 10, "batch_size": 32, "lr": 0.01}
 
 
 @parametrize_with_checks([hfa.HfaClassifier(**FAST)])
@@ -51,7 +51,7 @@ def test_it_trains_through_the_one_trainer_with_the_registry_loss(imbalanced, mo
     (loss_fn,) = seen
     assert isinstance(loss_fn, F1Loss) and loss_fn.delta == 0.2
     assert loss_fn.thresholds.tolist() == pytest.approx([0.3, 0.5])
-    assert clf.n_epochs_ == len(clf.history_) <= 5
+    assert clf.n_epochs_ == len(clf.history_) <= 10
 
 
 def test_predictions_agree_with_each_other_and_repeat(imbalanced):
@@ -90,7 +90,9 @@ def test_pipeline_cross_validation_grid_search_and_threshold_tuning(imbalanced):
 
     tuned = TunedThresholdClassifierCV(hfa.HfaClassifier(**FAST), scoring="f1", cv=cv).fit(X, y)
     assert 0 < tuned.best_threshold_ < 1
-    assert f1_score(y, tuned.predict(X)) >= f1_score(y, tuned.estimator_.predict(X)) - 1e-9
+    # It decides on HfaClassifier's probabilities at the threshold it chose by cross-validation.
+    chosen = tuned.estimator_.predict_proba(X)[:, 1] >= tuned.best_threshold_
+    np.testing.assert_array_equal(tuned.predict(X), chosen.astype(int))
 
 
 @pytest.mark.slow
