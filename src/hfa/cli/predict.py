@@ -32,9 +32,10 @@ def predict(
     ),
     id_column: str | None = typer.Option(None, "--id", metavar="COLUMN", help="Carry this column through."),
 ) -> None:
-    """One row out per row in: `probability` of the positive class and its `label` (1 at probability >= threshold).
+    """Score raw rows of a CSV/Parquet file with a finished run: `probability` and `label` per row.
 
-    Extra columns (the label column, say) are ignored; a missing feature column is an error.
+    One row out per row in; `label` is 1 where the probability reaches the threshold. Extra columns (the label
+    column, say) are ignored; a missing feature column is an error.
     """
     from hfa.predict import load_run, read_rows, write_rows
 
