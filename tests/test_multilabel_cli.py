@@ -56,6 +56,12 @@ def test_train_on_a_list_of_targets_writes_a_multilabel_run(csv, tmp_path):
     config = (run_dir / "config.yaml").read_text()
     assert "average: macro" in config  # a canonical key of a multi-label metric loss
     assert "macro" in result.output and "micro" in result.output
+    thresholds = info["thresholds"]
+    assert thresholds["labels"] == ["a", "b", "c"] and len(thresholds["tuned"]) == 3
+    tuned = metrics[(metrics["split"] == "val") & (metrics["rule"] == "tuned")].set_index("label")["threshold"]
+    assert thresholds["tuned"] == tuned[["a", "b", "c"]].tolist()
+    refused = runner.invoke(app, ["predict", str(run_dir), str(csv)])
+    assert refused.exit_code == 2 and "multi-label run (3 labels)" in " ".join(refused.output.split())
 
 
 @pytest.mark.slow
