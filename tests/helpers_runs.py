@@ -19,11 +19,24 @@ from hfa.config import Config
 
 SPLITS = ("val", "test")
 RULES = ("fixed", "tuned", "mean")
-RATES = ("precision", "recall", "f1", "fbeta", "accuracy", "balanced_accuracy", "mcc", "roc_auc", "average_precision")
-# label -> (loss.name, extra config); fbeta's label carries its beta, as the runner's labels do.
-LOSSES: dict[str, tuple[str, dict[str, Any]]] = {
-    "bce": ("bce", {}),
-    "fbeta(beta=2)": ("fbeta", {"loss.beta": 2.0}),
+RATES = (
+    "precision",
+    "recall",
+    "specificity",
+    "f1",
+    "accuracy",
+    "balanced_accuracy",
+    "g_mean",
+    "mcc",
+    "roc_auc",
+    "average_precision",
+    "brier",
+    "ece",
+)
+# label -> (loss.name, extra config, extra F-beta columns the run records, as runs.trained_betas decides).
+LOSSES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
+    "bce": ("bce", {}, ()),
+    "fbeta(beta=2)": ("fbeta", {"loss.beta": 2.0}, ("f2",)),
 }
 RATIOS = (100.0, 5.0)  # deliberately not in sorted order on disk
 SEEDS = (0, 1, 2)
@@ -91,13 +104,15 @@ def write_run(
     return folder
 
 
-def metrics_frame(rng: np.random.Generator) -> pd.DataFrame:
+def metrics_frame(rng: np.random.Generator, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Random counts and rates (the rates need not match the counts: tests read each back as written)."""
     rows = []
+    names = (*RATES, *extra)
     for split in SPLITS:
         for rule in RULES:
             threshold = {"fixed": 0.5, "tuned": 0.37, "mean": None}[rule]
             counts = dict(zip(("tp", "fp", "fn", "tn"), rng.integers(1, 50, size=4).tolist(), strict=True))
-            rates = dict(zip(RATES, np.round(rng.uniform(0.2, 0.95, size=len(RATES)), 4).tolist(), strict=True))
+            rates = dict(zip(names, np.round(rng.uniform(0.2, 0.95, size=len(names)), 4).tolist(), strict=True))
             rows.append({"split": split, "rule": rule, "threshold": threshold, **counts, **rates})
     return pd.DataFrame(rows)
 
@@ -106,14 +121,14 @@ def make_sweep(root: Path, seeds: tuple[int, ...] = SEEDS, with_failed: bool = T
     """2 losses x 2 ratios x seeds ok runs, plus (optionally) one failed f1 run without metrics."""
     rng = np.random.default_rng(20240601)
     sweep = FakeSweep(root=root / NAME)
-    for label, (loss_name, extra) in LOSSES.items():
+    for label, (loss_name, extra, fscores) in LOSSES.items():
         for ratio in RATIOS:
             for seed in seeds:
-                metrics = metrics_frame(rng)
+                metrics = metrics_frame(rng, fscores)
                 run_id = f"{loss_name}-r{ratio:g}-s{seed}"
                 write_run(root, run_id, label, config_dict(loss_name, ratio, seed, **extra), metrics)
                 for row in metrics.to_dict("records"):
-                    for metric in RATES:
+                    for metric in (*RATES, *fscores, "tp", "fp", "fn", "tn"):
                         sweep.values[(label, ratio, seed, row["split"], row["rule"], metric)] = row[metric]
     if with_failed:
         sweep.failed_id = "f1-r100-s0"

@@ -28,12 +28,12 @@ from hfa.devices import resolve_device
 from hfa.errors import HfaError
 from hfa.io import write_csv, write_json, write_yaml
 from hfa.losses import build_loss, loss_label
-from hfa.metrics import evaluate
+from hfa.metrics import curve_points, evaluate
 from hfa.model import MLP, build_model
 from hfa.stacked import fit_stacked, stack_key
 from hfa.training import EpochLog, TrainingError, TrainResult, fit, predict_proba, seed_everything
 
-RUN_FILES = ("config.yaml", "metrics.csv", "history.csv", "model.pt", "run.json")
+RUN_FILES = ("config.yaml", "metrics.csv", "history.csv", "curves.csv", "model.pt", "run.json")
 
 
 @dataclass
@@ -181,7 +181,14 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         "val": (splits.y_val, predict_proba(model, torch.as_tensor(splits.x_val, device=device))),
         "test": (splits.y_test, predict_proba(model, torch.as_tensor(splits.x_test, device=device))),
     }
-    metrics = evaluate(scores, threshold=cfg.eval.threshold, tune_metric=cfg.eval.tune_metric, beta=cfg.loss.beta)
+    metrics = evaluate(
+        scores,
+        threshold=cfg.eval.threshold,
+        tune_metric=cfg.eval.tune_metric,
+        beta=cfg.loss.beta,
+        betas=trained_betas(cfg),
+    )
+    curves = curve_points(scores)
     eval_s = time.perf_counter() - clock
 
     info = {
@@ -209,8 +216,13 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         "versions": versions(),
     }
     run_dir = run_dir_for(cfg, out)
-    write_run(run_dir, cfg, info, metrics=metrics, history=_history_frame(result), model=model)
+    write_run(run_dir, cfg, info, metrics=metrics, history=_history_frame(result), model=model, curves=curves)
     return RunOutcome(run_dir, metrics, info)
+
+
+def trained_betas(cfg: Config) -> tuple[float, ...]:
+    """The betas whose F-beta a run records: 1 always, and the loss's own beta when it trains for F-beta."""
+    return (1.0, cfg.loss.beta) if cfg.loss.name == "fbeta" else (1.0,)
 
 
 def _resolved_pos_weight(loss_fn: torch.nn.Module) -> float | None:
@@ -245,6 +257,7 @@ def write_run(
     metrics: pd.DataFrame | None = None,
     history: pd.DataFrame | None = None,
     model: torch.nn.Module | None = None,
+    curves: pd.DataFrame | None = None,
 ) -> None:
     """Write every file into a temporary sibling folder, then swap it in for ``run_dir``."""
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -255,6 +268,8 @@ def write_run(
             write_csv(staging / "metrics.csv", metrics)
         if history is not None:
             write_csv(staging / "history.csv", history)
+        if curves is not None:  # confusion counts along the score range: PR curves, any metric at any rule
+            write_csv(staging / "curves.csv", curves)
         if model is not None:
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             torch.save(state, staging / "model.pt")
