@@ -21,7 +21,7 @@ from hfa.metrics import count_metric
 from hfa.report.build import Report
 from hfa.report.collect import DATA_KEY, LOSS_KEY, RATIO_KEY, Runs, select_rows
 from hfa.report.stats import Ranking
-from hfa.report.tables import format_key, format_p
+from hfa.report.tables import format_key, format_p, header
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -31,6 +31,7 @@ IMAGE_FORMATS = ("png", "pdf", "svg")
 PANEL = (4.0, 3.2)  # inches per panel
 MAX_PANELS = 24
 RULE_STYLES = {"fixed": "-", "tuned": "--", "mean": ":"}
+OPERATING_MARKERS = {"fixed": "o", "tuned": "s"}
 WORDS = {
     RATIO_KEY: "negatives per positive (imbalance ratio)",
     DATA_KEY: "data set (negatives per positive)",
@@ -288,8 +289,13 @@ def _cell_runs(runs: Runs, report: Report) -> list[tuple[str, pd.DataFrame]]:
             format_key(k, v, natural) if k == DATA_KEY else f"{_short(k)} {format_key(k, v, natural)}"
             for k, v in zip(cell_keys, values, strict=True)
         ]
-        out.append((" · ".join(parts) or "all runs", cell))
-    return out[:MAX_PANELS]
+        out.append((tuple(format_key(k, v) for k, v in zip(cell_keys, values, strict=True)), " · ".join(parts), cell))
+    # The report's row order (ratios numerically), not the order the runs were found in.
+    order: dict[tuple[str, ...], int] = {}
+    for _, row in report.summaries[report.rules[0]].iterrows():
+        order.setdefault(tuple(format_key(k, row[k]) for k in cell_keys), len(order))
+    out.sort(key=lambda item: order.get(item[0], len(order)))
+    return [(title or "all runs", cell) for _, title, cell in out[:MAX_PANELS]]
 
 
 def _short(key: str) -> str:
@@ -381,7 +387,7 @@ def pr_figure(runs: Runs, report: Report) -> Figure | None:
             found = True
             color = f"C{i % 10}"
             ax.plot(recall_grid, np.nanmean(curves, axis=0), color=color, label=f"{loss}")
-            for rule, marker in (("fixed", "o"), ("tuned", "s")):
+            for rule, marker in OPERATING_MARKERS.items():
                 if rule not in points:
                     continue
                 chosen = points[rule][points[rule]["run_id"].isin(members["run_id"])]
@@ -403,12 +409,25 @@ def pr_figure(runs: Runs, report: Report) -> Figure | None:
     for ax in list(axes.flat)[len(cells) :]:
         ax.set_visible(False)
     figure.suptitle(
-        f"Precision-recall on the {report.split} split, mean over seeds of the interpolated precision; "
-        "● fixed rule, ○ tuned rule (mean operating point); dotted: share of positives (no skill)",
+        f"Precision-recall on the {report.split} split: interpolated precision, mean over seeds; "
+        "markers: mean operating point of each rule",
         fontsize=10,
     )
-    _legend(figure, axes)
+    _legend(figure, axes, _operating_handles(report))
     return figure
+
+
+def _operating_handles(report: Report) -> list[Any]:
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], color="black", marker=marker, mfc="black" if rule == "fixed" else "white", linestyle="none",
+               label=report.thresholds.get(rule, rule))
+        for rule, marker in OPERATING_MARKERS.items()
+        if rule in report.rules
+    ]  # fmt: skip
+    handles.append(Line2D([], [], color="grey", linestyle=":", label="share of positives (no skill)"))
+    return handles
 
 
 def _pr_curve(folder: str | None, split: str, recall_grid: np.ndarray) -> tuple[np.ndarray, float] | None:
@@ -444,25 +463,30 @@ def cd_figure(report: Report) -> Figure | None:
     import scikit_posthocs
 
     figure, axes = _figure(len(rankings), 1, extra_height=0.3)
-    figure.set_size_inches(8.0, 2.2 * len(rankings) + 0.3)
+    figure.set_size_inches(8.0, 2.6 * len(rankings) + 0.3)
+    losses = list(dict.fromkeys(loss for r in rankings for loss in sorted(r.mean_rank.index, key=str)))
+    palette = {loss: f"C{i % 10}" for i, loss in enumerate(losses)}
     for ax, ranking in zip(axes[:, 0], rankings, strict=True):
         scikit_posthocs.critical_difference_diagram(
             ranking.mean_rank,
-            ranking.nemenyi,
+            ranking.nemenyi(),
             ax=ax,
             cd=ranking.critical_difference,
+            color_palette={loss: palette[loss] for loss in ranking.mean_rank.index},
             label_fmt_left="{label} ({rank:.2f})",
             label_fmt_right="({rank:.2f}) {label}",
         )
+        # The whole rank range, so diagrams of different rules and metrics share a scale.
+        ax.set_xlim(1, len(ranking.mean_rank))
         ax.set_title(_cd_title(report, ranking), fontsize=9)
-        ax.set_xlabel("mean rank (1 = best)")
+        ax.set_xlabel("mean rank (1 = best); a bar joins losses whose ranks Nemenyi's test cannot tell apart")
     return figure
 
 
 def _cd_title(report: Report, r: Ranking) -> str:
-    blocks = ", ".join(_short(k) for k in report.keys if k != LOSS_KEY)
+    blocks = ", ".join(header(k) for k in report.keys if k != LOSS_KEY)
     return (
-        f"{words(r.metric)} · {report.split} split · {report.thresholds.get(r.rule, r.rule)} · "
+        f"{words(r.metric)} · {report.split} split · {report.thresholds.get(r.rule, r.rule)}\n"
         f"{r.blocks} blocks ({blocks}) · Friedman p = {format_p(r.friedman_p)} · "
-        f"bars join losses Nemenyi cannot tell apart (α = 0.05)"
+        f"Nemenyi CD = {r.critical_difference:.2f} (α = 0.05)"
     )

@@ -231,11 +231,18 @@ class Ranking:
     friedman_stat: float
     friedman_p: float
     critical_difference: float
-    nemenyi: pd.DataFrame  # loss x loss p-values
 
     @property
     def blocks(self) -> int:
         return len(self.scores)
+
+    def nemenyi(self) -> pd.DataFrame:
+        """Nemenyi's post-hoc p-values, loss x loss (scikit-posthocs; imported here: it loads pyplot)."""
+        import scikit_posthocs
+
+        table = scikit_posthocs.posthoc_nemenyi_friedman(self.scores.to_numpy())
+        table.index = table.columns = list(self.scores.columns)
+        return table
 
 
 def ranking(scores: pd.DataFrame, metric: str, rule: str, alpha: float = ALPHA) -> Ranking:
@@ -255,17 +262,12 @@ def ranking(scores: pd.DataFrame, metric: str, rule: str, alpha: float = ALPHA) 
     mean_rank = ranks.mean(axis=0).sort_values(kind="stable")
     k, n = complete.shape[1], complete.shape[0]
     stat, p = math.nan, math.nan
-    nemenyi = pd.DataFrame(np.nan, index=complete.columns, columns=complete.columns)
     if k >= 3:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # identical blocks make the statistic undefined: NaN says so
             result = friedmanchisquare(*(complete[c].to_numpy() for c in complete.columns))
         stat, p = float(result.statistic), float(result.pvalue)
-        import scikit_posthocs
-
-        nemenyi = scikit_posthocs.posthoc_nemenyi_friedman(complete.to_numpy())
-        nemenyi.index = nemenyi.columns = list(complete.columns)
     # Demšar (2006): CD = q_alpha * sqrt(k (k + 1) / (6 N)), q_alpha the studentized range quantile / sqrt 2.
     q_alpha = float(studentized_range.ppf(1 - alpha, k, np.inf)) / math.sqrt(2)
     cd = q_alpha * math.sqrt(k * (k + 1) / (6 * n))
-    return Ranking(metric, rule, complete, mean_rank, stat, p, cd, nemenyi)
+    return Ranking(metric, rule, complete, mean_rank, stat, p, cd)
