@@ -136,3 +136,42 @@ def make_sweep(root: Path, seeds: tuple[int, ...] = SEEDS, with_failed: bool = T
             root, sweep.failed_id, "f1", config_dict("f1", 100.0, 0), None, status="failed", error="CUDA out of memory"
         )
     return sweep
+
+
+def scored_splits(
+    seed: int, shift: float, n: int = 400, pos_rate: float = 0.1
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Validation and test labels with scores a model of quality ``shift`` would give (seeded)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for split in SPLITS:
+        y = (rng.random(n) < pos_rate).astype(int)
+        y[:2] = (1, 0)
+        p = np.clip(rng.normal(0.3 + shift * y, 0.15), 0.0, 1.0)
+        out[split] = (y, p)
+    return out
+
+
+def write_scored_run(
+    root: Path,
+    run_id: str,
+    loss_label: str,
+    config: dict[str, Any],
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    source_ratio: float | None = None,
+) -> Path:
+    """A run folder whose metrics.csv and curves.csv are computed from real scores, as runs.finish_run does."""
+    from hfa.metrics import curve_points, evaluate
+
+    betas = (1.0, config["loss"]["beta"]) if config["loss"]["name"] == "fbeta" else (1.0,)
+    metrics = evaluate(splits, threshold=config["eval"]["threshold"], beta=config["loss"]["beta"], betas=betas)
+    folder = write_run(root, run_id, loss_label, config, metrics)
+    curve_points(splits).to_csv(folder / "curves.csv", index=False)
+    epochs = np.arange(1, 6)
+    history = pd.DataFrame({"epoch": epochs, "train_loss": 1 / epochs, "val_loss": 1 / epochs, "val_f1": 0.1 * epochs})
+    history.to_csv(folder / "history.csv", index=False)
+    if source_ratio is not None:
+        run = json.loads((folder / "run.json").read_text())
+        run["data"] = {"source": {"ratio": source_ratio}}
+        (folder / "run.json").write_text(json.dumps(run))
+    return folder

@@ -51,6 +51,7 @@ class Report:
     pooled: list[str] = field(default_factory=list)
     natural_ratios: dict[str, float] = field(default_factory=dict)  # data set -> negatives per positive
     thresholds: dict[str, str] = field(default_factory=dict)  # rule -> how its threshold was chosen
+    ratios: dict[str, list[float | None]] = field(default_factory=dict)  # data set -> its ratios, when not a row key
 
 
 def build_report(
@@ -87,6 +88,7 @@ def build_report(
         pooled=pooled_keys(table, keys),
         natural_ratios=_natural_ratios(runs),
         thresholds=_threshold_rules(table),
+        ratios={} if RATIO_KEY in keys else _ratios(rows[rules[0]]),
     )
     losses = set(table.loc[table["status"] == "ok", LOSS_KEY])
     if baseline is None or (baseline not in losses and not explicit_baseline):
@@ -143,6 +145,15 @@ def _natural_ratios(runs: Runs) -> dict[str, float]:
         if data is not None:
             ratios.setdefault(str(data), []).append(float(info.source_ratio))
     return {name: float(pd.Series(values).median()) for name, values in ratios.items()}
+
+
+def _ratios(rows: pd.DataFrame) -> dict[str, list[float | None]]:
+    if RATIO_KEY not in rows.columns or DATA_KEY not in rows.columns:
+        return {}
+    return {
+        str(name): [None if pd.isna(v) else float(v) for v in sorted(set(group[RATIO_KEY]), key=lambda v: (v != v, v))]
+        for name, group in rows.groupby(DATA_KEY, dropna=False)
+    }
 
 
 def _threshold_rules(table: pd.DataFrame) -> dict[str, str]:

@@ -89,8 +89,10 @@ def check_metrics(df: pd.DataFrame, metrics: Sequence[str]) -> None:
 def row_keys(df: pd.DataFrame) -> list[str]:
     """The default row keys: data set, loss, then every other varying key that is not a seed or redundant.
 
-    A key is redundant when the other keys already decide it (``loss.name`` and ``loss.beta`` given the loss
-    label ``fbeta(beta=2)``; a data set's fixed size given its name), so it would add a column but no row.
+    A loss setting is redundant when the loss label decides it (``loss.name`` and ``loss.beta`` given
+    ``fbeta(beta=2)``), a data setting when the data set decides it (``data.n_samples`` of a KEEL set): it
+    would add a column but no row. Any other varying key is shown, even where it happens to follow the loss
+    (f1 run at another learning rate than bce must say so).
     """
     ok = run_table(df[df["status"] == "ok"])
     if ok.empty:
@@ -100,13 +102,15 @@ def row_keys(df: pd.DataFrame) -> list[str]:
     if "name" in ok.columns and ok["name"].nunique(dropna=False) > 1:
         keys.append("name")
     keys += [LOSS_KEY, *(k for k in varying if k not in keys)]
-    return [k for k in keys if k in (DATA_KEY, LOSS_KEY) or not _decided_by(ok, k, [o for o in keys if o != k])]
+    return [k for k in keys if not _redundant(ok, k)]
 
 
-def _decided_by(runs: pd.DataFrame, key: str, others: Sequence[str]) -> bool:
-    if not others:
+def _redundant(runs: pd.DataFrame, key: str) -> bool:
+    owner = {"loss.": LOSS_KEY, "data.": DATA_KEY}.get(key[:5])
+    # The ratio is what a reader looks for first: shown whenever it varies, even if each data set has one.
+    if owner is None or key in (DATA_KEY, RATIO_KEY) or owner not in runs.columns:
         return False
-    return bool((runs.groupby(list(others), dropna=False)[key].nunique(dropna=False) <= 1).all())
+    return bool((runs.groupby(owner, dropna=False)[key].nunique(dropna=False) <= 1).all())
 
 
 def match_keys(df: pd.DataFrame) -> list[str]:

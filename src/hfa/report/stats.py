@@ -169,6 +169,10 @@ def paired_comparison(
     of the returned table.
     """
     records: list[dict[str, Any]] = []
+    if not match:
+        # Nothing varies but the loss: one run per loss, paired with the one baseline run.
+        tables = {rule: rows.assign(_pair=0) for rule, rows in tables.items()}
+        match = ["_pair"]
     for rule, base_rule in pairs:
         if rule not in tables or base_rule not in tables:
             continue

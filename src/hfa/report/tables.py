@@ -91,7 +91,7 @@ def format_mean_std(mean: Any, std: Any, defined: int, n: int) -> str:
 
 
 def format_ratio(value: Any, natural: float | None = None) -> str:
-    """An imbalance ratio as every format prints it: ``20``, ``2.5``; ``natural 27.8`` for ``null``."""
+    """An imbalance ratio as every format prints it: ``20``, ``2.5``; ``natural`` (or ``natural 27.8``) for ``null``."""
     if _missing(value):
         return "natural" if natural is None else f"natural {natural:.3g}"
     return f"{float(value):g}"
@@ -127,8 +127,8 @@ def _groups(report: Report, frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame
 
 
 def _key_cells(report: Report, row: pd.Series, keys: Sequence[str]) -> list[str]:
-    natural = report.natural_ratios.get(str(row.get(DATA_KEY)))
-    return [format_key(k, row[k], natural) for k in keys]
+    # A natural ratio's value is in the data set's title (one per data set), which keeps the cell short.
+    return [format_key(k, row[k]) for k in keys]
 
 
 def sections(report: Report) -> list[Section]:
@@ -149,6 +149,24 @@ def sections(report: Report) -> list[Section]:
     return out
 
 
+def data_title(report: Report, data: str) -> str:
+    """The data set with what its rows leave out: ``synthetic (ratio 10)``, ``keel/yeast4 (natural ratio 28.1)``."""
+    natural = report.natural_ratios.get(data)
+    ratios = report.ratios.get(data, [])
+    fixed = [format_ratio(r) for r in ratios if r is not None]
+    parts = [f"ratio {', '.join(fixed)}"] if fixed else []
+    shows_natural = None in ratios or (RATIO_KEY in report.keys and _has_natural(report, data))
+    if shows_natural:
+        parts.append("natural ratio " + (f"{natural:.3g}" if natural is not None else "unknown"))
+    return f"{data} ({', '.join(parts)})" if parts else data
+
+
+def _has_natural(report: Report, data: str) -> bool:
+    summary = report.summaries[report.rules[0]]
+    rows = summary[summary[DATA_KEY].astype(str) == data] if DATA_KEY in summary.columns else summary
+    return bool(rows[RATIO_KEY].isna().any())
+
+
 def _summary_section(report: Report, data: str, rule: str, rows: pd.DataFrame, keys: list[str]) -> Section:
     with_collapsed = bool((rows["collapsed"] > 0).any())
     head = [*map(header, keys), *map(header, report.metrics), "n", *(["coll."] if with_collapsed else [])]
@@ -166,7 +184,9 @@ def _summary_section(report: Report, data: str, rule: str, rows: pd.DataFrame, k
         )
     if with_collapsed:
         notes.append("coll. = runs that predicted one class for every test row at this rule (a collapsed model)")
-    title = f"{data} · {report.split} split · {report.thresholds.get(rule, rule)} · mean±std over seeds"
+    title = (
+        f"{data_title(report, data)} · {report.split} split · {report.thresholds.get(rule, rule)} · mean±std over seeds"
+    )
     return Section(title, head, cells, numeric=len(head) - len(keys), notes=notes)
 
 
@@ -194,7 +214,7 @@ def _comparison_section(
             ]
         )
     title = (
-        f"{data} · {report.split} split · Δ {metric} = loss − {report.baseline}, paired on "
+        f"{data_title(report, data)} · {report.split} split · Δ {metric} = loss − {report.baseline}, paired on "
         f"{', '.join(report.match) or 'seed'}"
     )
     return Section(title, head, cells, numeric=5, notes=_test_notes(rows, tests))
@@ -358,7 +378,8 @@ LONG_COLUMNS = [
 
 def long_table(report: Report) -> pd.DataFrame:
     """Every number of the report, one row per (table, row keys, rule, metric): ``table`` is ``summary``,
-    ``paired`` or ``ranking``. Key values are printed as in the other formats; numbers keep full precision."""
+    ``paired`` or ``ranking``. Key values are printed as in the other formats (a natural ratio is ``natural``,
+    its value in ``natural_ratio``, as the other formats' titles give it); numbers keep full precision."""
     records: list[dict[str, Any]] = []
     for rule, summary in report.summaries.items():
         for _, row in summary.iterrows():
@@ -397,7 +418,8 @@ def long_table(report: Report) -> pd.DataFrame:
                     "critical_difference": r.critical_difference,
                 }
             )
-    frame = pd.DataFrame.from_records(records, columns=["table", *report.keys, *LONG_COLUMNS[1:]])
+    naturals = ["natural_ratio"] if any("natural_ratio" in r for r in records) else []
+    frame = pd.DataFrame.from_records(records, columns=["table", *report.keys, *naturals, *LONG_COLUMNS[1:]])
     numeric = [c for c in LONG_COLUMNS if c not in ("table", "rule", "metric", "baseline", "baseline_rule", "method")]
     # -0.0 would print as "-0.0"; a zero has no sign.
     frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce").mask(lambda f: f == 0, 0.0)
@@ -407,5 +429,7 @@ def long_table(report: Report) -> pd.DataFrame:
 
 
 def _key_record(report: Report, row: pd.Series) -> dict[str, str]:
-    natural = report.natural_ratios.get(str(row.get(DATA_KEY)))
-    return {k: format_key(k, row[k], natural) for k in report.keys if k in row.index}
+    record = {k: format_key(k, row[k]) for k in report.keys if k in row.index}
+    if RATIO_KEY in report.keys and _missing(row.get(RATIO_KEY)):
+        record["natural_ratio"] = report.natural_ratios.get(str(row.get(DATA_KEY)))
+    return record
