@@ -21,7 +21,7 @@ for name in "${names[@]}"; do
     echo "command: $HFA sweep --config configs/$name.yaml --out $RUNS --workers $WORKERS"
     echo "wall_s: $wall"
     echo "finished: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "machine: $(nproc) CPU cores, $(uname -sm), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+    echo "machine: $(nproc --all) CPU cores, $(uname -sm), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
     echo "python: $(.venv/bin/python -c 'import platform, torch; print(platform.python_version(), "torch", torch.__version__)')"
   } > "$docs/run.txt"
   COLUMNS=80 "$HFA" report "$RUNS/$name" --plot "$docs/report.png" > "$docs/report.txt" 2> "$docs/report-notes.txt"

@@ -302,6 +302,15 @@ def _short(key: str) -> str:
     return "ratio" if key == RATIO_KEY else key.rpartition(".")[2]
 
 
+def _finish_panels(figure: Figure, axes: np.ndarray, used: int, title: str, extra: Sequence[Any] = ()) -> Figure:
+    """Hide the unused panels of a grid, title the figure and put one legend beneath it."""
+    for ax in list(axes.flat)[used:]:
+        ax.set_visible(False)
+    figure.suptitle(title, fontsize=10)
+    _legend(figure, axes, extra)
+    return figure
+
+
 def _grid(n: int) -> tuple[int, int]:
     cols = min(n, 4)
     return math.ceil(n / cols), cols
@@ -338,15 +347,11 @@ def learning_figure(runs: Runs, report: Report) -> Figure | None:
         ax.set_xlabel("epoch")
         ax.set_ylabel(_history_words(column))
         ax.grid(True, alpha=0.3)
-    for ax in list(axes.flat)[len(cells) :]:
-        ax.set_visible(False)
-    figure.suptitle(
+    title = (
         f"Learning curves: {_history_words(column)} per epoch, mean over seeds (band: min to max); "
-        "a seed stops where early stopping ended it",
-        fontsize=10,
+        "a seed stops where early stopping ended it"
     )
-    _legend(figure, axes)
-    return figure
+    return _finish_panels(figure, axes, len(cells), title)
 
 
 def _history_column(histories: Any) -> str | None:
@@ -406,15 +411,11 @@ def pr_figure(runs: Runs, report: Report) -> Figure | None:
         ax.grid(True, alpha=0.3)
     if not found:
         return None
-    for ax in list(axes.flat)[len(cells) :]:
-        ax.set_visible(False)
-    figure.suptitle(
+    title = (
         f"Precision-recall on the {report.split} split: interpolated precision, mean over seeds; "
-        "markers: mean operating point of each rule",
-        fontsize=10,
+        "markers: mean operating point of each rule"
     )
-    _legend(figure, axes, _operating_handles(report))
-    return figure
+    return _finish_panels(figure, axes, len(cells), title, _operating_handles(report))
 
 
 def _operating_handles(report: Report) -> list[Any]:
