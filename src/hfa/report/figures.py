@@ -21,7 +21,7 @@ from hfa.metrics import count_metric
 from hfa.report.build import Report
 from hfa.report.collect import DATA_KEY, LOSS_KEY, RATIO_KEY, Runs, select_rows
 from hfa.report.stats import Ranking
-from hfa.report.tables import format_key, format_p, header
+from hfa.report.tables import data_title, format_key, header, p_equals
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -138,11 +138,18 @@ def metrics_figure(report: Report) -> Figure:
     first = report.summaries[report.rules[0]]
     by_data = x != DATA_KEY and DATA_KEY in report.keys
     datasets = list(dict.fromkeys(first[DATA_KEY].astype(str))) if by_data else ["all"]
-    figure, axes = _figure(len(datasets), len(report.metrics))
+    categories = first[x].nunique(dropna=False)
+    # Many categories (20 KEEL sets) need width: then one metric per row, the panel as wide as they need.
+    tall = not _numeric_x(report, x) and categories > 8
+    if tall:
+        figure, axes = _figure(len(report.metrics), 1)
+        figure.set_size_inches(max(PANEL[0], 0.55 * categories), PANEL[1] * len(report.metrics) + 1.6)
+    else:
+        figure, axes = _figure(len(datasets), len(report.metrics))
     hue = [k for k in report.keys if k not in (x, DATA_KEY)]
     for row, data in enumerate(datasets):
         for col, metric in enumerate(report.metrics):
-            ax = axes[row, col]
+            ax = axes[col, 0] if tall else axes[row, col]
             for rule in report.rules:
                 summary = report.summaries[rule]
                 if by_data:
@@ -194,7 +201,7 @@ def _draw_metric(
         color = colors[i % len(colors)]
         if numeric:
             ax.plot(xs, mean, RULE_STYLES[rule], marker="o", markersize=4, color=color, label=label)
-            low, high = _BOUNDED.get(metric, (0.0, 1.0)) if metric != "brier" else (0.0, 1.0)
+            low, high = _BOUNDED.get(metric, (0.0, 1.0))  # a band past a metric's range shows impossible values
             ax.fill_between(xs, np.clip(mean - std, low, high), np.clip(mean + std, low, high), color=color, alpha=0.12)
         else:
             # Categories are not a scale: markers with error bars, side by side, no connecting line.
@@ -244,6 +251,9 @@ def _positions(report: Report, summary: pd.DataFrame, x: str) -> tuple[pd.Series
         text = _category(report, row, x)
         if text not in labels:
             labels.append(text)
+    if x == DATA_KEY:  # data sets from the most balanced to the most imbalanced
+        by_label = {_category(report, row, x): str(row[x]) for _, row in summary.iterrows()}
+        labels.sort(key=lambda label: report.natural_ratios.get(by_label[label], math.inf))
     return summary.apply(lambda row: float(labels.index(_category(report, row, x))), axis=1), labels, False
 
 
@@ -286,7 +296,7 @@ def _cell_runs(runs: Runs, report: Report) -> list[tuple[str, pd.DataFrame]]:
         values = key if isinstance(key, tuple) else (key,)
         natural = report.natural_ratios.get(str(cell[DATA_KEY].iloc[0])) if DATA_KEY in cell else None
         parts = [
-            format_key(k, v, natural) if k == DATA_KEY else f"{_short(k)} {format_key(k, v, natural)}"
+            data_title(report, str(v)) if k == DATA_KEY else f"{_short(k)} {format_key(k, v, natural)}"
             for k, v in zip(cell_keys, values, strict=True)
         ]
         out.append((tuple(format_key(k, v) for k, v in zip(cell_keys, values, strict=True)), " · ".join(parts), cell))
@@ -472,7 +482,6 @@ def cd_figure(report: Report) -> Figure | None:
             ranking.mean_rank,
             ranking.nemenyi(),
             ax=ax,
-            cd=ranking.critical_difference,
             color_palette={loss: palette[loss] for loss in ranking.mean_rank.index},
             label_fmt_left="{label} ({rank:.2f})",
             label_fmt_right="({rank:.2f}) {label}",
@@ -488,6 +497,6 @@ def _cd_title(report: Report, r: Ranking) -> str:
     blocks = ", ".join(header(k) for k in report.keys if k != LOSS_KEY)
     return (
         f"{words(r.metric)} · {report.split} split · {report.thresholds.get(r.rule, r.rule)}\n"
-        f"{r.blocks} blocks ({blocks}) · Friedman p = {format_p(r.friedman_p)} · "
+        f"{r.blocks} blocks ({blocks}) · Friedman {p_equals(r.friedman_p)} · "
         f"Nemenyi CD = {r.critical_difference:.2f} (α = 0.05)"
     )

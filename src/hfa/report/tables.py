@@ -82,6 +82,12 @@ def format_p(value: Any) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def p_equals(value: Any) -> str:
+    """``p = 0.059`` or ``p < 0.001``, for running text."""
+    text = format_p(value)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
+
+
 def format_mean_std(mean: Any, std: Any, defined: int, n: int) -> str:
     """``0.812±0.031``; ``*`` marks a mean over fewer runs than the row has (the others undefined)."""
     if _missing(mean):
@@ -255,7 +261,7 @@ def _ranking_section(report: Report, r: Ranking) -> Section:
         notes.append("Friedman test: needs at least 3 losses")
     else:
         notes.append(
-            f"Friedman χ² = {format_number(r.friedman_stat)}, p = {format_p(r.friedman_p)}; "
+            f"Friedman χ² = {format_number(r.friedman_stat)}, {p_equals(r.friedman_p)}; "
             f"Nemenyi critical difference (α = 0.05) = {format_number(r.critical_difference, 2)} ranks"
         )
     return Section(title, ["loss", "mean rank", f"mean {r.metric}", "blocks"], cells, numeric=3, notes=notes)
