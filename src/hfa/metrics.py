@@ -38,6 +38,7 @@ __all__ = [
     "curve_points",
     "evaluate",
     "fbeta_column",
+    "fbeta_of",
     "is_count_metric",
     "metric_columns",
     "metrics_at_thresholds",
@@ -82,7 +83,8 @@ def fbeta_column(beta: float) -> str:
     return f"f{_check_beta(beta):g}"
 
 
-def _fbeta_of(name: str) -> float | None:
+def fbeta_of(name: str) -> float | None:
+    """The beta of an F-beta column name (``f2`` -> 2.0, ``f0.5`` -> 0.5); None for any other name."""
     match = _FBETA.match(name)
     if match is None:
         return None
@@ -92,7 +94,7 @@ def _fbeta_of(name: str) -> float | None:
 
 def is_count_metric(name: str) -> bool:
     """Whether ``name`` is a metric of tp/fp/fn/tn alone (``count_metric`` can compute it)."""
-    return name in COUNT_METRICS or _fbeta_of(name) is not None
+    return name in COUNT_METRICS or fbeta_of(name) is not None
 
 
 def metric_columns(betas: Sequence[float] = (1.0,)) -> list[str]:
@@ -222,7 +224,7 @@ def _count_metric(
     undefined: float,
 ) -> NDArray[np.float64]:
     n_pos, n_neg = tp + fn, fp + tn
-    beta = _fbeta_of(name)
+    beta = fbeta_of(name)
     if beta is not None:
         b2 = beta * beta
         # From the counts, not from precision and recall, so that F is 0 (not undefined) with no predicted positives.

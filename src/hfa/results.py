@@ -18,7 +18,7 @@ import yaml
 
 from hfa import io
 from hfa.errors import HfaError
-from hfa.metrics import AUTHORS_THRESHOLDS, COUNT_COLUMNS, count_metric, fbeta_column, is_count_metric
+from hfa.metrics import AUTHORS_THRESHOLDS, COUNT_COLUMNS, count_metric, fbeta_column, fbeta_of, is_count_metric
 from hfa.metrics import metric_columns as metrics_columns_for
 
 RUN_FILE = "run.json"
@@ -81,7 +81,7 @@ def collect_results(root: str | Path, metrics: Iterable[str] = ()) -> pd.DataFra
 
 
 def _is_fscore(column: str) -> bool:
-    return column.startswith("f") and is_count_metric(column)
+    return fbeta_of(column) is not None
 
 
 def _fill_count_metrics(records: list[dict[str, Any]], folders: list[Path], wanted: Sequence[str]) -> None:

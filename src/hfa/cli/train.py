@@ -36,6 +36,7 @@ def train(
     """Train one model and write config.yaml, metrics.csv, history.csv, model.pt and run.json."""
     # Imported here so `hfa --help` answers without loading torch and scikit-learn.
     from hfa.devices import resolve_device
+    from hfa.metrics import fbeta_of
     from hfa.runs import execute_run, load_splits
     from hfa.training import EpochLog, TrainingError
 
@@ -70,7 +71,9 @@ def train(
         return
     info = outcome.info
     test = outcome.metrics[outcome.metrics["split"] == "test"]
-    columns = ["rule", "threshold", "precision", "recall", "f1", "balanced_accuracy", "roc_auc"]
+    # F-beta of the beta the loss trains for (f2 for fbeta(beta=2)) beside F1: the number the run optimised.
+    trained = [c for c in test.columns if fbeta_of(c) not in (None, 1.0)]
+    columns = ["rule", "threshold", "precision", "recall", "f1", *trained, "balanced_accuracy", "roc_auc"]
     title = f"{info['loss_label']} on {cfg.data.name} — test split"
     console.print(frame_table(test[columns], title=title))
     _flag_collapsed(test)

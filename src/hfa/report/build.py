@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from hfa.errors import HfaError
+from hfa.metrics import fbeta_of
 from hfa.report.collect import (
     DATA_KEY,
     DEFAULT_RULES,
@@ -27,7 +28,6 @@ from hfa.report.collect import (
     pooled_keys,
     row_keys,
     select_rows,
-    trained_fscores,
 )
 from hfa.report.stats import Ranking, paired_comparison, ranking, summarize
 
@@ -112,7 +112,7 @@ def build_report(
 
 def _tested_metrics(table: pd.DataFrame, metrics: Sequence[str]) -> list[str]:
     """The F-scores shown (F1 and every trained F-beta), or the first metric when none is shown."""
-    fscores = [m for m in metrics if m in trained_fscores(table) or (m.startswith("f") and m[1:2].isdigit())]
+    fscores = [m for m in metrics if fbeta_of(m) is not None]
     return fscores or list(metrics[:1])
 
 
