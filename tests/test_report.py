@@ -206,10 +206,19 @@ def test_wilcoxon_passes_its_choices_explicitly() -> None:
     assert test.p == pytest.approx(0.0625) and test.method == "exact"
     d = np.array([0.1, -0.2, 0.3, 0.05, -0.04, 0.07])
     assert wilcoxon_test(d).p == pytest.approx(stats.wilcoxon(d, zero_method="wilcox", method="exact").pvalue)
+    # Tied |differences|: every sign flip enumerated. Five positive differences give 2/32 = 0.0625, the smallest p
+    # five pairs allow; the normal approximation would claim 0.041.
+    tied = wilcoxon_test([0.1, 0.1, 0.2, 0.2, 0.3])
+    assert tied.method == "exact (all sign flips)" and tied.p == pytest.approx(0.0625)
+    assert stats.wilcoxon([0.1, 0.1, 0.2, 0.2, 0.3], method="approx").pvalue < 0.05
+    # By hand, |d| = 0.1, 0.1, 0.2, 0.2, 0.3, 0.05 with signs - + + + + +: ranks 2.5 2.5 4.5 4.5 6 1, W- = 2.5;
+    # of the 64 sign patterns, those with W- <= 2.5 or W+ <= 2.5 (W- >= 18.5) number 8, so p = 8/64.
     ties = np.array([0.1, -0.1, 0.2, 0.2, 0.3, 0.05])
-    approx = wilcoxon_test(ties)
+    assert wilcoxon_test(ties).p == pytest.approx(8 / 64)
+    many = np.r_[np.arange(1, 21) / 100, 0.01]  # 21 pairs with a tie: the normal approximation
+    approx = wilcoxon_test(many)
     assert approx.method == "normal approximation"
-    assert approx.p == pytest.approx(stats.wilcoxon(ties, zero_method="wilcox", method="approx").pvalue)
+    assert approx.p == pytest.approx(stats.wilcoxon(many, zero_method="wilcox", method="approx").pvalue)
     assert math.isnan(wilcoxon_test([0.1]).p) and math.isnan(wilcoxon_test([0.0, 0.0, 0.0]).p)
     assert smallest_p(5) == 0.0625 and smallest_p(6) == pytest.approx(0.03125)
 

@@ -159,6 +159,10 @@ def metrics_figure(report: Report) -> Figure:
             ax.set_ylabel(f"{words(metric)}, mean ± std")
             ax.set_xlabel(words(x))
             ax.grid(True, alpha=0.3)
+    if tall:  # one category axis for the stacked panels: its labels once, under the last
+        for ax in axes[:-1, 0]:
+            ax.tick_params(labelbottom=False)
+            ax.set_xlabel("")
     figure.suptitle(f"{report.split} split · mean ± std over seeds (band or bar)", fontsize=10)
     _legend(figure, axes, _rule_handles(report, numeric=x != DATA_KEY and _numeric_x(report, x)))
     return figure

@@ -20,6 +20,7 @@ from hfa.report.collect import DATA_KEY, LOSS_KEY, RATIO_KEY
 from hfa.report.stats import (
     BOOTSTRAP_RESAMPLES,
     EXACT_MAX_N,
+    PERMUTATION_MAX_N,
     Ranking,
     smallest_p,
 )
@@ -229,8 +230,9 @@ def _comparison_section(
 def _test_notes(rows: pd.DataFrame, tests: int) -> list[str]:
     notes = [
         f"Δ: mean paired difference; 95% CI: percentile bootstrap ({BOOTSTRAP_RESAMPLES} resamples, seeded); "
-        f"p: two-sided Wilcoxon signed-rank (zeros dropped; exact without ties and n <= {EXACT_MAX_N}, else normal "
-        f"approximation); Holm: corrected over all {tests} tests of this metric"
+        f"p: two-sided Wilcoxon signed-rank (zeros dropped; exact without ties and n <= {EXACT_MAX_N}, all sign "
+        f"flips with ties and n <= {PERMUTATION_MAX_N}, else normal approximation); Holm: corrected over all "
+        f"{tests} tests of this metric"
     ]
     small = sorted({int(n) for n in rows["n"] if 0 < smallest_p(int(n)) >= ALPHA or int(n) < 2})
     if small:
