@@ -438,6 +438,9 @@ def long_table(report: Report) -> pd.DataFrame:
 
 def _key_record(report: Report, row: pd.Series) -> dict[str, str]:
     record = {k: format_key(k, row[k]) for k in report.keys if k in row.index}
-    if RATIO_KEY in report.keys and _missing(row.get(RATIO_KEY)):
-        record["natural_ratio"] = report.natural_ratios.get(str(row.get(DATA_KEY)))
+    data = str(row.get(DATA_KEY))
+    # The titles of the other formats name a natural ratio's value; here each row carries it.
+    natural = _missing(row[RATIO_KEY]) if RATIO_KEY in row.index else None in report.ratios.get(data, [])
+    if natural and data in report.natural_ratios:
+        record["natural_ratio"] = report.natural_ratios[data]
     return record
