@@ -51,16 +51,22 @@ def _spec(index: int) -> tuple[str, int, int]:
     return LOSS_NAMES[index % len(LOSS_NAMES)], 100 + index, index % 3
 
 
-def _trained(specs: list[tuple[str, int, int]], datasets: list[MemberData], dropout: float):
+def _trained(
+    specs: list[tuple[str, int, int]],
+    datasets: list[MemberData],
+    dropout: float,
+    activation: str = "relu",
+    settings: TrainConfig = TRAIN,
+):
     """Train ``specs`` as one stack; per member: (history as tuples, final state dict)."""
     cfg = Config()
-    cfg.model.hidden, cfg.model.dropout = [8, 4], dropout
+    cfg.model.hidden, cfg.model.dropout, cfg.model.activation = [8, 4], dropout, activation
     members = []
     for loss, seed, data in specs:
         cfg.loss.name = loss
         model = build_model(2, cfg.model, seed=Streams.from_seed(seed).init)
         members.append(Member(model, build_run_loss(cfg, datasets[data].y_train), data, seed))
-    results = train(members, datasets, TRAIN)
+    results = train(members, datasets, settings)
     return [
         ([tuple(vars(log).values()) for log in result.history], member.model.state_dict())
         for member, result in zip(members, results, strict=True)
@@ -86,6 +92,16 @@ def test_every_member_trains_as_it_would_alone(datasets, dropout):
         small = _trained([company[i] for i in picks], datasets, dropout)
         for got, i in zip(small, picks, strict=True):
             _assert_same(got, stacked[i])
+
+
+@pytest.mark.parametrize("activation", ["tanh", "gelu"])
+def test_odd_batch_sizes_and_smooth_activations(datasets, activation):
+    """Batches of 50 (not a whole number of vector iterations) through tanh/GELU: still the same bits."""
+    settings = TRAIN.model_copy(update={"batch_size": 50, "epochs": 4})
+    company = [_spec(i) for i in range(5)]
+    stacked = _trained(company, datasets, 0.2, activation, settings)
+    for i in (0, 4):
+        _assert_same(stacked[i], _trained([company[i]], datasets, 0.2, activation, settings)[0])
 
 
 def test_members_stop_at_their_own_epochs(datasets):

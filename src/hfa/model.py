@@ -71,8 +71,9 @@ class _MemberLinear(torch.autograd.Function):
     def forward(ctx, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         h = h.contiguous()
         out = h.new_empty(h.shape[0], h.shape[1], weight.shape[2])
-        for m in range(h.shape[0]):
-            torch.addmm(bias[m], h[m], weight[m], out=out[m])
+        # unbind: one call for all members' views, where indexing costs a Python call per member.
+        for row in zip(bias.unbind(0), h.unbind(0), weight.unbind(0), out.unbind(0), strict=True):
+            torch.addmm(*row[:3], out=row[3])
         ctx.save_for_backward(h, weight)
         return out
 
@@ -85,13 +86,16 @@ class _MemberLinear(torch.autograd.Function):
         grad_h = torch.empty_like(h) if need_h else None
         grad_w = torch.empty_like(weight) if need_w else None
         grad_b = grad.new_empty(grad.shape[0], 1, grad.shape[2]) if need_b else None
-        for m in range(h.shape[0]):
-            if grad_h is not None:
-                torch.mm(grad[m], weight[m].T, out=grad_h[m])
-            if grad_w is not None:
-                torch.mm(h[m].T, grad[m], out=grad_w[m])
-            if grad_b is not None:
-                torch.sum(grad[m], 0, keepdim=True, out=grad_b[m])
+        grads = grad.unbind(0)
+        if grad_b is not None:
+            for g, out in zip(grads, grad_b.unbind(0), strict=True):
+                torch.sum(g, 0, keepdim=True, out=out)
+        if grad_h is not None:
+            for g, w, out in zip(grads, weight.transpose(1, 2).unbind(0), grad_h.unbind(0), strict=True):
+                torch.mm(g, w, out=out)
+        if grad_w is not None:
+            for x, g, out in zip(h.transpose(1, 2).unbind(0), grads, grad_w.unbind(0), strict=True):
+                torch.mm(x, g, out=out)
         return grad_h, grad_w, grad_b
 
 
