@@ -394,3 +394,15 @@ def test_natural_ratio_is_placed_at_its_value(scored: Path) -> None:
     positions, labels, numeric = _positions(report, summary, "data.imbalance_ratio")
     assert numeric and labels is None
     assert set(positions[summary["data.name"] == "keel/yeast4"]) == {28.1}
+
+
+def test_a_natural_ratio_shared_by_all_rows_is_in_titles_and_csv(tmp_path: Path) -> None:
+    for seed in range(2):
+        for name in ("bce", "f1"):
+            cfg = config_dict(name, None, seed, **{"data.name": "keel/yeast4"})
+            write_scored_run(tmp_path, f"{name}-{seed}", name, cfg, scored_splits(seed, 0.3), source_ratio=28.1)
+    report = build_report(load_runs(tmp_path))
+    assert "data.imbalance_ratio" not in report.keys
+    assert render(report, "markdown").startswith("**keel/yeast4 (natural ratio 28.1) · test split")
+    csv = pd.read_csv(io.StringIO(render(report, "csv")))
+    assert set(csv.loc[csv["table"] == "summary", "natural_ratio"]) == {28.1}
