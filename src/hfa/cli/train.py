@@ -87,6 +87,9 @@ def train(
     # F-beta of the beta the loss trains for (f2 for fbeta(beta=2)) beside F1: the number the run optimised.
     trained = [c for c in test.columns if fbeta_of(c) not in (None, 1.0)]
     columns = ["rule", "threshold", "precision", "recall", "f1", *trained, "balanced_accuracy", "roc_auc"]
+    if "label" in test.columns:  # multi-label: a row per label and rule, then macro and micro
+        test = test[test["rule"] != "mean"]
+        columns = ["rule", "label", *columns[1:], "hamming_loss", "subset_accuracy"]
     title = f"{info['loss_label']} on {cfg.data.name} — test split"
     console.print(frame_table(test[columns], title=title))
     _flag_collapsed(test)

@@ -48,6 +48,12 @@ class Runs:
 def load_runs(root: str | Path, metrics: Iterable[str] = ()) -> Runs:
     """Every run below ``root``, with the count metrics named in ``metrics`` filled in for every run."""
     table = collect_results(root, metrics=[m for m in metrics if is_count_metric(m)])
+    if "label" in table.columns and table["label"].notna().any():
+        # Pooling a run's label rows (and its macro and micro rows) as if they were runs would give wrong numbers.
+        raise HfaError(
+            "these runs are multi-label (results have a 'label' column), which hfa report does not summarise yet; "
+            "read results.csv by label (scripts/mulan_yeast_study.py does for configs/mulan-yeast.yaml)"
+        )
     return Runs(table=table, infos=run_infos(root), root=Path(root))
 
 
