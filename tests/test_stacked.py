@@ -125,8 +125,8 @@ def test_a_sweep_writes_the_same_folders_with_and_without_stacking(trained):
     for cfg in unstacked:
         cfg.train.stack = False
     plain = execute(unstacked, root / "unstacked")
-    names = sorted(p.name for p in (root / "stacked" / "stk").iterdir())
-    assert names == sorted(p.name for p in (root / "unstacked" / "stk").iterdir())
+    names = sorted(p.name for p in (root / "stacked" / "stk").iterdir() if not p.name.startswith("."))
+    assert names == sorted(p.name for p in (root / "unstacked" / "stk").iterdir() if not p.name.startswith("."))
     assert len(names) == len(configs)
     for cfg, stacked, single in zip(configs, summary.reports, plain.reports, strict=True):
         assert stacked.run_dir.name == single.run_dir.name

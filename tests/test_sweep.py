@@ -137,7 +137,7 @@ def test_sweep_resumes_and_force_reruns(config, tmp_path):
     again = sweep("--config", config, "--out", out)
     assert "0 trained, 4 already done" in again.output
 
-    victim = sorted(p for p in (out / "grid").iterdir() if p.is_dir())[0]
+    victim = sorted(p for p in (out / "grid").iterdir() if p.is_dir() and not p.name.startswith("."))[0]
     (victim / "run.json").unlink()
     partial = sweep("--config", config, "--out", out)
     assert "1 trained, 3 already done" in partial.output
