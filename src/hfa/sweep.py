@@ -9,22 +9,21 @@ finishes only what is missing.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from hfa import executors, rundir
 from hfa.config import Config, check_key, load_yaml, parse_override, resolve, set_dotted, validate
 from hfa.errors import HfaError
-from hfa.runs import RunOutcome, completed, execute_run, execute_stack, record_failure, run_dir_for
+from hfa.rundir import run_dir_for
+from hfa.runs import RunOutcome, execute_run, execute_stack, record_failure
 from hfa.stacked import stack_groups
 from hfa.training import TrainingError
 
@@ -159,14 +158,38 @@ def run_stack(configs: list[Config], out: str) -> list[RunReport]:
     return reports
 
 
-def run_batch(configs: list[Config], out: str) -> list[RunReport]:
-    """The unit of work an executor hands out: one stack of runs (or one run) that shares a data set."""
+def run_batch(configs: list[Config], out: str, force: bool = False) -> list[RunReport]:
+    """The unit of work an executor hands out: one stack of runs (or one run) that shares a data set.
+
+    Each run is trained under its lock (``hfa.rundir.lock``), so sweeps sharing a folder train it once: runs
+    another process holds are waited for afterwards, and trained here only if that process did not finish them.
+    """
     import torch
 
     # One intra-op thread per run, whatever the executor: a thread count changes floating-point rounding, which
     # training can amplify, and results must not depend on how a sweep was run. --workers uses the other cores.
     torch.set_num_threads(1)
-    return [run_one(configs[0], out)] if len(configs) == 1 else run_stack(configs, out)
+    folders = [run_dir_for(cfg, out) for cfg in configs]
+    reports: list[RunReport] = []
+    with rundir.locks(folders) as held:
+        mine = [cfg for cfg, folder in zip(configs, folders, strict=True) if folder in held]
+        reports += _train_unclaimed(mine, out, force)
+    for cfg, folder in zip(configs, folders, strict=True):
+        if folder not in held:
+            with rundir.lock(folder):
+                reports += _train_unclaimed([cfg], out, force=False)
+    return reports
+
+
+def _train_unclaimed(configs: list[Config], out: str, force: bool) -> list[RunReport]:
+    """Train those of ``configs`` (whose locks are held) that are not finished, or all of them with ``force``."""
+    todo, done = pending(configs, out, force)
+    reports = [RunReport(folder, "skipped") for folder in done]
+    if len(todo) == 1:
+        reports.append(run_one(todo[0], out))
+    elif todo:
+        reports += run_stack(todo, out)
+    return reports
 
 
 def units(configs: Sequence[Config]) -> list[list[Config]]:
@@ -182,30 +205,24 @@ def units(configs: Sequence[Config]) -> list[list[Config]]:
     return [stack for group in groups.values() for stack in stack_groups(group)]
 
 
-def clean_staging(root: Path) -> None:
-    """Remove run folders a killed process left half-written (hidden staging folders)."""
-    if root.is_dir():
-        for stale in root.glob(".*.*"):
-            if stale.is_dir():
-                shutil.rmtree(stale, ignore_errors=True)
-
-
 def pending(configs: Sequence[Config], out: str | Path, force: bool) -> tuple[list[Config], list[Path]]:
     todo, done = [], []
     for cfg in configs:
         run_dir = run_dir_for(cfg, out)
-        if not force and completed(run_dir):
+        if not force and rundir.completed(run_dir):
             done.append(run_dir)
         else:
             todo.append(cfg)
     return todo, done
 
 
-def check_options(workers: int, executor: str) -> None:
+def check_options(workers: int, executor: str, ray_address: str | None = None) -> None:
     if workers < 1:
         raise HfaError(f"--workers must be at least 1 (got {workers})")
     if executor not in ("local", "ray"):
         raise HfaError(f"--executor must be local or ray (got {executor!r})")
+    if executor == "ray":
+        executors.ray_target(ray_address)
 
 
 def execute(
@@ -217,63 +234,33 @@ def execute(
     ray_address: str | None = None,
     on_report: Callable[[RunReport], None] | None = None,
 ) -> SweepSummary:
-    """Run every config not already done; reports arrive through ``on_report`` as runs finish."""
-    check_options(workers, executor)
+    """Run every config not already done; reports arrive through ``on_report`` as runs finish.
+
+    Every output folder is checked (and created) before any training; then the staging folders that dead
+    processes left are removed.
+    """
+    check_options(workers, executor, ray_address)
     out = str(out)
     for name in {cfg.name for cfg in configs}:
-        clean_staging(Path(out) / name)
+        ids = [run_dir_for(cfg, out).name for cfg in configs if cfg.name == name]
+        rundir.check_output(Path(out) / name, ids)
+        rundir.clean_staging(Path(out) / name)
     todo, done = pending(configs, out, force)
     summary = SweepSummary([RunReport(path, "skipped") for path in done])
     notify = on_report or (lambda report: None)
     for report in summary.reports:
         notify(report)
 
+    work = functools.partial(run_batch, out=out, force=force)
     if executor == "ray":
-        results: Iterator[RunReport] = _run_on_ray(todo, out, workers, ray_address)
+        # Runs write to `out` on the worker's file system: on a cluster, point --out at shared storage.
+        work = functools.partial(run_batch, out=str(Path(out).resolve()), force=force)
+        results: Iterator[RunReport] = executors.on_ray(work, units(todo), workers, ray_address)
     elif workers == 1:
-        results = (report for unit in units(todo) for report in run_batch(unit, out))
+        results = (report for unit in units(todo) for report in work(unit))
     else:
-        results = _run_in_processes(todo, out, workers)
+        results = executors.in_processes(work, units(todo), workers)
     for report in results:
         summary.reports.append(report)
         notify(report)
     return summary
-
-
-def _run_in_processes(configs: Sequence[Config], out: str, workers: int) -> Iterator[RunReport]:
-    # spawn, not fork: a forked child inherits torch's thread pools in an undefined state.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures: set[Future] = {pool.submit(run_batch, unit, out) for unit in units(configs)}
-        try:
-            while futures:
-                finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    yield from future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-
-
-def _run_on_ray(configs: Sequence[Config], out: str, workers: int, address: str | None) -> Iterator[RunReport]:
-    try:
-        import ray
-    except ImportError:
-        raise HfaError("--executor ray needs Ray: pip install 'hfa[ray]' (or pip install ray)") from None
-    address = address or os.environ.get("RAY_ADDRESS")
-    started_here = not ray.is_initialized()
-    if started_here:
-        init: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
-        ray.init(**init, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        remote = ray.remote(num_cpus=1)(run_batch)
-        # Runs write to `out` on the worker's file system: on a cluster, point --out at shared storage.
-        target = str(Path(out).resolve())
-        pending_refs = [remote.remote(unit, target) for unit in units(configs)]
-        while pending_refs:
-            ready, pending_refs = ray.wait(pending_refs, num_returns=1)
-            for ref in ready:
-                yield from ray.get(ref)
-    finally:
-        if started_here:
-            ray.shutdown()

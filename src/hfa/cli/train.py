@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hfa.cli.app import app, console, err_console, frame_table, user_errors
+from hfa.cli.app import app, console, err_console, frame_table, interruption, stop_on_sigterm, user_errors
 from hfa.config import load_config
 
 OVERRIDES_HELP = "Dotted config overrides, read as YAML values, e.g. train.epochs=5 loss.name=f1 model.hidden=[32,32]."
@@ -30,14 +30,32 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the run folder (for scripts)."),
 ) -> None:
     """Train one model and write config.yaml, metrics.csv, history.csv, model.pt and run.json."""
+    with stop_on_sigterm():
+        try:
+            _train(config, overrides or [], out, quiet)
+        except KeyboardInterrupt as exc:
+            what, code = interruption(exc)
+            err_console.print(
+                f"interrupted by {what}: the run did not finish and nothing of it was written to {out}; "
+                "run the same command again to train it",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(code=code) from None
+
+
+def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool) -> None:
     # Imported here so `hfa --help` answers without loading torch and scikit-learn.
+    from hfa.config import run_id
     from hfa.data import prepare_data
     from hfa.devices import resolve_device
+    from hfa.rundir import check_output
     from hfa.runs import execute_run
     from hfa.training import EpochLog, TrainingError
 
-    cfg = load_config(config, overrides or [])
-    # Bad data or device settings fail here, before a progress bar has drawn anything.
+    cfg = load_config(config, overrides)
+    # Bad output places, data or device settings fail here, before a progress bar has drawn anything.
+    check_output(out / cfg.name, [run_id(cfg)])
     resolve_device(cfg.train.device)
     splits = prepare_data(cfg.data)
     with Progress(
