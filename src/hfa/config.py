@@ -366,7 +366,8 @@ def _suggest(key: str, allowed: Sequence[str]) -> str:
 
 def _error_line(exc: ValidationError, source: str) -> str:
     error = exc.errors()[0]
-    key = ".".join(str(part) for part in error["loc"])
+    loc = error["loc"] if error["type"] == "extra_forbidden" else _schema_loc(error["loc"])
+    key = ".".join(str(part) for part in loc)
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     if error["type"] == "extra_forbidden":
         return f"unknown key {key!r} in {source}{_suggest(key, config_keys())}{more}"
@@ -378,6 +379,17 @@ def _error_line(exc: ValidationError, source: str) -> str:
     if key:
         return f"invalid value{shown} for {key!r} in {source}: {message}{more}"
     return f"invalid config in {source}: {message}{more}"
+
+
+def _schema_loc(loc: Sequence[Any]) -> list[Any]:
+    """An error location without pydantic's union-member tags: ``loss.pos_weight.float`` -> ``loss.pos_weight``."""
+    keys = set(config_keys())
+    kept: list[Any] = []
+    for part in loc:
+        if isinstance(part, str) and kept and ".".join(map(str, [*kept, part])) not in keys:
+            break
+        kept.append(part)
+    return kept
 
 
 def validate(raw: Mapping[str, Any], source: str = "config") -> Config:

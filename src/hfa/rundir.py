@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hfa import io
-from hfa.errors import HfaError
+from hfa.errors import HfaError, clip
 
 if TYPE_CHECKING:  # torch and pandas arrive with the writers that need them
     import pandas as pd
@@ -218,15 +218,17 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
     path is a file, a name is longer than the file system allows, or the folder cannot be created or written.
     """
     folder = Path(folder)
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
+    existing = next((p for p in (folder, *folder.parents) if _exists(p)), Path("/"))
     if not existing.is_dir():
-        raise HfaError(f"{option} {folder}: {existing} is a file, not a folder; pass a folder")
+        raise HfaError(f"{option} {clip(str(folder))}: {clip(str(existing))} is a file, not a folder; pass a folder")
     limit = _name_max(existing)
     longest = max((longest_entry_name(name) for name in entry_names), default=0)
     too_long = [part for part in folder.relative_to(existing).parts if len(os.fsencode(part)) > limit]
     if too_long or longest > limit:
-        what = f"the name {too_long[0][:40]}…" if too_long else f"run folder names of {longest} characters"
-        raise HfaError(f"{option} {folder}: {what} exceed the file system's limit of {limit}; use a shorter name")
+        what = f"the name {clip(too_long[0], 40)!r}" if too_long else f"run folder names of {longest} characters"
+        raise HfaError(
+            f"{option} {clip(str(folder))}: {what} exceeds the file system's limit of {limit} bytes; use a shorter name"
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         io.create_unique(folder, ".hfa-write-check.", "", directory=False).unlink()
@@ -234,7 +236,14 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
         reason = exc.strerror or type(exc).__name__
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             reason += " (pass a folder you can write to)"
-        raise HfaError(f"{option} {folder} is not writable: {reason}") from None
+        raise HfaError(f"{option} {clip(str(folder))} is not writable: {reason}") from None
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long, among others: checked next, by name
+        return False
 
 
 def _name_max(folder: Path) -> int:

@@ -20,8 +20,8 @@ from typing import Any, Literal
 import yaml
 
 from hfa import executors, rundir
-from hfa.config import Config, check_key, load_yaml, parse_override, resolve, set_dotted, validate
-from hfa.errors import HfaError
+from hfa.config import Config, YamlAliasError, check_key, load_yaml, parse_override, resolve, set_dotted, validate
+from hfa.errors import HfaError, clip, shorten
 from hfa.rundir import run_dir_for
 from hfa.runs import RunOutcome, execute_run, execute_stack, record_failure
 from hfa.stacked import stack_groups
@@ -42,8 +42,10 @@ def parse_grid(item: str) -> tuple[str, list[Any]]:
         raise HfaError(f"--grid {item!r} must be KEY=V1,V2,..., e.g. --grid data.imbalance_ratio=5,20,50")
     try:
         values = load_yaml(f"[{text}]") if text.strip() else []
+    except YamlAliasError as exc:
+        raise HfaError(f"--grid {clip(item)!r}: {exc}") from None
     except yaml.YAMLError:
-        raise HfaError(f"--grid {item!r}: {text!r} is not a comma-separated list of YAML values") from None
+        raise HfaError(f"--grid {clip(item)!r}: {clip(text)!r} is not a comma-separated list of YAML values") from None
     if not values:
         raise HfaError(f"--grid {item!r} gives no values; write KEY=V1,V2,..., e.g. --grid seed=0,1,2")
     return key, values
@@ -58,7 +60,9 @@ def grid_axes(raw_sweep: Any, grid: Iterable[str], pinned: Iterable[str], source
     axes: dict[str, list[Any]] = {}
     for key, values in raw_sweep.items():
         if not isinstance(values, list) or not values:
-            raise HfaError(f"sweep key {key!r} in {source} must have a non-empty list of values, got {values!r}")
+            raise HfaError(
+                f"sweep key {clip(str(key))!r} in {source} must have a non-empty list of values, got {shorten(values)}"
+            )
         axes[str(key)] = values
     for item in grid:
         key, values = parse_grid(item)
@@ -221,7 +225,7 @@ def check_options(workers: int, executor: str, ray_address: str | None = None) -
         raise HfaError(f"--workers must be at least 1 (got {workers})")
     if executor not in ("local", "ray"):
         raise HfaError(f"--executor must be local or ray (got {executor!r})")
-    if executor == "ray":
+    if executor == "ray" or ray_address is not None:
         executors.ray_target(ray_address)
 
 

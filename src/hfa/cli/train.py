@@ -45,7 +45,9 @@ def train(
 
 
 def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool) -> None:
-    # Imported here so `hfa --help` answers without loading torch and scikit-learn.
+    # A bad config is answered before torch and scikit-learn load (seconds); they are imported here, not at the
+    # top, so `hfa --help` answers without them too.
+    cfg = load_config(config, overrides)
     from hfa.config import run_id
     from hfa.data import prepare_data
     from hfa.devices import resolve_device
@@ -53,7 +55,6 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool) ->
     from hfa.runs import execute_run
     from hfa.training import EpochLog, TrainingError
 
-    cfg = load_config(config, overrides)
     # Bad output places, data or device settings fail here, before a progress bar has drawn anything.
     check_output(out / cfg.name, [run_id(cfg)])
     resolve_device(cfg.train.device)
