@@ -181,6 +181,24 @@ def test_data_that_breaks_after_loading_is_refused(frame, words, tmp_path, monke
         assert word in line, line
 
 
+def test_an_identifier_column_is_refused_before_one_hot_encoding_it(tmp_path):
+    frame = frame_with([1.0] * 20_002).assign(a=[f"id-{i}" for i in range(20_002)])
+    path = write_csv(tmp_path / "data.csv", frame)
+    line = one_line(train("--out", tmp_path / "runs", f"data.name={path}", "data.target=y"))
+    assert "20,002 distinct values" in line and "'a'" in line and "at most 10,000" in line
+
+
+def test_a_grid_too_large_is_refused_before_it_is_expanded(tmp_path, no_training):
+    grid = [
+        "--grid",
+        "seed=" + ",".join(map(str, range(1000))),
+        "--grid",
+        "train.epochs=" + ",".join(map(str, range(1, 1001))),
+    ]
+    line = one_line(runner.invoke(app, ["sweep", "--out", str(tmp_path), *grid]))
+    assert "1,000,000 runs" in line and "at most 100,000" in line
+
+
 def test_large_but_finite_features_still_train(tmp_path):
     from hfa.config import DataConfig
     from hfa.data import prepare_data
@@ -296,7 +314,7 @@ def test_ray_started_by_hfa_is_shut_down_when_the_sweep_is_stopped(monkeypatch):
         is_initialized=lambda: False,
         init=lambda **kwargs: calls.append("init"),
         remote=lambda **kwargs: lambda f: types.SimpleNamespace(remote=lambda *a: "ref"),
-        wait=lambda refs, num_returns: (_ for _ in ()).throw(KeyboardInterrupt()),
+        wait=lambda refs, **kwargs: (_ for _ in ()).throw(KeyboardInterrupt()),
         cancel=lambda ref, force: calls.append(f"cancel {ref}"),
         shutdown=lambda: calls.append("shutdown"),
     )

@@ -142,7 +142,8 @@ def on_ray(
         refs = [remote.remote(work, unit) for unit in units]
         try:
             while refs:
-                ready, refs = ray.wait(refs, num_returns=1)
+                # A timeout, so Ctrl-C and SIGTERM are answered between waits even if Ray's wait blocks in C++.
+                ready, refs = ray.wait(refs, num_returns=1, timeout=1.0)
                 for ref in ready:
                     yield from ray.get(ref)
         except BaseException:

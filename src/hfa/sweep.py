@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from hfa.stacked import stack_groups
 from hfa.training import TrainingError
 
 Executor = Literal["local", "ray"]
+MAX_RUNS = 100_000  # runs in one sweep: each is a folder, and the grid is expanded and validated up front
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -87,6 +89,9 @@ def expand(
             f"the sweep grid is empty (no 'sweep:' block in {source}, or every axis pinned by an override); "
             "add axes with --grid KEY=V1,V2,..."
         )
+    combinations = math.prod(len(values) for values in axes.values())
+    if combinations > MAX_RUNS:
+        raise HfaError(f"the sweep grid makes {combinations:,} runs; at most {MAX_RUNS:,} in one sweep")
     configs: dict[str, Config] = {}
     for values in itertools.product(*axes.values()):
         point = copy.deepcopy(raw)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hfa.data.preprocess import categorical_columns
 from hfa.errors import HfaError, clip
 
 MAX_ABS_FEATURE = 1e30
@@ -13,11 +14,24 @@ MAX_ABS_FEATURE = 1e30
 with room for the sum over rows (values near 1e308 overflow to inf, and training then ends in NaN)."""
 
 
+MAX_CATEGORIES = 10_000
+"""Most one-hot columns the text columns of a table may make: each is a dense float32 column over every row."""
+
+
 def check_features(features: pd.DataFrame, what: str) -> None:
-    """Raise ``HfaError`` when ``features`` has no column with a value, or a numeric cell that is infinite or huge."""
+    """Raise ``HfaError`` when ``features`` has no column with a value, a numeric cell that is infinite or huge,
+    or text columns with more distinct values than one-hot encoding can hold."""
     filled = [c for c in features.columns if features[c].notna().any()]
     if not filled:
         raise HfaError(f"every feature column of {what} is empty; at least one column needs values")
+    distinct = {c: int(features[c].nunique()) for c in categorical_columns(features)}
+    if sum(distinct.values()) > MAX_CATEGORIES:
+        column = max(distinct, key=distinct.__getitem__)
+        raise HfaError(
+            f"the text columns of {what} hold {sum(distinct.values()):,} distinct values (column "
+            f"{clip(str(column))!r}: {distinct[column]:,}), one feature each once one-hot encoded; at most "
+            f"{MAX_CATEGORIES:,}: drop identifier-like columns or convert them to numbers"
+        )
     for column in features.columns:
         values = features[column]
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
