@@ -40,12 +40,7 @@ def no_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("training started before the input was checked")
 
-    for module, name in [
-        (hfa.data, "prepare_data"),
-        (hfa.runs, "prepare_data"),
-        (hfa.runs, "fit"),
-        (hfa.runs, "fit_stacked"),
-    ]:
+    for module, name in [(hfa.data, "prepare_data"), (hfa.runs, "prepare_data"), (hfa.runs, "train")]:
         monkeypatch.setattr(module, name, refuse)
 
 
@@ -173,7 +168,7 @@ def frame_with(column_a) -> pd.DataFrame:
     ],
 )
 def test_data_that_breaks_after_loading_is_refused(frame, words, tmp_path, monkeypatch):
-    monkeypatch.setattr(hfa.runs, "fit", lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setattr(hfa.runs, "train", lambda *a, **k: pytest.fail("training started"))
     path = write_csv(tmp_path / "data.csv", frame)
     line = one_line(train("--out", tmp_path / "runs", f"data.name={path}", "data.target=y"))
     assert str(path) in line

@@ -52,10 +52,10 @@ def run_dir_for(cfg: Config, out: str | Path) -> Path:
 
 
 def run_config(cfg: Config) -> dict[str, Any]:
-    """What a run records as its config: the resolved config of this one run (a sweep's grid stays out)."""
-    resolved = cfg.to_dict()
-    resolved.pop("sweep", None)
-    return resolved
+    """What a run records as its config: the canonical resolved config of this one run (see ``config.canonical``)."""
+    from hfa.config import canonical
+
+    return canonical(cfg)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import json
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,9 +25,8 @@ from hfa import executors, rundir
 from hfa.config import Config, YamlAliasError, check_key, load_yaml, parse_override, resolve, set_dotted, validate
 from hfa.errors import HfaError, clip, shorten
 from hfa.rundir import run_dir_for
-from hfa.runs import RunOutcome, execute_run, execute_stack, record_failure
-from hfa.stacked import stack_groups
-from hfa.training import TrainingError
+from hfa.runs import RunOutcome, execute_runs, record_failure
+from hfa.training import STACK_LIMIT
 
 Executor = Literal["local", "ray"]
 MAX_RUNS = 100_000  # runs in one sweep: each is a folder, and the grid is expanded and validated up front
@@ -76,10 +76,20 @@ def grid_axes(raw_sweep: Any, grid: Iterable[str], pinned: Iterable[str], source
     return axes
 
 
-def expand(
-    config: str | Path | None, overrides: Sequence[str] = (), grid: Sequence[str] = ()
-) -> tuple[list[Config], dict[str, list[Any]]]:
-    """Every run of the sweep as a validated config (duplicates dropped), and the axes that made them."""
+@dataclass
+class Grid:
+    """A sweep's runs: one validated config per distinct run, the axes that made them, and the grid's size.
+
+    Grid points that differ only in keys their run does not use (``loss.gamma`` for f1, ...) are one run.
+    """
+
+    configs: list[Config]
+    axes: dict[str, list[Any]]
+    points: int
+
+
+def expand(config: str | Path | None, overrides: Sequence[str] = (), grid: Sequence[str] = ()) -> Grid:
+    """Every distinct run of the sweep as a validated config, and the axes that made them."""
     raw = resolve(config, overrides)
     source = str(config) if config is not None else "the default config"
     pinned = [parse_override(item)[0] for item in overrides]
@@ -93,6 +103,7 @@ def expand(
     if combinations > MAX_RUNS:
         raise HfaError(f"the sweep grid makes {combinations:,} runs; at most {MAX_RUNS:,} in one sweep")
     configs: dict[str, Config] = {}
+    points = 0
     for values in itertools.product(*axes.values()):
         point = copy.deepcopy(raw)
         for key, value in zip(axes, values, strict=True):
@@ -100,7 +111,8 @@ def expand(
         where = ", ".join(f"{k}={v}" for k, v in zip(axes, values, strict=True))
         cfg = validate(point, f"sweep point {where}")
         configs.setdefault(str(run_dir_for(cfg, "")), cfg)
-    return list(configs.values()), axes
+        points += 1
+    return Grid(list(configs.values()), axes, points)
 
 
 def result_keys(axes: dict[str, list[Any]]) -> list[str]:
@@ -136,26 +148,34 @@ class SweepSummary:
         return [r for r in self.reports if r.status == "failed"]
 
 
-def run_one(cfg: Config, out: str) -> RunReport:
-    """Train one config; a failure is recorded in its folder and reported, never raised."""
-    start = time.perf_counter()
-    try:
-        outcome = execute_run(cfg, out)
-        return RunReport(outcome.run_dir, "ok", time.perf_counter() - start)
-    except (HfaError, TrainingError) as exc:
-        return RunReport(record_failure(cfg, out, exc), "failed", time.perf_counter() - start, str(exc))
+def run_batch(configs: list[Config], out: str, force: bool = False) -> list[RunReport]:
+    """The unit of work an executor hands out: one stack of runs.
 
-
-def run_stack(configs: list[Config], out: str) -> list[RunReport]:
-    """Train runs as one stack (see ``hfa.stacked``); each failure is recorded in its own folder.
-
-    A failure of the whole stack (its data) is left to the single runs, which record it for each run.
+    Each run is trained under its lock (``hfa.rundir.lock``), so sweeps sharing a folder train it once: runs
+    another process holds are waited for afterwards, and trained here only if that process did not finish them.
     """
+    folders = [run_dir_for(cfg, out) for cfg in configs]
+    reports: list[RunReport] = []
+    with rundir.locks(folders) as held:
+        mine = [cfg for cfg, folder in zip(configs, folders, strict=True) if folder in held]
+        reports += _train_unfinished(mine, out, force)
+    for cfg, folder in zip(configs, folders, strict=True):
+        if folder not in held:
+            with rundir.lock(folder):
+                reports += _train_unfinished([cfg], out, force=False)
+    return reports
+
+
+def _train_unfinished(configs: list[Config], out: str, force: bool) -> list[RunReport]:
+    """Train those of ``configs`` (their locks held) that are not finished, or all of them with ``force``."""
+    todo, done = pending(configs, out, force)
+    return [RunReport(folder, "skipped") for folder in done] + (_train(todo, out) if todo else [])
+
+
+def _train(configs: list[Config], out: str) -> list[RunReport]:
+    """Train one stack of runs; each failure is recorded in its own folder."""
     start = time.perf_counter()
-    try:
-        outcomes = execute_stack(configs, out)
-    except (HfaError, TrainingError):
-        return [run_one(cfg, out) for cfg in configs]
+    outcomes = execute_runs(configs, out)
     # Members finish together, so each is charged an equal share of the stack's time.
     share = (time.perf_counter() - start) / len(configs)
     reports = []
@@ -167,51 +187,39 @@ def run_stack(configs: list[Config], out: str) -> list[RunReport]:
     return reports
 
 
-def run_batch(configs: list[Config], out: str, force: bool = False) -> list[RunReport]:
-    """The unit of work an executor hands out: one stack of runs (or one run) that shares a data set.
+def stack_key(cfg: Config) -> str | None:
+    """Runs with equal keys train as one stack; ``None``: this run trains alone (``train.stack=false``).
 
-    Each run is trained under its lock (``hfa.rundir.lock``), so sweeps sharing a folder train it once: runs
-    another process holds are waited for afterwards, and trained here only if that process did not finish them.
+    Members share the data set and how it is cut (not its seed: each member has its own splits), the model shape
+    and the training settings; they differ in seed, data seed and loss.
     """
-    import torch
-
-    # One intra-op thread per run, whatever the executor: a thread count changes floating-point rounding, which
-    # training can amplify, and results must not depend on how a sweep was run. --workers uses the other cores.
-    torch.set_num_threads(1)
-    folders = [run_dir_for(cfg, out) for cfg in configs]
-    reports: list[RunReport] = []
-    with rundir.locks(folders) as held:
-        mine = [cfg for cfg, folder in zip(configs, folders, strict=True) if folder in held]
-        reports += _train_unclaimed(mine, out, force)
-    for cfg, folder in zip(configs, folders, strict=True):
-        if folder not in held:
-            with rundir.lock(folder):
-                reports += _train_unclaimed([cfg], out, force=False)
-    return reports
+    if not cfg.train.stack:
+        return None
+    shared = {
+        "data": cfg.data.model_dump(mode="json", exclude={"seed"}),
+        "model": cfg.model.model_dump(mode="json"),
+        "train": cfg.train.model_dump(mode="json", exclude={"stack"}),
+    }
+    return json.dumps(shared, sort_keys=True)
 
 
-def _train_unclaimed(configs: list[Config], out: str, force: bool) -> list[RunReport]:
-    """Train those of ``configs`` (whose locks are held) that are not finished, or all of them with ``force``."""
-    todo, done = pending(configs, out, force)
-    reports = [RunReport(folder, "skipped") for folder in done]
-    if len(todo) == 1:
-        reports.append(run_one(todo[0], out))
-    elif todo:
-        reports += run_stack(todo, out)
-    return reports
+def units(configs: Sequence[Config], limit: int = STACK_LIMIT) -> list[list[Config]]:
+    """The sweep cut into stacks of at most ``limit`` runs (a run that cannot stack is a stack of one).
 
-
-def units(configs: Sequence[Config]) -> list[list[Config]]:
-    """The sweep cut into stacks (runs sharing data and model shape) and single runs.
-
-    The cut depends on the grid alone, never on the executor or the number of workers, so every way of running a
-    sweep trains the same stacks and writes the same numbers. Runs sharing a data set stay next to each other, so
-    a worker's data cache serves them in turn.
+    The cut depends on the grid alone, never on the executor or the number of workers; and since a run's numbers
+    do not depend on its stack, neither do the results.
     """
-    groups: dict[str, list[Config]] = {}
+    keyed: dict[str, list[Config]] = {}
+    stacks: list[list[Config]] = []
     for cfg in configs:
-        groups.setdefault(cfg.data.model_dump_json(), []).append(cfg)
-    return [stack for group in groups.values() for stack in stack_groups(group)]
+        key = stack_key(cfg)
+        if key is None:
+            stacks.append([cfg])
+        else:
+            keyed.setdefault(key, []).append(cfg)
+    for members in keyed.values():
+        stacks.extend(members[i : i + limit] for i in range(0, len(members), limit))
+    return stacks
 
 
 def pending(configs: Sequence[Config], out: str | Path, force: bool) -> tuple[list[Config], list[Path]]:

@@ -49,16 +49,15 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool) ->
     # top, so `hfa --help` answers without them too.
     cfg = load_config(config, overrides)
     from hfa.config import run_id
-    from hfa.data import prepare_data
     from hfa.devices import resolve_device
     from hfa.rundir import check_output
-    from hfa.runs import execute_run
+    from hfa.runs import execute_run, load_splits
     from hfa.training import EpochLog, TrainingError
 
     # Bad output places, data or device settings fail here, before a progress bar has drawn anything.
     check_output(out / cfg.name, [run_id(cfg)])
     resolve_device(cfg.train.device)
-    splits = prepare_data(cfg.data)
+    splits = load_splits(cfg)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

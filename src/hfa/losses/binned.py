@@ -99,9 +99,11 @@ class _BinnedCounts(torch.autograd.Function):
         index = index.reshape(-1)
         values = torch.stack((torch.ones_like(p), p) if w is None else (w, w * p)).reshape(2, -1)
         sums = p.new_zeros(2, rows * 2 * k).index_add_(1, index, values).view(2, rows, 2, k)
-        # Columns (row, class) of one (2K, 2M) operand: a single product with the (T, 2K) lines for every row.
-        operand = sums.permute(0, 3, 1, 2).reshape(2 * k, 2 * rows)
-        tp, fp = (lines @ operand).view(-1, rows, 2).permute(2, 1, 0)
+        # counts[m, c, t] = sum_j lines[t, j] * [sums; moments][m, c, j], as a product and a sum over the last axis:
+        # a matrix product would round each row differently depending on how many rows it holds, and a run's
+        # loss must not depend on how many runs share its stack.
+        operand = sums.permute(1, 2, 0, 3).reshape(rows, 2, 1, 2 * k)
+        tp, fp = (operand * lines).sum(-1).unbind(1)
         pos, neg = sums[0].sum(2).T
         fn, tn = pos[:, None] - tp, neg[:, None] - fp
         ctx.save_for_backward(index, slope, w)
@@ -115,7 +117,9 @@ class _BinnedCounts(torch.autograd.Function):
         index, slope, w = ctx.saved_tensors
         # FN = #pos - TP and TN = #neg - FP, so their gradients flow back through TP and FP with a minus sign.
         g_pos, g_neg = (g_tp - g_fn).reshape(-1, slope.shape[0]), (g_fp - g_tn).reshape(-1, slope.shape[0])
-        per_bin = torch.stack((g_pos, g_neg), 1) @ slope  # (M, 2, K): the flattened (M, 2K) bins of the forward
+        # (M, 2, K): the flattened (M, 2K) bins of the forward; a sum over the last axis, not a matrix product,
+        # for the reason given in forward.
+        per_bin = (torch.stack((g_pos, g_neg), 1).unsqueeze(2) * slope.T).sum(-1)
         # The forward's row offsets index the flattened bins: one gather for every row.
         grad = per_bin.reshape(-1)[index].view(g_pos.shape[0], -1)
         if w is not None:
