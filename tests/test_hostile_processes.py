@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from hfa.rundir import LOCK_DIR, completed
 
@@ -28,19 +27,10 @@ pytestmark = [
 HFA = [sys.executable, "-c", "from hfa.cli import main; main()"]
 DEADLINE_S = 240
 
-BASE = {
-    "name": "grid",
-    "data": {"name": "synthetic", "n_samples": 1000, "cluster_std": 2.0, "imbalance_ratio": 4},
-    "model": {"hidden": [4]},
-    "train": {"epochs": 2, "batch_size": 256, "lr": 0.01, "patience": 0, "device": "cpu"},
-}
-
 
 @pytest.fixture
-def config(tmp_path) -> Path:
-    path = tmp_path / "grid.yaml"
-    path.write_text(yaml.safe_dump(BASE))
-    return path
+def config(tiny_config: Path) -> Path:
+    return tiny_config
 
 
 def start(*args: str) -> subprocess.Popen:
@@ -126,13 +116,13 @@ def test_workers_exit_when_their_parent_is_killed(config, tmp_path):
 def test_sigint_of_train_says_what_happened(config, tmp_path):
     out = tmp_path / "runs"
     process = start("train", "-c", str(config), "--out", str(out), "train.epochs=1000000")
-    wait_for(lambda: (out / "grid").is_dir(), "the output folder (made once the config is checked)")
+    wait_for(lambda: (out / "tiny").is_dir(), "the output folder (made once the config is checked)")
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=DEADLINE_S)
     assert process.returncode == 130, stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "interrupted by SIGINT" in lines[0] and "nothing of it was written" in lines[0]
-    assert [p.name for p in (out / "grid").iterdir()] in ([], [LOCK_DIR])
+    assert [p.name for p in (out / "tiny").iterdir()] in ([], [LOCK_DIR])
 
 
 def counts(stdout: str) -> tuple[int, int]:
@@ -150,7 +140,7 @@ def test_two_sweeps_on_one_folder_train_each_run_once(config, tmp_path):
         assert process.returncode == 0, stderr
     trained = [counts(stdout)[0] for stdout, _ in outputs]
     assert sum(trained) == 4, outputs  # each of the four runs trained by exactly one of the sweeps
-    assert len(set(pd.read_csv(out / "grid" / "results.csv")["run_id"])) == 4
+    assert len(set(pd.read_csv(out / "tiny" / "results.csv")["run_id"])) == 4
 
 
 def test_concurrent_forced_sweeps_never_crash_one_another(config, tmp_path):
@@ -162,7 +152,7 @@ def test_concurrent_forced_sweeps_never_crash_one_another(config, tmp_path):
     outputs = [process.communicate(timeout=DEADLINE_S) for process in processes]
     for process, (_, stderr) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, stderr
-    root = out / "grid"
+    root = out / "tiny"
     runs = [p for p in root.iterdir() if not p.name.startswith(".") and p.is_dir()]
     assert len(runs) == 3 and all(completed(p) for p in runs)
     assert [p.name for p in root.iterdir() if p.name.startswith(".")] == [LOCK_DIR]

@@ -9,11 +9,11 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
-import yaml
 from typer.testing import CliRunner
 
 import hfa.data.splits
@@ -24,19 +24,10 @@ from hfa.rundir import RUN_FILES, clean_staging, completed, run_dir_for, write_r
 
 runner = CliRunner()
 
-TINY = {
-    "name": "tiny",
-    "data": {"name": "synthetic", "n_samples": 1000, "cluster_std": 2.0, "imbalance_ratio": 4},
-    "model": {"hidden": [4]},
-    "train": {"epochs": 2, "batch_size": 256, "lr": 0.01, "patience": 0, "device": "cpu"},
-}
-
 
 @pytest.fixture
-def config(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(TINY))
-    return path
+def config(tiny_config: Path) -> Path:
+    return tiny_config
 
 
 def write_whole(run_dir, cfg=None, marker=1):
