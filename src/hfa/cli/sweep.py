@@ -125,10 +125,13 @@ def _rewrite_results(root: Path, keys: Any) -> str:
     When it cannot be rewritten (a full disk), a stale table is removed rather than left disagreeing with the
     folders: it is always rebuilt from them.
     """
-    from hfa.results import RESULTS_FILE, write_results
+    from hfa import io
+    from hfa.results import RESULTS_FILE, results_frame
 
     try:
-        return f"results: {write_results(root, keys=keys)}"
+        frame = results_frame(root, keys)
+        finished = frame.loc[frame["status"] == "ok", "run_id"].nunique()
+        return f"results: {io.write_csv(root / RESULTS_FILE, frame)} ({finished} finished runs)"
     except HfaError:  # no finished run yet
         return "no run finished yet"
     except OSError as exc:
