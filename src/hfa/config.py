@@ -6,6 +6,7 @@ Everything a run does is decided here; the resolved config is what a run records
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 import hashlib
 import json
@@ -155,7 +156,10 @@ class DataConfig(_Section):
 
     @field_validator("positive", mode="before")
     @classmethod
-    def _finite_positive(cls, value: Any) -> Any:
+    def _positive_label(cls, value: Any) -> Any:
+        # YAML reads an unquoted 2024-01-01 as a date; a label column stores it as that text.
+        if isinstance(value, datetime.date):
+            return value.isoformat()
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"the positive label must be a finite number, a string or a boolean (got {value})")
         return value
@@ -265,6 +269,10 @@ class EvalConfig(_Section):
     )
 
 
+class TrackingConfig(_Section):
+    mlflow: str | None = Field(None, description="MLflow tracking URI to log runs to (pip install 'hfa[mlflow]')")
+
+
 class Config(_Section):
     name: str = Field(
         "hfa",
@@ -283,6 +291,7 @@ class Config(_Section):
     loss: LossConfig = Field(default_factory=LossConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     sweep: dict[str, list[Any]] = Field(default_factory=dict, description="dotted key -> values; one run each")
 
     @property
@@ -483,12 +492,14 @@ def inapplicable_keys(cfg: Config) -> list[str]:
 
 
 def canonical(cfg: Config) -> dict[str, Any]:
-    """The resolved config of one run: ``data.seed`` resolved, the sweep grid and inapplicable keys left out.
+    """The resolved config of one run: ``data.seed`` resolved, the sweep grid, ``tracking`` and inapplicable keys
+    left out.
 
     Two configs with equal canonical forms compute the same run; reading this back gives the same form again.
     """
     resolved = cfg.to_dict()
     resolved.pop("sweep", None)
+    resolved.pop("tracking", None)  # where a run is logged to is not what it computes
     resolved["data"]["seed"] = cfg.data_seed
     for key in inapplicable_keys(cfg):
         section, _, leaf = key.partition(".")

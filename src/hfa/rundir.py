@@ -33,8 +33,9 @@ CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.csv"
 HISTORY_FILE = "history.csv"
 MODEL_FILE = "model.pt"
+PREPROCESSING_FILE = "preprocessing.json"
 RUN_FILE = "run.json"
-RUN_FILES = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, MODEL_FILE, RUN_FILE)
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, MODEL_FILE, PREPROCESSING_FILE, RUN_FILE)
 """What a finished run folder holds; a failed run holds only config.yaml and run.json."""
 
 LOCK_DIR = ".locks"  # per-run lock files, in the experiment folder beside the runs
@@ -69,6 +70,7 @@ def write_run(
     metrics: pd.DataFrame | None = None,
     history: pd.DataFrame | None = None,
     model: torch.nn.Module | None = None,
+    preprocessing: dict[str, Any] | None = None,
 ) -> None:
     """Write every file into a staging folder beside ``run_dir``, then swap it in (under the run's lock).
 
@@ -85,6 +87,8 @@ def write_run(
                 io.write_csv(staging / HISTORY_FILE, history)
             if model is not None:
                 _write_model(staging / MODEL_FILE, model)
+            if preprocessing is not None:
+                io.write_json(staging / PREPROCESSING_FILE, preprocessing)
             io.write_json(staging / RUN_FILE, info)
             _replace(staging, run_dir)
         except BaseException:

@@ -240,11 +240,19 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
             "total_s": time.perf_counter() - run.t0,
         },
         "data": splits.info,
+        "thresholds": decision_thresholds(cfg, metrics),
         "versions": versions(),
     }
     run_dir = run_dir_for(cfg, out)
-    write_run(run_dir, cfg, info, metrics=metrics, history=_history_frame(result), model=model)
+    fitted = splits.preprocessing.to_dict() if splits.preprocessing is not None else None
+    write_run(run_dir, cfg, info, metrics=metrics, history=_history_frame(result), model=model, preprocessing=fitted)
     return RunOutcome(run_dir, metrics, info)
+
+
+def decision_thresholds(cfg: Config, metrics: pd.DataFrame) -> dict[str, Any]:
+    """The fixed threshold and the one tuned on validation, as ``hfa predict --threshold fixed|tuned`` reads them."""
+    tuned = metrics.loc[(metrics["split"] == "val") & (metrics["rule"] == "tuned"), "threshold"]
+    return {"fixed": cfg.eval.threshold, "tuned": float(tuned.iloc[0]), "tune_metric": cfg.eval.tune_metric}
 
 
 def _resolved_pos_weight(loss_fn: torch.nn.Module) -> float | None:

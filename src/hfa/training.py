@@ -163,9 +163,11 @@ def train(
     start = time.perf_counter()
     device = data[0].x_train.device
 
-    # Data on the device, stacked: (D, n, F) and (D, n); member m reads the rows of data[members[m].data].
-    x_train, y_train = torch.stack([d.x_train for d in data]), torch.stack([d.y_train for d in data])
-    n, n_val = x_train.shape[1], data[0].x_val.shape[0]
+    # Data on the device. Training rows of every data set end to end: member m's row i is row data[m] * n + i,
+    # so a batch of every member is one index_select.
+    x_train, y_train = torch.cat([d.x_train for d in data]), torch.cat([d.y_train for d in data])
+    n, n_val = data[0].x_train.shape[0], data[0].x_val.shape[0]
+    n_features = x_train.shape[1]
     val_pad = -n_val % ROW_BLOCK
     x_val = torch.stack([nn.functional.pad(d.x_val, (0, 0, 0, val_pad)) for d in data])
     y_val = torch.stack([nn.functional.pad(d.y_val, (0, val_pad)) for d in data])
@@ -208,7 +210,9 @@ def train(
             weights = _mask(len(active), rows, pad, device)
             if pad:
                 index = nn.functional.pad(index, (0, pad))  # row 0 again, weighted 0
-            x_batch, y_batch = x_train[which, index], y_train[which, index]
+            rows_at = (index + which * n).view(-1)
+            x_batch = x_train.index_select(0, rows_at).view(*index.shape, n_features)
+            y_batch = y_train.index_select(0, rows_at).view(index.shape)
             with _autocast(device, cfg.amp):
                 logits = step_stack(x_batch).float()
                 losses = _losses(loss_fns, sizes, logits, y_batch, weights)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hfa import __version__
@@ -49,7 +50,8 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except HfaError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # Escaped: a message such as "pip install 'hfa[mlflow]'" is text, not Rich markup.
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         except OSError as exc:
             err_console.print(f"[bold red]error:[/] {os_error_line(exc)}", highlight=False, soft_wrap=True)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import typer
+from rich import box
 from rich.table import Table
 
-from hfa.cli.app import app, console, frame_table, user_errors
+from hfa.cli.app import app, console, err_console, user_errors
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
 
 
 @app.command()
@@ -31,16 +40,66 @@ def losses() -> None:
 @user_errors
 def datasets(
     match: str = typer.Argument("", help="Show only data sets whose name contains this text."),
+    fmt: ListFormat = typer.Option(
+        ListFormat.table, "--format", "-f", case_sensitive=False, help="table (on screen), csv or json."
+    ),
 ) -> None:
-    """List every named data set (`data.name`) with its rows, features, positives and natural ratio."""
+    """List every named data set (`data.name`) with its rows, features, positives and natural ratio.
+
+    Sets that cannot be trained as they come (too few positives for 5 in every split at the default split sizes)
+    say why in `untrainable`. A filter that matches nothing exits with status 1.
+    """
     from hfa.data import list_datasets
 
     frame = list_datasets()
     if match:
         frame = frame[frame["name"].str.contains(match, case=False, regex=False)]
-    console.print(frame_table(frame, title="Data sets (data.name)", digits=1))
-    console.print(
+    if frame.empty:
+        err_console.print(
+            f"no data set name contains {match!r}; 'hfa datasets' lists them all", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(code=1)
+    if fmt is ListFormat.csv:
+        typer.echo(frame.to_csv(index=False), nl=False)
+        return
+    if fmt is ListFormat.json:
+        typer.echo(frame.to_json(orient="records", indent=2))
+        return
+    console.print(_table(frame))
+    blocked = frame[frame["untrainable"] != ""]
+    lines = [f"{len(blocked)} of {len(frame)} cannot be trained as they come (x), at the default split sizes:"]
+    lines += [f"  {name}: {why}" for name, why in zip(blocked["name"], blocked["untrainable"], strict=True)]
+    lines = lines if len(blocked) else []
+    if frame["positive"].str.endswith(MULTICLASS).any():
+        lines.append("* multiclass: the smallest class is shown; set data.positive to pick one (one-vs-rest).")
+    lines.append(
         "Also: a path to a .csv or .parquet file, with data.target naming the label column and data.positive "
-        "the positive label.",
-        highlight=False,
+        "the positive label."
     )
+    console.print("\n".join(lines), highlight=False, soft_wrap=True)
+
+
+MULTICLASS = " (set data.positive)"
+
+
+def _table(frame) -> Table:
+    """Names are never cut or folded, so they can be copied at any terminal width; the reasons go below."""
+    table = Table(
+        title="Data sets (data.name)",
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("name", no_wrap=True, min_width=int(frame["name"].str.len().max()))
+    for column in ("rows", "feat", "pos", "ratio"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("positive", no_wrap=True)
+    table.add_column("ok", no_wrap=True)
+    for row in frame.itertuples(index=False):
+        numbers = ["" if value != value else str(value) for value in (row.rows, row.features, row.positives)]
+        ratio = "" if row.ratio != row.ratio else f"{row.ratio:.1f}"
+        positive = str(row.positive).replace(MULTICLASS, "*").replace(" (minority)", "")
+        table.add_row(row.name, *numbers, ratio, positive, "x" if row.untrainable else "")
+    return table

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hfa.cli.app import app, console, err_console, frame_table, interruption, stop_on_sigterm, user_errors
+from hfa.cli.progress import EpochLines, bar
 from hfa.config import load_config
 
 OVERRIDES_HELP = "Dotted config overrides, read as YAML values, e.g. train.epochs=5 loss.name=f1 model.hidden=[32,32]."
 CONFIG_HELP = "YAML config file (unknown keys are an error). Without it, the built-in defaults."
+MLFLOW_HELP = "Also log to this MLflow tracking URI, e.g. file:./mlruns (default: tracking.mlflow; needs hfa[mlflow])."
 
 
 @app.command(
@@ -28,11 +29,15 @@ def train(
     config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Root folder; the run goes to OUT/<name>/<run-id>/."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the run folder (for scripts)."),
+    mlflow: str | None = typer.Option(None, "--mlflow", metavar="URI", help=MLFLOW_HELP),
 ) -> None:
-    """Train one model and write config.yaml, metrics.csv, history.csv, model.pt and run.json."""
+    """Train one model and write config.yaml, metrics.csv, history.csv, model.pt, preprocessing.json and run.json.
+
+    In a terminal a progress bar shows the epochs; in a log, a line every few epochs.
+    """
     with stop_on_sigterm():
         try:
-            _train(config, overrides or [], out, quiet)
+            _train(config, overrides or [], out, quiet, mlflow)
         except KeyboardInterrupt as exc:
             what, code = interruption(exc)
             err_console.print(
@@ -44,7 +49,7 @@ def train(
             raise typer.Exit(code=code) from None
 
 
-def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool) -> None:
+def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, mlflow: str | None) -> None:
     # A bad config is answered before torch and scikit-learn load (seconds); they are imported here, not at the
     # top, so `hfa --help` answers without them too.
     cfg = load_config(config, overrides)
@@ -58,19 +63,23 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool) ->
     check_output(out / cfg.name, [run_id(cfg)])
     resolve_device(cfg.train.device)
     splits = load_splits(cfg)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[stats]}"),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=quiet or not err_console.is_terminal,  # no bar, and no stray newline, in logs
-        transient=True,
-    ) as progress:
-        task = progress.add_task(f"{cfg.name}: {cfg.loss.name}", total=cfg.train.epochs, stats="")
+    uri = mlflow or cfg.tracking.mlflow
+    if uri:
+        from hfa.tracking import client
+
+        client(uri)  # MLflow missing fails now, not after training
+    label = f"{cfg.name}: {cfg.loss.name}"
+    terminal = err_console.is_terminal
+    with bar(err_console, "stats", enabled=terminal and not quiet, transient=True) as progress:
+        task = progress.add_task(label, total=cfg.train.epochs, stats="")
+        lines = EpochLines(err_console, cfg.train.epochs, label)
 
         def on_epoch(log: EpochLog) -> None:
+            if quiet:
+                return
+            if not terminal:
+                lines(log)
+                return
             stats = f"loss {log.train_loss:.4f}  val loss {log.val_loss:.4f}  val F1 {log.val_f1:.3f}"
             progress.update(task, completed=log.epoch, stats=stats)
 
@@ -79,6 +88,10 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool) ->
         except TrainingError as exc:
             err_console.print(f"[bold red]run failed:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
+    if uri:
+        from hfa.tracking import log_run
+
+        log_run(uri, outcome.run_dir)
 
     if quiet:
         console.print(str(outcome.run_dir), highlight=False, soft_wrap=True)
