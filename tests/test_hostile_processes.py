@@ -118,7 +118,7 @@ def test_workers_exit_when_their_parent_is_killed(config, tmp_path):
 
 def test_sigint_of_train_says_what_happened(config, tmp_path):
     out = tmp_path / "runs"
-    process = start("train", "-c", str(config), "--out", str(out), "train.epochs=1000000")
+    process = start("train", "-c", str(config), "--out", str(out), "train.epochs=1000000", "--quiet")
     wait_for(lambda: (out / "tiny").is_dir(), "the output folder (made once the config is checked)")
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=DEADLINE_S)

@@ -33,7 +33,8 @@ def config(tiny_config: Path) -> Path:
 def write_whole(run_dir, cfg=None, marker=1):
     cfg = cfg or Config()
     frame = pd.DataFrame({"split": ["test"], "rule": ["fixed"], "threshold": [0.5], "marker": [marker]})
-    write_run(run_dir, cfg, {"status": "ok"}, metrics=frame, history=frame, model=torch.nn.Linear(2, 1))
+    model, fitted = torch.nn.Linear(2, 1), {"columns": ["a", "b"]}
+    write_run(run_dir, cfg, {"status": "ok"}, metrics=frame, history=frame, model=model, preprocessing=fitted)
 
 
 def hidden(folder):
@@ -161,7 +162,7 @@ def disk_fills_on(monkeypatch, call: int):
 @pytest.mark.slow
 def test_train_on_a_full_disk_exits_1_in_one_line_and_writes_nothing(config, tmp_path, monkeypatch):
     disk_fills_on(monkeypatch, call=1)
-    result = runner.invoke(app, ["train", "-c", str(config), "--out", str(tmp_path / "runs")])
+    result = runner.invoke(app, ["train", "-c", str(config), "--out", str(tmp_path / "runs"), "--quiet"])
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "No space left on device" in lines[0] and "run the same command again" in lines[0]
