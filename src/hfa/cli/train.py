@@ -59,15 +59,15 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, ml
     from hfa.runs import execute_run, load_splits
     from hfa.training import EpochLog, TrainingError
 
-    # Bad output places, data or device settings fail here, before a progress bar has drawn anything.
-    check_output(out / cfg.name, [run_id(cfg)])
-    resolve_device(cfg.train.device)
-    splits = load_splits(cfg)
     uri = mlflow or cfg.tracking.mlflow
     if uri:
         from hfa.tracking import client
 
         client(uri)  # MLflow missing fails now, not after training
+    # Bad output places, data or device settings fail here, before a progress bar has drawn anything.
+    check_output(out / cfg.name, [run_id(cfg)])
+    resolve_device(cfg.train.device)
+    splits = load_splits(cfg)
     label = f"{cfg.name}: {cfg.loss.name}"
     terminal = err_console.is_terminal
     with bar(err_console, "stats", enabled=terminal and not quiet, transient=True) as progress:
