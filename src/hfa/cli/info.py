@@ -70,6 +70,8 @@ def datasets(
     lines = [f"{len(blocked)} of {len(frame)} cannot be trained as they come (x), at the default split sizes:"]
     lines += [f"  {name}: {why}" for name, why in zip(blocked["name"], blocked["untrainable"], strict=True)]
     lines = lines if len(blocked) else []
+    for row in frame[frame["labels"] > 1].itertuples(index=False):
+        lines.append(f"{row.name}: multi-label, {row.labels} labels, per-label ratios {row.label_ratios}.")
     if frame["positive"].str.endswith(MULTICLASS).any():
         lines.append("* multiclass: the smallest class is shown; set data.positive to pick one (one-vs-rest).")
     lines.append(
@@ -84,6 +86,8 @@ MULTICLASS = " (set data.positive)"
 
 def _table(frame) -> Table:
     """Names are never cut or folded, so they can be copied at any terminal width; the reasons go below."""
+    import pandas as pd
+
     table = Table(
         title="Data sets (data.name)",
         title_justify="left",
@@ -98,8 +102,8 @@ def _table(frame) -> Table:
     table.add_column("positive", no_wrap=True)
     table.add_column("ok", no_wrap=True)
     for row in frame.itertuples(index=False):
-        numbers = ["" if value != value else str(value) for value in (row.rows, row.features, row.positives)]
-        ratio = "" if row.ratio != row.ratio else f"{row.ratio:.1f}"
+        numbers = ["" if pd.isna(value) else str(value) for value in (row.rows, row.features, row.positives)]
+        ratio = "" if pd.isna(row.ratio) else f"{row.ratio:.1f}"
         positive = str(row.positive).replace(MULTICLASS, "*").replace(" (minority)", "")
         table.add_row(row.name, *numbers, ratio, positive, "x" if row.untrainable else "")
     return table
