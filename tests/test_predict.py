@@ -98,7 +98,7 @@ def credit_run(tmp_path_factory):
     ]
     result = runner.invoke(app, ["train", "--out", str(root / "runs"), "--quiet", *overrides])
     assert result.exit_code == 0, result.output
-    run_dir = next((root / "runs" / "mixed").iterdir())
+    run_dir = next(p for p in (root / "runs" / "mixed").iterdir() if not p.name.startswith("."))  # not .locks
     return run_dir, path, overrides
 
 

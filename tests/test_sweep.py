@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +14,7 @@ from typer.testing import CliRunner
 
 from hfa.cli import app
 from hfa.errors import HfaError
+from hfa.rundir import LOCK_DIR, RUN_FILES
 from hfa.sweep import expand, parse_grid
 
 runner = CliRunner()
@@ -162,7 +161,7 @@ def test_sweep_resumes_and_force_reruns(config, tmp_path):
     again = sweep("--config", config, "--out", out)
     assert "0 trained, 4 already done" in again.output
 
-    victim = sorted(p for p in (out / "grid").iterdir() if p.is_dir())[0]
+    victim = sorted(p for p in (out / "grid").iterdir() if p.is_dir() and not p.name.startswith("."))[0]
     (victim / "run.json").unlink()
     partial = sweep("--config", config, "--out", out)
     assert "1 trained, 3 already done" in partial.output
@@ -184,28 +183,48 @@ def test_failed_run_is_recorded_and_the_sweep_goes_on(config, tmp_path):
     assert set(frame.loc[frame["status"] == "ok", "data.imbalance_ratio"]) == {5}
 
 
+# The sweep, killed by SIGKILL at a known point: as its third run folder is about to be renamed into place (its
+# staging folder whole, two runs finished). Waiting for files to appear and then killing, as this test once did,
+# races the sweep: a stack writes its runs' folders in quick succession, so the kill could land after all of them.
+KILLED_AT_THIRD_RUN = """
+import os, signal, sys
+import hfa.rundir
+replace, calls = hfa.rundir._replace, []
+def kill_at_third(staging, run_dir):
+    calls.append(run_dir)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    replace(staging, run_dir)
+hfa.rundir._replace = kill_at_third
+from hfa.cli import main
+sys.argv[0] = "hfa"
+main()
+"""
+
+
 @pytest.mark.slow
 def test_killed_sweep_finishes_only_what_is_missing(config, tmp_path):
     out = tmp_path / "runs"
-    hfa = [sys.executable, "-c", "from hfa.cli import main; main()"]
-    args = ["sweep", "--config", str(config), "--out", str(out), "--grid", "seed=0,1,2", "train.epochs=8"]
-    process = subprocess.Popen([*hfa, *args, "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list((out / "grid").glob("*/run.json"))) < 2:
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    done_before = {p.parent.name for p in (out / "grid").glob("*/run.json")}
-    assert 2 <= len(done_before) < 6
-    # Nothing half-written is visible: every run folder is complete.
-    for run_dir in (p for p in (out / "grid").iterdir() if p.is_dir() and not p.name.startswith(".")):
-        assert (run_dir / "metrics.csv").is_file() and (run_dir / "model.pt").is_file()
+    args = ["sweep", "--config", str(config), "--out", str(out), "--grid", "seed=0,1,2", "train.epochs=2"]
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_AT_THIRD_RUN, *args, "--quiet"], capture_output=True, text=True, timeout=300
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    root = out / "grid"
+    finished = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert len(finished) == 2
+    # Nothing half-written is visible: every run folder is complete; the third is still in its staging folder.
+    for name in finished:
+        assert all((root / name / file).is_file() for file in RUN_FILES)
+    assert len([p for p in root.iterdir() if ".staging." in p.name]) == 1
 
-    again = subprocess.run([*hfa, *args], capture_output=True, text=True, check=False)
+    again = subprocess.run(
+        [sys.executable, "-c", "from hfa.cli import main; main()", *args], capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 0, again.stderr
-    assert f"{6 - len(done_before)} trained, {len(done_before)} already done" in again.stdout
-    assert not [p for p in (out / "grid").iterdir() if p.name.startswith(".")]
-    assert len(pd.read_csv(out / "grid" / "results.csv")) == 6 * 2 * 3
+    assert "4 trained, 2 already done" in again.stdout
+    assert [p.name for p in root.iterdir() if p.name.startswith(".")] == [LOCK_DIR]
+    assert len(pd.read_csv(root / "results.csv")) == 6 * 2 * 3
 
 
 @pytest.mark.slow

@@ -35,7 +35,7 @@ def train(*args: str):
 
 
 def run_dirs(out):
-    return sorted(p for p in out.glob("*/*") if p.is_dir())
+    return sorted(p for p in out.glob("*/*") if p.is_dir() and not p.name.startswith("."))
 
 
 @pytest.mark.slow

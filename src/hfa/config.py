@@ -10,6 +10,7 @@ import datetime
 import difflib
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -18,16 +19,91 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from hfa.errors import HfaError
+from hfa.errors import HfaError, clip, shorten
 
 AUTHORS_THRESHOLDS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
 SEED_LIMIT = 2**32
 """Seeds lie in [0, 2**32): the range numpy's and scikit-learn's ``random_state`` accept."""
 
+# Upper bounds. Each lies far beyond any setting that trains in reasonable time on one machine, and below what
+# fails only after minutes of work (an allocation, a file name the file system refuses, an overflow).
+MAX_NAME_LENGTH = 100  # a folder name; leaves room for the staging prefix within the usual 255-byte limit
+MAX_SAMPLES = 10_000_000  # synthetic rows, and the batch size
+MAX_FEATURES = 10_000  # synthetic columns
+MAX_SYNTHETIC_CELLS = 100_000_000  # n_samples x n_features: 800 MB of float64 as generated
+MAX_WIDTH = 16_384  # one hidden layer
+MAX_LAYERS = 64
+MAX_PARAMETERS = 100_000_000  # weights of the MLP's hidden layers (400 MB of float32, before Adam's 2x state)
+MAX_RATIO = 1e6  # negatives per positive
+MAX_SCALE = 1e6  # cluster_std, loss.beta, loss.k, loss.pos_weight
+MAX_GAMMA = 100.0  # focal exponent: p**100 already underflows for p < 0.5
+MAX_THRESHOLDS = 10_000
+MAX_EPOCHS = 1_000_000
+MAX_LR = 10.0
+MAX_WEIGHT_DECAY = 10.0
+
+
+MAX_YAML_VALUES = 100_000
+"""Most values a YAML document may hold once its aliases are expanded (a config holds a few hundred)."""
+
+
+class YamlAliasError(yaml.YAMLError):
+    """A document whose aliases expand beyond ``MAX_YAML_VALUES`` values, or refer to themselves."""
+
 
 class YamlLoader(yaml.SafeLoader):
-    """The safe loader, reading ``1e-3`` as a float the way YAML 1.2 and every user expects."""
+    """The safe loader, reading ``1e-3`` as a float the way YAML 1.2 and every user expects.
+
+    Aliases are bounded: nine chained anchors of nine aliases each are a 1 KB file that expands to 9**9 values,
+    which validation and error messages would walk for minutes. The document is measured as a node graph (each
+    distinct node once) before anything is built from it.
+    """
+
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if node is not None and self.anchors_seen:
+            _check_expansion(node)
+        return node
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self.anchors_seen = True
+        return super().compose_node(parent, index)
+
+    anchors_seen = False
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Raise ``YamlAliasError`` when ``root`` expands to more than ``MAX_YAML_VALUES`` values or is recursive."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise YamlAliasError("an alias refers to a value that contains it (a recursive alias)")
+        active.add(key)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_YAML_VALUES:
+                raise YamlAliasError(
+                    f"its aliases (*name) expand to more than {MAX_YAML_VALUES:,} values; write the values out "
+                    "or use fewer aliases"
+                )
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root)
 
 
 YamlLoader.add_implicit_resolver(
@@ -49,7 +125,8 @@ def load_yaml(text: str) -> Any:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: .inf and .nan are valid YAML floats but no setting of hfa means anything with them.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataConfig(_Section):
@@ -58,7 +135,10 @@ class DataConfig(_Section):
         description="synthetic | synthetic_33 | synthetic_05 | sklearn/<name> | keel/<name> | path to .csv/.parquet",
     )
     imbalance_ratio: float | None = Field(
-        None, gt=0, description="negatives kept per positive (subsampled before the split); null = as the data comes"
+        None,
+        gt=0,
+        le=MAX_RATIO,
+        description="negatives kept per positive (subsampled before the split); null = as the data comes",
     )
     val_size: float = Field(0.2, gt=0, lt=1, description="fraction of rows in the validation split")
     test_size: float = Field(0.2, gt=0, lt=1, description="fraction of rows in the test split")
@@ -68,9 +148,9 @@ class DataConfig(_Section):
         lt=SEED_LIMIT,
         description="seed of the data's samples, subsample and split; null = the run's seed (a number pins the data)",
     )
-    n_samples: int = Field(10000, ge=20, description="synthetic: rows generated before subsampling")
-    n_features: int = Field(2, ge=1, description="synthetic: feature columns")
-    cluster_std: float = Field(1.0, gt=0, description="synthetic: standard deviation of each blob")
+    n_samples: int = Field(10000, ge=20, le=MAX_SAMPLES, description="synthetic: rows generated before subsampling")
+    n_features: int = Field(2, ge=1, le=MAX_FEATURES, description="synthetic: feature columns")
+    cluster_std: float = Field(1.0, gt=0, le=MAX_SCALE, description="synthetic: standard deviation of each blob")
     target: str | list[str] | None = Field(
         None, description="files: the label column, or a list of columns (a multi-label run, one output per label)"
     )
@@ -100,9 +180,20 @@ class DataConfig(_Section):
 
     @field_validator("positive", mode="before")
     @classmethod
-    def _dates_as_text(cls, value: Any) -> Any:
+    def _positive_label(cls, value: Any) -> Any:
         # YAML reads an unquoted 2024-01-01 as a date; a label column stores it as that text.
-        return value.isoformat() if isinstance(value, datetime.date) else value
+        if isinstance(value, datetime.date):
+            return value.isoformat()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"the positive label must be a finite number, a string or a boolean (got {value})")
+        return value
+
+    @model_validator(mode="after")
+    def _synthetic_fits_in_memory(self) -> DataConfig:
+        cells = self.n_samples * self.n_features
+        if self.name.strip().lower().startswith("synthetic") and cells > MAX_SYNTHETIC_CELLS:
+            raise ValueError(f"n_samples x n_features = {cells:,} synthetic values; at most {MAX_SYNTHETIC_CELLS:,}")
+        return self
 
     @property
     def drawn_seed(self) -> int:
@@ -121,32 +212,41 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
-    hidden: list[int] = Field([64, 64], description="widths of the hidden layers; [] is logistic regression")
+    hidden: list[int] = Field(
+        [64, 64], max_length=MAX_LAYERS, description="widths of the hidden layers; [] is logistic regression"
+    )
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each hidden layer")
     activation: Literal["relu", "gelu", "tanh", "silu"] = "relu"
 
     @field_validator("hidden")
     @classmethod
     def _positive_widths(cls, widths: list[int]) -> list[int]:
-        if any(w < 1 for w in widths):
-            raise ValueError(f"every hidden width must be >= 1 (got {widths})")
+        if any(not 1 <= w <= MAX_WIDTH for w in widths):
+            raise ValueError(f"every hidden width must lie in [1, {MAX_WIDTH}] (got {shorten(widths)})")
+        weights = sum(a * b for a, b in zip(widths, widths[1:], strict=False))
+        if weights > MAX_PARAMETERS:
+            raise ValueError(
+                f"hidden layers of widths {shorten(widths)} hold {weights:,} weights; at most {MAX_PARAMETERS:,}"
+            )
         return widths
 
 
 class LossConfig(_Section):
     name: str = Field("bce", description="see `hfa losses`")
-    beta: float = Field(1.0, gt=0, description="fbeta: weight of recall relative to precision")
+    beta: float = Field(1.0, gt=0, le=MAX_SCALE, description="fbeta: weight of recall relative to precision")
     pos_weight: float | Literal["auto"] | list[float] = Field(
         "auto", description="wbce: weight of positives; auto = #neg/#pos; multi-label: a list, one per label"
     )
     thresholds: list[float] = Field(
-        default_factory=lambda: list(AUTHORS_THRESHOLDS), description="metric losses: thresholds tau averaged over"
+        default_factory=lambda: list(AUTHORS_THRESHOLDS),
+        max_length=MAX_THRESHOLDS,
+        description="metric losses: thresholds tau averaged over",
     )
     delta: float = Field(0.1, gt=0, lt=0.5, description="metric losses: slope parameter of the Heaviside approximation")
     approx: Literal["heaviside", "sigmoid"] = Field("heaviside", description="metric losses: step approximation")
-    k: float = Field(10.0, gt=0, description="metric losses with approx=sigmoid: slope of the sigmoid")
+    k: float = Field(10.0, gt=0, le=MAX_SCALE, description="metric losses with approx=sigmoid: slope of the sigmoid")
     alpha: float = Field(0.25, ge=0, le=1, description="focal: weight of positives")
-    gamma: float = Field(2.0, ge=0, description="focal: focusing exponent")
+    gamma: float = Field(2.0, ge=0, le=MAX_GAMMA, description="focal: focusing exponent")
     average: Literal["macro", "micro"] = Field(
         "macro",
         description="multi-label metric losses: macro = mean over labels of each label's soft metric, "
@@ -166,10 +266,12 @@ class LossConfig(_Section):
     @classmethod
     def _positive_weight(cls, value: float | str | list[float]) -> float | str | list[float]:
         if isinstance(value, list):
-            if not value or any(not w > 0 for w in value):
-                raise ValueError(f"pos_weight as a list needs one number > 0 per label (got {value})")
-        elif value != "auto" and not value > 0:
-            raise ValueError(f"pos_weight must be 'auto' or a number > 0 (got {value})")
+            if not value or any(not 0 < w <= MAX_SCALE for w in value):
+                raise ValueError(
+                    f"pos_weight as a list needs one number in (0, {MAX_SCALE:g}] per label (got {shorten(value)})"
+                )
+        elif value != "auto" and not 0 < value <= MAX_SCALE:
+            raise ValueError(f"pos_weight must be 'auto' or a number in (0, {MAX_SCALE:g}] (got {value})")
         return value
 
     @field_validator("thresholds")
@@ -178,16 +280,18 @@ class LossConfig(_Section):
         if not values:
             raise ValueError("thresholds must hold at least one value in (0, 1)")
         if any(not 0 < t < 1 for t in values):
-            raise ValueError(f"every threshold must lie in (0, 1) (got {values})")
+            raise ValueError(f"every threshold must lie in (0, 1) (got {shorten(values)})")
         return values
 
 
 class TrainConfig(_Section):
-    epochs: int = Field(100, ge=1, description="maximum number of passes over the training split")
-    batch_size: int = Field(256, ge=1)
-    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
-    weight_decay: float = Field(0.0, ge=0)
-    patience: int = Field(10, ge=0, description="epochs without a better validation loss before stopping; 0 = never")
+    epochs: int = Field(100, ge=1, le=MAX_EPOCHS, description="maximum number of passes over the training split")
+    batch_size: int = Field(256, ge=1, le=MAX_SAMPLES)
+    lr: float = Field(1e-3, gt=0, le=MAX_LR, description="Adam learning rate")
+    weight_decay: float = Field(0.0, ge=0, le=MAX_WEIGHT_DECAY)
+    patience: int = Field(
+        10, ge=0, le=MAX_EPOCHS, description="epochs without a better validation loss before stopping; 0 = never"
+    )
     device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto | cpu | cuda | cuda:N | mps")
     amp: bool = Field(False, description="mixed precision (bf16) on CUDA")
     compile: bool = Field(False, description="torch.compile the model on CUDA")
@@ -206,7 +310,12 @@ class TrackingConfig(_Section):
 
 
 class Config(_Section):
-    name: str = Field("hfa", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="experiment name (a folder)")
+    name: str = Field(
+        "hfa",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        max_length=MAX_NAME_LENGTH,
+        description="experiment name (a folder)",
+    )
     seed: int = Field(
         0,
         ge=0,
@@ -263,6 +372,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise HfaError(
             f"config file {path} uses {tag.strip()}, which hfa refuses to load; use plain YAML values only"
         ) from None
+    except YamlAliasError as exc:
+        raise HfaError(f"config file {path} is refused: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -282,13 +393,15 @@ def parse_override(item: str) -> tuple[str, Any]:
     key, sep, text = item.partition("=")
     key = key.strip()
     if not sep:
-        raise HfaError(f"override {item!r} has no '='; write KEY=VALUE, e.g. train.epochs=5")
+        raise HfaError(f"override {clip(item)!r} has no '='; write KEY=VALUE, e.g. train.epochs=5")
     if not key:
-        raise HfaError(f"override {item!r} has no key before '='; write KEY=VALUE, e.g. loss.name=f1")
+        raise HfaError(f"override {clip(item)!r} has no key before '='; write KEY=VALUE, e.g. loss.name=f1")
     try:
         value = load_yaml(text) if text.strip() else None
+    except YamlAliasError as exc:
+        raise HfaError(f"override {clip(item)!r}: {exc}") from None
     except yaml.YAMLError:
-        raise HfaError(f"override {item!r}: the value {text!r} is not a valid YAML scalar or list") from None
+        raise HfaError(f"override {clip(item)!r}: the value is not a valid YAML scalar or list") from None
     return key, value
 
 
@@ -313,7 +426,7 @@ def check_key(key: str, source: str) -> None:
     """Raise an ``HfaError`` suggesting the nearest valid key when ``key`` is not in the schema."""
     allowed = config_keys()
     if key not in allowed:
-        raise HfaError(f"unknown key {key!r} in {source}{_suggest(key, allowed)}")
+        raise HfaError(f"unknown key {clip(key)!r} in {source}{_suggest(key, allowed)}")
 
 
 def _suggest(key: str, allowed: Sequence[str]) -> str:
@@ -328,7 +441,8 @@ def _suggest(key: str, allowed: Sequence[str]) -> str:
 
 def _error_line(exc: ValidationError, source: str) -> str:
     error = exc.errors()[0]
-    key = ".".join(str(part) for part in error["loc"])
+    loc = error["loc"] if error["type"] == "extra_forbidden" else _schema_loc(error["loc"])
+    key = ".".join(str(part) for part in loc)
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     if error["type"] == "extra_forbidden":
         return f"unknown key {key!r} in {source}{_suggest(key, config_keys())}{more}"
@@ -336,10 +450,21 @@ def _error_line(exc: ValidationError, source: str) -> str:
     if error["type"] == "literal_error":
         message = message.replace("Input should be", "allowed:")
     value = error.get("input")
-    shown = "" if isinstance(value, dict) else f" {json.dumps(value, default=str)}"
+    shown = "" if isinstance(value, dict) else f" {shorten(value)}"
     if key:
         return f"invalid value{shown} for {key!r} in {source}: {message}{more}"
     return f"invalid config in {source}: {message}{more}"
+
+
+def _schema_loc(loc: Sequence[Any]) -> list[Any]:
+    """An error location without pydantic's union-member tags: ``loss.pos_weight.float`` -> ``loss.pos_weight``."""
+    keys = set(config_keys())
+    kept: list[Any] = []
+    for part in loc:
+        if isinstance(part, str) and kept and ".".join(map(str, [*kept, part])) not in keys:
+            break
+        kept.append(part)
+    return kept
 
 
 def validate(raw: Mapping[str, Any], source: str = "config") -> Config:

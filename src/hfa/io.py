@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,15 +21,33 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = create_unique(path.parent, f".{path.name}.", ".tmp", directory=False)
     try:
-        write(Path(tmp))
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def create_unique(parent: Path, prefix: str, suffix: str, directory: bool) -> Path:
+    """Create a new, empty file or folder ``parent/<prefix><random><suffix>`` that honours the umask.
+
+    ``tempfile.mkstemp``/``mkdtemp`` create 0600/0700 entries, which renamed into place leave results unreadable
+    to the colleagues a shared file system is for.
+    """
+    for _ in range(100):
+        candidate = parent / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            if directory:
+                candidate.mkdir(mode=0o777)
+            else:
+                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"no unused temporary name {prefix}*{suffix} in {parent}")
 
 
 def write_text(path: str | Path, text: str) -> Path:

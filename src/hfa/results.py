@@ -202,7 +202,7 @@ def _run_records(folder: Path) -> tuple[list[dict[str, Any]], list[str]]:
         "status": status,
         "error": run.get("error"),
         # Older or hand-made runs may lack the label; the loss name is the next best identity.
-        "loss": run.get("loss_label") or config.get("loss", {}).get("name"),
+        "loss": run.get("loss_label") or _section(config, "loss", folder).get("name"),
     }
     settings = flatten_config(config)
     head = {**ids, **settings}
@@ -240,6 +240,16 @@ def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any
         else:
             flat[dotted] = value
     return flat
+
+
+def _section(config: Mapping[str, Any], name: str, folder: Path) -> Mapping[str, Any]:
+    section = config.get(name, {})
+    if not isinstance(section, Mapping):
+        raise HfaError(
+            f"{folder / CONFIG_FILE}: '{name}' must be a mapping of settings (got {type(section).__name__}); "
+            "was the file edited by hand?"
+        )
+    return section
 
 
 def _read_json(path: Path) -> dict[str, Any]:

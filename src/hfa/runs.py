@@ -1,15 +1,11 @@
 """Runs end to end: config -> data -> model -> loss -> training (one stack) -> metrics -> files.
 
-A run folder is written whole or not at all: everything goes into a hidden temporary folder that is renamed
-into place at the end, so a killed run leaves no half-written tables.
+A run folder is written whole or not at all (see ``hfa.rundir``), so a killed run leaves no half-written tables.
 """
 
 from __future__ import annotations
 
-import json
 import platform
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,17 +19,15 @@ import sklearn
 import torch
 
 from hfa import __version__
-from hfa.config import Config, canonical, run_id
+from hfa.config import Config, run_id
 from hfa.data import Splits, prepare_data
 from hfa.devices import resolve_device
 from hfa.errors import HfaError
-from hfa.io import write_csv, write_json, write_yaml
 from hfa.losses import LOSSES, build_loss, loss_label
 from hfa.metrics import curve_points, evaluate
 from hfa.model import build_model
+from hfa.rundir import RUN_FILES, completed, run_config, run_dir_for, write_run  # noqa: F401  (re-exported)
 from hfa.training import EpochLog, Member, MemberData, Streams, TrainingError, TrainResult, predict_proba, train
-
-RUN_FILES = ("config.yaml", "metrics.csv", "history.csv", "curves.csv", "model.pt", "preprocessing.json", "run.json")
 
 
 @dataclass
@@ -41,15 +35,6 @@ class RunOutcome:
     run_dir: Path
     metrics: pd.DataFrame
     info: dict[str, Any]
-
-
-def run_dir_for(cfg: Config, out: str | Path) -> Path:
-    return Path(out) / cfg.name / run_id(cfg)
-
-
-def run_config(cfg: Config) -> dict[str, Any]:
-    """What a run records as its config: the canonical resolved config of this one run (see ``config.canonical``)."""
-    return canonical(cfg)
 
 
 def versions() -> dict[str, str]:
@@ -155,7 +140,8 @@ def _execute_runs(
         key = cfg.resolved_data().model_dump_json()
         try:
             if splits is not None:
-                loaded[place] = (splits[place], 0.0)
+                # The caller's time preparing them, not ~0 s for handing them over (hfa train prepares first).
+                loaded[place] = (splits[place], splits[place].prepare_s)
                 continue
             if key not in shared:
                 clock = time.perf_counter()
@@ -344,49 +330,3 @@ def record_failure(cfg: Config, out: str | Path, error: BaseException) -> Path:
     run_dir = run_dir_for(cfg, out)
     write_run(run_dir, cfg, info)
     return run_dir
-
-
-def write_run(
-    run_dir: Path,
-    cfg: Config,
-    info: dict[str, Any],
-    metrics: pd.DataFrame | None = None,
-    history: pd.DataFrame | None = None,
-    model: torch.nn.Module | None = None,
-    preprocessing: dict[str, Any] | None = None,
-    curves: pd.DataFrame | None = None,
-) -> None:
-    """Write every file into a temporary sibling folder, then swap it in for ``run_dir``."""
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
-    try:
-        write_yaml(staging / "config.yaml", run_config(cfg))
-        if metrics is not None:
-            write_csv(staging / "metrics.csv", metrics)
-        if history is not None:
-            write_csv(staging / "history.csv", history)
-        if curves is not None:  # confusion counts along the score range: PR curves, any metric at any rule
-            write_csv(staging / "curves.csv", curves)
-        if model is not None:
-            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-            torch.save(state, staging / "model.pt")
-        if preprocessing is not None:
-            write_json(staging / "preprocessing.json", preprocessing)
-        write_json(staging / "run.json", info)
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        staging.rename(run_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def completed(run_dir: Path) -> bool:
-    """A run folder whose run.json says ok (written last, so the folder is whole)."""
-    path = run_dir / "run.json"
-    if not path.is_file():
-        return False
-    try:
-        return json.loads(path.read_text()).get("status") == "ok"
-    except (OSError, ValueError):
-        return False

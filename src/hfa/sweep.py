@@ -9,26 +9,27 @@ finishes only what is missing.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
-import os
-import shutil
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-from hfa.config import Config, check_key, load_yaml, parse_override, resolve, set_dotted, validate
-from hfa.errors import HfaError
-from hfa.runs import RunOutcome, completed, execute_runs, record_failure, run_dir_for
+from hfa import executors, rundir
+from hfa.config import Config, YamlAliasError, check_key, load_yaml, parse_override, resolve, set_dotted, validate
+from hfa.errors import HfaError, clip, shorten
+from hfa.rundir import run_dir_for
+from hfa.runs import RunOutcome, execute_runs, record_failure
 from hfa.training import STACK_LIMIT
 
 Executor = Literal["local", "ray"]
+MAX_RUNS = 100_000  # runs in one sweep: each is a folder, and the grid is expanded and validated up front
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -43,8 +44,10 @@ def parse_grid(item: str) -> tuple[str, list[Any]]:
         raise HfaError(f"--grid {item!r} must be KEY=V1,V2,..., e.g. --grid data.imbalance_ratio=5,20,50")
     try:
         values = load_yaml(f"[{text}]") if text.strip() else []
+    except YamlAliasError as exc:
+        raise HfaError(f"--grid {clip(item)!r}: {exc}") from None
     except yaml.YAMLError:
-        raise HfaError(f"--grid {item!r}: {text!r} is not a comma-separated list of YAML values") from None
+        raise HfaError(f"--grid {clip(item)!r}: {clip(text)!r} is not a comma-separated list of YAML values") from None
     if not values:
         raise HfaError(f"--grid {item!r} gives no values; write KEY=V1,V2,..., e.g. --grid seed=0,1,2")
     return key, values
@@ -59,7 +62,9 @@ def grid_axes(raw_sweep: Any, grid: Iterable[str], pinned: Iterable[str], source
     axes: dict[str, list[Any]] = {}
     for key, values in raw_sweep.items():
         if not isinstance(values, list) or not values:
-            raise HfaError(f"sweep key {key!r} in {source} must have a non-empty list of values, got {values!r}")
+            raise HfaError(
+                f"sweep key {clip(str(key))!r} in {source} must have a non-empty list of values, got {shorten(values)}"
+            )
         axes[str(key)] = values
     for item in grid:
         key, values = parse_grid(item)
@@ -94,6 +99,9 @@ def expand(config: str | Path | None, overrides: Sequence[str] = (), grid: Seque
             f"the sweep grid is empty (no 'sweep:' block in {source}, or every axis pinned by an override); "
             "add axes with --grid KEY=V1,V2,..."
         )
+    combinations = math.prod(len(values) for values in axes.values())
+    if combinations > MAX_RUNS:
+        raise HfaError(f"the sweep grid makes {combinations:,} runs; at most {MAX_RUNS:,} in one sweep")
     configs: dict[str, Config] = {}
     points = 0
     for values in itertools.product(*axes.values()):
@@ -140,8 +148,32 @@ class SweepSummary:
         return [r for r in self.reports if r.status == "failed"]
 
 
-def run_batch(configs: list[Config], out: str) -> list[RunReport]:
-    """The unit of work an executor hands out: one stack of runs; each failure is recorded in its own folder."""
+def run_batch(configs: list[Config], out: str, force: bool = False) -> list[RunReport]:
+    """The unit of work an executor hands out: one stack of runs.
+
+    Each run is trained under its lock (``hfa.rundir.lock``), so sweeps sharing a folder train it once: runs
+    another process holds are waited for afterwards, and trained here only if that process did not finish them.
+    """
+    folders = [run_dir_for(cfg, out) for cfg in configs]
+    reports: list[RunReport] = []
+    with rundir.locks(folders) as held:
+        mine = [cfg for cfg, folder in zip(configs, folders, strict=True) if folder in held]
+        reports += _train_unfinished(mine, out, force)
+    for cfg, folder in zip(configs, folders, strict=True):
+        if folder not in held:
+            with rundir.lock(folder):
+                reports += _train_unfinished([cfg], out, force=False)
+    return reports
+
+
+def _train_unfinished(configs: list[Config], out: str, force: bool) -> list[RunReport]:
+    """Train those of ``configs`` (their locks held) that are not finished, or all of them with ``force``."""
+    todo, done = pending(configs, out, force)
+    return [RunReport(folder, "skipped") for folder in done] + (_train(todo, out) if todo else [])
+
+
+def _train(configs: list[Config], out: str) -> list[RunReport]:
+    """Train one stack of runs; each failure is recorded in its own folder."""
     start = time.perf_counter()
     outcomes = execute_runs(configs, out)
     # Members finish together, so each is charged an equal share of the stack's time.
@@ -190,30 +222,24 @@ def units(configs: Sequence[Config], limit: int = STACK_LIMIT) -> list[list[Conf
     return stacks
 
 
-def clean_staging(root: Path) -> None:
-    """Remove run folders a killed process left half-written (hidden staging folders)."""
-    if root.is_dir():
-        for stale in root.glob(".*.*"):
-            if stale.is_dir():
-                shutil.rmtree(stale, ignore_errors=True)
-
-
 def pending(configs: Sequence[Config], out: str | Path, force: bool) -> tuple[list[Config], list[Path]]:
     todo, done = [], []
     for cfg in configs:
         run_dir = run_dir_for(cfg, out)
-        if not force and completed(run_dir):
+        if not force and rundir.completed(run_dir):
             done.append(run_dir)
         else:
             todo.append(cfg)
     return todo, done
 
 
-def check_options(workers: int, executor: str) -> None:
+def check_options(workers: int, executor: str, ray_address: str | None = None) -> None:
     if workers < 1:
         raise HfaError(f"--workers must be at least 1 (got {workers})")
     if executor not in ("local", "ray"):
         raise HfaError(f"--executor must be local or ray (got {executor!r})")
+    if executor == "ray" or ray_address is not None:
+        executors.ray_target(ray_address)
 
 
 def execute(
@@ -225,63 +251,33 @@ def execute(
     ray_address: str | None = None,
     on_report: Callable[[RunReport], None] | None = None,
 ) -> SweepSummary:
-    """Run every config not already done; reports arrive through ``on_report`` as runs finish."""
-    check_options(workers, executor)
+    """Run every config not already done; reports arrive through ``on_report`` as runs finish.
+
+    Every output folder is checked (and created) before any training; then the staging folders that dead
+    processes left are removed.
+    """
+    check_options(workers, executor, ray_address)
     out = str(out)
     for name in {cfg.name for cfg in configs}:
-        clean_staging(Path(out) / name)
+        ids = [run_dir_for(cfg, out).name for cfg in configs if cfg.name == name]
+        rundir.check_output(Path(out) / name, ids)
+        rundir.clean_staging(Path(out) / name)
     todo, done = pending(configs, out, force)
     summary = SweepSummary([RunReport(path, "skipped") for path in done])
     notify = on_report or (lambda report: None)
     for report in summary.reports:
         notify(report)
 
+    work = functools.partial(run_batch, out=out, force=force)
     if executor == "ray":
-        results: Iterator[RunReport] = _run_on_ray(todo, out, workers, ray_address)
+        # Runs write to `out` on the worker's file system: on a cluster, point --out at shared storage.
+        work = functools.partial(run_batch, out=str(Path(out).resolve()), force=force)
+        results: Iterator[RunReport] = executors.on_ray(work, units(todo), workers, ray_address)
     elif workers == 1:
-        results = (report for unit in units(todo) for report in run_batch(unit, out))
+        results = (report for unit in units(todo) for report in work(unit))
     else:
-        results = _run_in_processes(todo, out, workers)
+        results = executors.in_processes(work, units(todo), workers)
     for report in results:
         summary.reports.append(report)
         notify(report)
     return summary
-
-
-def _run_in_processes(configs: Sequence[Config], out: str, workers: int) -> Iterator[RunReport]:
-    # spawn, not fork: a forked child inherits torch's thread pools in an undefined state.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures: set[Future] = {pool.submit(run_batch, unit, out) for unit in units(configs)}
-        try:
-            while futures:
-                finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    yield from future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-
-
-def _run_on_ray(configs: Sequence[Config], out: str, workers: int, address: str | None) -> Iterator[RunReport]:
-    try:
-        import ray
-    except ImportError:
-        raise HfaError("--executor ray needs Ray: pip install 'hfa[ray]' (or pip install ray)") from None
-    address = address or os.environ.get("RAY_ADDRESS")
-    started_here = not ray.is_initialized()
-    if started_here:
-        init: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
-        ray.init(**init, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        remote = ray.remote(num_cpus=1)(run_batch)
-        # Runs write to `out` on the worker's file system: on a cluster, point --out at shared storage.
-        target = str(Path(out).resolve())
-        pending_refs = [remote.remote(unit, target) for unit in units(configs)]
-        while pending_refs:
-            ready, pending_refs = ray.wait(pending_refs, num_returns=1)
-            for ref in ready:
-                yield from ray.get(ref)
-    finally:
-        if started_here:
-            ray.shutdown()

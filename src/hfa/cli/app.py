@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+import signal
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -14,6 +16,9 @@ from rich.table import Table
 
 from hfa import __version__
 from hfa.errors import HfaError
+
+if TYPE_CHECKING:  # pandas is imported by the commands that print tables, not at `hfa --help`
+    import pandas as pd
 
 app = typer.Typer(
     name="hfa",
@@ -37,7 +42,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def user_errors(func: F) -> F:
-    """Turn an ``HfaError`` raised anywhere below a command into one red line and exit status 2."""
+    """Turn an ``HfaError`` raised anywhere below a command into one red line and exit status 2, and a failing
+    file system (a full disk, a vanished mount) into one line and exit status 1."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -47,8 +53,50 @@ def user_errors(func: F) -> F:
             # Escaped: a message such as "pip install 'hfa[mlflow]'" is text, not Rich markup.
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
+        except OSError as exc:
+            err_console.print(f"[bold red]error:[/] {os_error_line(exc)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def os_error_line(exc: OSError) -> str:
+    """``OSError(ENOSPC)`` -> "cannot write runs/x/.tmp: No space left on device; nothing half-written was kept"."""
+    where = f" {exc.filename}" if exc.filename else ""
+    text = f"file system error{where}: {exc.strerror or exc}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        text += "; nothing half-written was kept: free some space and run the same command again"
+    return text
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is, so it unwinds (stopping workers, cleaning up) like Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """While the block runs, SIGTERM raises ``Stopped``; a second SIGTERM ends the process at once."""
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_DFL)
+        raise Stopped(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interruption(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """What stopped the command, for the message, and the exit status a shell expects (128 + signal number)."""
+    if isinstance(exc, Stopped):
+        return signal.Signals(exc.signum).name, 128 + exc.signum
+    return "SIGINT (Ctrl-C)", 128 + signal.SIGINT
 
 
 def _version(value: bool) -> None:
@@ -65,6 +113,8 @@ def main(
 
 
 def _cell(value: object, digits: int) -> str:
+    import pandas as pd  # loaded already by the frame being shown
+
     if value is pd.NA:  # a nullable integer column's gap (e.g. positives of a multi-label data set)
         return ""
     if isinstance(value, float):
@@ -74,6 +124,8 @@ def _cell(value: object, digits: int) -> str:
 
 def frame_table(frame: pd.DataFrame, title: str | None = None, digits: int = 3) -> Table:
     """A Rich table of a DataFrame: numbers right-aligned, floats rounded, NaN blank."""
+    import pandas as pd
+
     table = Table(title=title, title_justify="left", header_style="bold")
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from hfa.cli.app import app, console, err_console, user_errors
+from hfa.cli.app import app, console, err_console, interruption, os_error_line, stop_on_sigterm, user_errors
 from hfa.cli.progress import RunLines, bar
 from hfa.cli.train import CONFIG_HELP, MLFLOW_HELP, OVERRIDES_HELP
+from hfa.errors import HfaError
 
 if TYPE_CHECKING:  # torch and scikit-learn arrive with these; imported when the command runs
     from hfa.sweep import RunReport
@@ -49,7 +50,7 @@ def sweep(
     from hfa.results import write_results
     from hfa.sweep import check_options, execute, expand, result_keys
 
-    check_options(workers, executor)
+    check_options(workers, executor, ray_address)
     plan = expand(config, overrides or [], grid or [])
     configs, axes = plan.configs, plan.axes
     name = configs[0].name
@@ -84,18 +85,30 @@ def sweep(
             tracker.on_report(report)
 
     try:
-        with progress:
+        with progress, stop_on_sigterm():
             task = progress.add_task("sweep", total=len(configs), counts="")
             summary = execute(configs, out, workers, executor, force, ray_address, on_report)  # type: ignore[arg-type]
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if tracker is not None:
             tracker.close(interrupted=True)
-        write_results(root, keys=result_keys(axes))
+        what, code = interruption(exc)
+        left = len(configs) - sum(counts.values())
         err_console.print(
-            f"interrupted after {counts['ok']} new runs; run the same command again to finish the rest",
+            f"interrupted by {what}: {_counted(counts)}, {left} not finished "
+            "(a half-written run never counts as done); "
+            f"{_rewrite_results(root, result_keys(axes))}; run the same command again to finish the rest",
             highlight=False,
+            soft_wrap=True,
         )
-        raise typer.Exit(code=130) from None
+        raise typer.Exit(code=code) from None
+    except OSError as exc:
+        err_console.print(
+            f"[bold red]error:[/] {os_error_line(exc)} ({_counted(counts)}; "
+            f"{_rewrite_results(root, result_keys(axes))})",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=1) from None
 
     if tracker is not None:
         tracker.close()
@@ -113,3 +126,31 @@ def sweep(
         for report in summary.failed:
             err_console.print(f"[red]failed[/] {report.run_dir}: {report.error}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1)
+
+
+def _counted(counts: dict[str, int]) -> str:
+    return f"{counts['ok']} trained and {counts['failed']} failed in this call, {counts['skipped']} already done"
+
+
+def _rewrite_results(root: Path, keys: Any) -> str:
+    """Rebuild results.csv from the finished run folders after a sweep stopped early; say what became of it.
+
+    When it cannot be rewritten (a full disk), a stale table is removed rather than left disagreeing with the
+    folders: it is always rebuilt from them.
+    """
+    from hfa import io
+    from hfa.results import RESULTS_FILE, results_frame
+
+    try:
+        frame = results_frame(root, keys)
+        finished = frame.loc[frame["status"] == "ok", "run_id"].nunique()
+        return f"results: {io.write_csv(root / RESULTS_FILE, frame)} ({finished} finished runs)"
+    except HfaError:  # no finished run yet
+        return "no run finished yet"
+    except OSError as exc:
+        stale = root / RESULTS_FILE
+        try:
+            stale.unlink(missing_ok=True)
+        except OSError:
+            return f"results.csv could not be rewritten ({exc.strerror}) and may be out of date"
+        return f"results.csv could not be rewritten ({exc.strerror}) and was removed"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from hfa.cli.app import app, console, err_console, frame_table, user_errors
+from hfa.cli.app import app, console, err_console, frame_table, interruption, stop_on_sigterm, user_errors
 from hfa.cli.progress import EpochLines, bar
 from hfa.config import load_config
 
@@ -39,21 +39,40 @@ def train(
 
     In a terminal a progress bar shows the epochs; in a log, a line every few epochs.
     """
-    # Imported here so `hfa --help` answers without loading torch and scikit-learn.
+    with stop_on_sigterm():
+        try:
+            _train(config, overrides or [], out, quiet, mlflow)
+        except KeyboardInterrupt as exc:
+            what, code = interruption(exc)
+            err_console.print(
+                f"interrupted by {what}: the run did not finish and nothing of it was written to {out}; "
+                "run the same command again to train it",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(code=code) from None
+
+
+def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, mlflow: str | None) -> None:
+    # A bad config is answered before torch and scikit-learn load (seconds); they are imported here, not at the
+    # top, so `hfa --help` answers without them too.
+    cfg = load_config(config, overrides)
+    from hfa.config import run_id
     from hfa.devices import resolve_device
     from hfa.metrics import fbeta_of
+    from hfa.rundir import check_output
     from hfa.runs import execute_run, load_splits
     from hfa.training import EpochLog, TrainingError
 
-    cfg = load_config(config, overrides or [])
-    # Bad data or device settings fail here, before a progress bar has drawn anything.
-    resolve_device(cfg.train.device)
-    splits = load_splits(cfg)
     uri = mlflow or cfg.tracking.mlflow
     if uri:
         from hfa.tracking import client
 
         client(uri)  # MLflow missing fails now, not after training
+    # Bad output places, data or device settings fail here, before a progress bar has drawn anything.
+    check_output(out / cfg.name, [run_id(cfg)])
+    resolve_device(cfg.train.device)
+    splits = load_splits(cfg)
     label = f"{cfg.name}: {cfg.loss.name}"
     terminal = err_console.is_terminal
     with bar(err_console, "stats", enabled=terminal and not quiet, transient=True) as progress:

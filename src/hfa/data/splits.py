@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,6 +16,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from hfa.config import DataConfig
+from hfa.data.checks import check_features, check_matrix
 from hfa.data.imbalance import subsample_to_ratio
 from hfa.data.preprocess import Preprocessing, fit_transform_splits
 from hfa.data.sources import display_name, load_raw, parse_name, target_names
@@ -43,6 +45,7 @@ class Splits:
     feature_names: list[str]
     indices: dict[str, np.ndarray]
     info: dict[str, Any]
+    prepare_s: float = 0.0  # wall time of the prepare_data call that returned these (a cache hit is fast)
     preprocessing: Preprocessing | None = None  # fitted on x_train's raw rows; frozen, so copies share it
 
     @property
@@ -184,6 +187,7 @@ def _prepare(key: str, cfg_json: str) -> Splits:
     cfg = DataConfig.model_validate_json(cfg_json)
     name = display_name(cfg)
     features, y = load_raw(cfg)
+    check_features(features, name)
     if y.ndim == 2:
         return _read_only(_prepare_multilabel(cfg, name, features, y))
     n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
@@ -198,6 +202,8 @@ def _prepare(key: str, cfg_json: str) -> Splits:
     parts = stratified_split(y_kept, cfg.test_size, cfg.val_size, cfg.seed)
     frames = (features.iloc[kept[parts[s]]] for s in SPLIT_NAMES)
     (x_train, x_val, x_test), names, fitted = fit_transform_splits(*frames)
+    for x in (x_train, x_val, x_test):
+        check_matrix(x, name)
     ys = {s: y_kept[parts[s]].astype(np.float32) for s in SPLIT_NAMES}
     info = {
         "name": name,
@@ -261,8 +267,10 @@ def prepare_data(cfg: DataConfig) -> Splits:
     A ``cfg.seed`` of ``None`` is ``cfg.drawn_seed``; runs pass ``Config.resolved_data()``. Identical configs are
     served from a cache (a sweep over losses reuses the data); each call returns its own writable copy.
     """
+    start = time.perf_counter()
     cfg = cfg.model_copy(update={"seed": cfg.drawn_seed})
-    return _prepare(_cache_key(cfg), cfg.model_dump_json()).copy()
+    splits = _prepare(_cache_key(cfg), cfg.model_dump_json()).copy()
+    return dataclasses.replace(splits, prepare_s=time.perf_counter() - start)
 
 
 def clear_caches() -> None:

@@ -1,0 +1,55 @@
+"""Checks of loaded features before anything is fitted: what would otherwise fail deep inside scikit-learn or
+training (no usable column, infinite cells, magnitudes whose squares overflow) is a one-line ``HfaError``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hfa.data.preprocess import categorical_columns
+from hfa.errors import HfaError, clip
+
+MAX_ABS_FEATURE = 1e30
+"""Largest magnitude a numeric feature may hold: standardising squares values, and 1e30**2 still fits a float64
+with room for the sum over rows (values near 1e308 overflow to inf, and training then ends in NaN)."""
+
+
+MAX_CATEGORIES = 10_000
+"""Most one-hot columns the text columns of a table may make: each is a dense float32 column over every row."""
+
+
+def check_features(features: pd.DataFrame, what: str) -> None:
+    """Raise ``HfaError`` when ``features`` has no column with a value, a numeric cell that is infinite or huge,
+    or text columns with more distinct values than one-hot encoding can hold."""
+    filled = [c for c in features.columns if features[c].notna().any()]
+    if not filled:
+        raise HfaError(f"every feature column of {what} is empty; at least one column needs values")
+    distinct = {c: int(features[c].nunique()) for c in categorical_columns(features)}
+    if sum(distinct.values()) > MAX_CATEGORIES:
+        column = max(distinct, key=distinct.__getitem__)
+        raise HfaError(
+            f"the text columns of {what} hold {sum(distinct.values()):,} distinct values (column "
+            f"{clip(str(column))!r}: {distinct[column]:,}), one feature each once one-hot encoded; at most "
+            f"{MAX_CATEGORIES:,}: drop identifier-like columns or convert them to numbers"
+        )
+    for column in features.columns:
+        values = features[column]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.flatnonzero(np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > MAX_ABS_FEATURE))
+        if len(bad):
+            row = int(bad[0])
+            raise HfaError(
+                f"column {clip(str(column))!r} of {what} holds {numbers[row]:g} in data row {row + 1} "
+                f"({len(bad)} such cells); allowed: finite numbers of magnitude at most {MAX_ABS_FEATURE:g} "
+                "(empty cells are imputed)"
+            )
+
+
+def check_matrix(x: np.ndarray, what: str) -> None:
+    """The preprocessed training matrix: at least one feature, and every value finite in float32."""
+    if x.shape[1] == 0:
+        raise HfaError(f"{what} has no usable feature after preprocessing (every column empty or constant)")
+    if not np.isfinite(x).all():
+        raise HfaError(f"{what} gives non-finite values after preprocessing; check its numeric columns")

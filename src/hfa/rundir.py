@@ -1,0 +1,264 @@
+"""The one place that knows a run folder: its layout, how it is written and replaced, when it is finished, its lock.
+
+``<out>/<name>/<run-id>/`` holds ``RUN_FILES``. A folder is written whole into a hidden staging folder next to
+it and renamed into place; an existing folder is first renamed aside, so a reader or a killed process never
+meets a folder with some files missing. Staging and aside folders carry the host and process id that made them,
+so a clean-up removes only what a dead process left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io as _bytes_io
+import json
+import os
+import re
+import shutil
+import socket
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hfa import io
+from hfa.errors import HfaError, clip
+
+if TYPE_CHECKING:  # torch and pandas arrive with the writers that need them
+    import pandas as pd
+    import torch
+
+    from hfa.config import Config
+
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.csv"
+HISTORY_FILE = "history.csv"
+MODEL_FILE = "model.pt"
+PREPROCESSING_FILE = "preprocessing.json"
+RUN_FILE = "run.json"
+CURVES_FILE = "curves.csv"
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, CURVES_FILE, MODEL_FILE, PREPROCESSING_FILE, RUN_FILE)
+"""What a finished run folder holds (a multi-label run: all but curves.csv); a failed run holds only config.yaml
+and run.json."""
+
+LOCK_DIR = ".locks"  # per-run lock files, in the experiment folder beside the runs
+_STAGING, _ASIDE = "staging", "old"
+_OWNED = re.compile(
+    rf"^\.(?P<run>.+)\.(?P<kind>{_STAGING}|{_ASIDE})\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]+$"
+)
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
+
+
+def run_dir_for(cfg: Config, out: str | Path) -> Path:
+    from hfa.config import run_id
+
+    return Path(out) / cfg.name / run_id(cfg)
+
+
+def run_config(cfg: Config) -> dict[str, Any]:
+    """What a run records as its config: the canonical resolved config of this one run (see ``config.canonical``)."""
+    from hfa.config import canonical
+
+    return canonical(cfg)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Writing
+
+
+def write_run(
+    run_dir: Path,
+    cfg: Config,
+    info: dict[str, Any],
+    metrics: pd.DataFrame | None = None,
+    history: pd.DataFrame | None = None,
+    model: torch.nn.Module | None = None,
+    preprocessing: dict[str, Any] | None = None,
+    curves: pd.DataFrame | None = None,
+) -> None:
+    """Write every file into a staging folder beside ``run_dir``, then swap it in (under the run's lock).
+
+    On any error (a full disk included) the staging folder is removed and ``run_dir`` is left as it was.
+    """
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    with lock(run_dir):
+        staging = io.create_unique(run_dir.parent, _owned_prefix(run_dir, _STAGING), "", directory=True)
+        try:
+            io.write_yaml(staging / CONFIG_FILE, run_config(cfg))
+            if metrics is not None:
+                io.write_csv(staging / METRICS_FILE, metrics)
+            if history is not None:
+                io.write_csv(staging / HISTORY_FILE, history)
+            if curves is not None:  # confusion counts along the score range: PR curves, any metric at any rule
+                io.write_csv(staging / CURVES_FILE, curves)
+            if model is not None:
+                _write_model(staging / MODEL_FILE, model)
+            if preprocessing is not None:
+                io.write_json(staging / PREPROCESSING_FILE, preprocessing)
+            io.write_json(staging / RUN_FILE, info)
+            _replace(staging, run_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+
+def _write_model(path: Path, model: torch.nn.Module) -> None:
+    import torch
+
+    # Serialised in memory, then written by Python: torch.save straight to a file reports a full disk as
+    # "basic_ios::clear" (a RuntimeError); a plain write raises OSError(ENOSPC) like every other file.
+    buffer = _bytes_io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+    path.write_bytes(buffer.getvalue())
+
+
+def _replace(staging: Path, run_dir: Path) -> None:
+    """Rename the old folder aside, the new one in, then delete the old one: ``run_dir`` is never half there."""
+    aside = None
+    if run_dir.exists():
+        # An empty placeholder reserves a unique name; rename(2) may replace an empty folder.
+        aside = io.create_unique(run_dir.parent, _owned_prefix(run_dir, _ASIDE), "", directory=True)
+        os.rename(run_dir, aside)
+    try:
+        os.rename(staging, run_dir)
+    except BaseException:
+        if aside is not None:
+            os.rename(aside, run_dir)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def _owned_prefix(run_dir: Path, kind: str) -> str:
+    return f".{run_dir.name}.{kind}.{_HOST}.{os.getpid()}."
+
+
+def longest_entry_name(run_id: str) -> int:
+    """Length of the longest name this module creates for a run (its staging folder)."""
+    return len(_owned_prefix(Path(run_id), _STAGING)) + 8
+
+
+def clean_staging(root: Path) -> list[Path]:
+    """Remove the staging and aside folders that dead processes on this host left under ``root``.
+
+    A live process's folders, and folders of other hosts (whose processes cannot be asked), are kept.
+    """
+    removed = []
+    if not root.is_dir():
+        return removed
+    for entry in root.iterdir():
+        match = _OWNED.match(entry.name)
+        if not match or not entry.is_dir() or match["host"] != _HOST or _alive(int(match["pid"])):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reading
+
+
+def completed(run_dir: Path) -> bool:
+    """A finished run: run.json says ok and every file of ``RUN_FILES`` is present (curves.csv: single-label)."""
+    try:
+        info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not (isinstance(info, dict) and info.get("status") == "ok"):
+        return False
+    multilabel = bool((info.get("data") or {}).get("labels")) if isinstance(info.get("data"), dict) else False
+    needed = [name for name in RUN_FILES if not (multilabel and name == CURVES_FILE)]
+    return all((run_dir / name).is_file() for name in needed)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Locks
+
+_held: dict[Path, Any] = {}
+
+
+@contextlib.contextmanager
+def lock(run_dir: Path, blocking: bool = True) -> Iterator[bool]:
+    """Hold the run's lock (yields True), or yield False at once when ``blocking`` is off and another holds it.
+
+    The lock is an OS file lock, so it dies with its process; within one process it is re-entrant.
+    """
+    from filelock import FileLock, Timeout
+
+    path = (run_dir.parent / LOCK_DIR / f"{run_dir.name}.lock").absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    file_lock = _held.setdefault(path, FileLock(path, thread_local=False))
+    try:
+        file_lock.acquire(blocking=blocking)
+    except Timeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        file_lock.release()
+
+
+@contextlib.contextmanager
+def locks(run_dirs: Iterable[Path], blocking: bool = False) -> Iterator[list[Path]]:
+    """Hold the locks of those of ``run_dirs`` that no other process holds; yields the ones held."""
+    with contextlib.ExitStack() as stack:
+        yield [d for d in run_dirs if stack.enter_context(lock(d, blocking=blocking))]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Where runs may go
+
+
+def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "--out") -> None:
+    """Make sure runs can be written under ``folder`` (created if missing) before any training starts.
+
+    ``entry_names`` are the run ids that will be created there. Raises a one-line ``HfaError`` when a part of the
+    path is a file, a name is longer than the file system allows, or the folder cannot be created or written.
+    """
+    folder = Path(folder)
+    existing = next((p for p in (folder, *folder.parents) if _exists(p)), Path("/"))
+    if not existing.is_dir():
+        raise HfaError(f"{option} {clip(str(folder))}: {clip(str(existing))} is a file, not a folder; pass a folder")
+    limit = _name_max(existing)
+    longest = max((longest_entry_name(name) for name in entry_names), default=0)
+    too_long = [part for part in folder.relative_to(existing).parts if len(os.fsencode(part)) > limit]
+    if too_long or longest > limit:
+        what = f"the name {clip(too_long[0], 40)!r}" if too_long else f"run folder names of {longest} characters"
+        raise HfaError(
+            f"{option} {clip(str(folder))}: {what} exceeds the file system's limit of {limit} bytes; use a shorter name"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        io.create_unique(folder, ".hfa-write-check.", "", directory=False).unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            reason += " (pass a folder you can write to)"
+        raise HfaError(f"{option} {clip(str(folder))} is not writable: {reason}") from None
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long, among others: checked next, by name
+        return False
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
