@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from hfa import __version__
 from hfa.errors import HfaError
+
+if TYPE_CHECKING:  # pandas is imported by the commands that print frames, not at `hfa --help`
+    import pandas as pd
 
 app = typer.Typer(
     name="hfa",
@@ -63,17 +65,32 @@ def main(
 
 
 def _cell(value: object, digits: int) -> str:
+    if value is None:
+        return ""
     if isinstance(value, float):
         return "" if value != value else f"{value:.{digits}f}"  # NaN -> blank
     return str(value)
 
 
-def frame_table(frame: pd.DataFrame, title: str | None = None, digits: int = 3) -> Table:
-    """A Rich table of a DataFrame: numbers right-aligned, floats rounded, NaN blank."""
+def records_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    numeric: Collection[str],
+    title: str | None = None,
+    digits: int = 3,
+) -> Table:
+    """A Rich table: the ``numeric`` columns right-aligned, floats rounded, NaN and None blank."""
     table = Table(title=title, title_justify="left", header_style="bold")
-    for column in frame.columns:
-        numeric = pd.api.types.is_numeric_dtype(frame[column])
-        table.add_column(str(column), justify="right" if numeric else "left")
-    for row in frame.itertuples(index=False):
+    for column in columns:
+        table.add_column(str(column), justify="right" if column in numeric else "left")
+    for row in rows:
         table.add_row(*(_cell(value, digits) for value in row))
     return table
+
+
+def frame_table(frame: pd.DataFrame, title: str | None = None, digits: int = 3) -> Table:
+    """A Rich table of a DataFrame: numbers right-aligned, floats rounded, NaN blank."""
+    import pandas as pd
+
+    numeric = [column for column in frame.columns if pd.api.types.is_numeric_dtype(frame[column])]
+    return records_table(list(frame.columns), frame.itertuples(index=False), numeric, title, digits)

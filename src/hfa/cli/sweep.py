@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hfa.cli.app import app, console, err_console, user_errors
 from hfa.cli.train import CONFIG_HELP, OVERRIDES_HELP
-from hfa.results import write_results
-from hfa.sweep import RunReport, check_options, execute, expand, result_keys
+
+if TYPE_CHECKING:
+    from hfa.sweep import RunReport
 
 
 @app.command(
@@ -39,6 +41,10 @@ def sweep(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the results.csv path."),
 ) -> None:
     """Train every combination of the config's `sweep:` grid and write OUT/<name>/results.csv."""
+    # Imported here so `hfa --help` answers without loading torch and scikit-learn.
+    from hfa.results import write_results
+    from hfa.sweep import check_options, execute, expand, result_keys
+
     check_options(workers, executor)
     configs, axes = expand(config, overrides or [], grid or [])
     name = configs[0].name

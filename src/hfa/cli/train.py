@@ -8,7 +8,6 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hfa.cli.app import app, console, err_console, frame_table, user_errors
-from hfa.config import load_config
 
 OVERRIDES_HELP = "Dotted config overrides, read as YAML values, e.g. train.epochs=5 loss.name=f1 model.hidden=[32,32]."
 CONFIG_HELP = "YAML config file (unknown keys are an error). Without it, the built-in defaults."
@@ -30,7 +29,8 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the run folder (for scripts)."),
 ) -> None:
     """Train one model and write config.yaml, metrics.csv, history.csv, model.pt and run.json."""
-    # Imported here so `hfa --help` answers without loading torch and scikit-learn.
+    # Imported here so `hfa --help` answers without loading torch, scikit-learn or pydantic.
+    from hfa.config import load_config
     from hfa.data import prepare_data
     from hfa.devices import resolve_device
     from hfa.runs import execute_run

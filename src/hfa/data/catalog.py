@@ -59,3 +59,15 @@ def list_datasets() -> pd.DataFrame:
     )
     table = pd.concat([pd.DataFrame(rows), keel], ignore_index=True)
     return table.astype({"rows": "Int64", "features": "Int64", "positives": "Int64", "ratio": float})[COLUMNS]
+
+
+def listing_records() -> list[dict[str, object]]:
+    """:func:`list_datasets` as plain Python values (missing sizes ``None``): what ``datasets.csv`` ships."""
+    frame = list_datasets().astype(object)
+    return [
+        {
+            key: None if pd.isna(value) else value.item() if isinstance(value, np.generic) else value
+            for key, value in row.items()
+        }
+        for row in frame.to_dict("records")
+    ]
