@@ -102,7 +102,7 @@ class LossConfig(_Section):
     @field_validator("name")
     @classmethod
     def _known_loss(cls, name: str) -> str:
-        from hfa.losses.catalog import CATALOG  # the names alone: validating a config needs no torch
+        from hfa.loss_catalog import CATALOG  # the names alone: validating a config needs no torch
 
         if name not in CATALOG:
             raise ValueError(f"unknown loss {name!r}; allowed: {', '.join(CATALOG)}")

@@ -12,7 +12,7 @@ from hfa.cli.app import app, console, records_table, user_errors
 @user_errors
 def losses() -> None:
     """List the losses `loss.name` accepts, the `loss.*` parameters each uses, and its formula."""
-    from hfa.losses.catalog import CATALOG  # names, parameters and formulas: no torch needed to list them
+    from hfa.loss_catalog import CATALOG  # names, parameters and formulas: no torch needed to list them
 
     table = Table(title="Losses (loss.name)", title_justify="left", header_style="bold", show_lines=True)
     for column in ("name", "parameters", "formula", "what it is"):

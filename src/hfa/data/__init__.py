@@ -7,7 +7,7 @@ Names are imported on first use, so ``hfa.data.listing`` (the shipped table ``hf
 without pandas or scikit-learn.
 """
 
-from hfa._lazy import lazy_exports
+import importlib
 
 _EXPORTS = {
     "MIN_POSITIVES": "splits",
@@ -24,4 +24,16 @@ _EXPORTS = {
 }
 
 __all__ = list(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    submodule = _EXPORTS.get(name)
+    if submodule is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{submodule}"), name)
+    globals()[name] = value  # found once; later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

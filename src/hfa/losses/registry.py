@@ -1,6 +1,6 @@
 """Loss names -> how to build them, which parameters they use, and what they compute.
 
-``LOSSES`` is :data:`~hfa.losses.catalog.CATALOG` (what config validation checks names against and ``hfa losses``
+``LOSSES`` is :data:`~hfa.loss_catalog.CATALOG` (what config validation checks names against and ``hfa losses``
 lists) with the module class of each loss; ``build_loss`` turns a name and the (whole) loss section of a
 config into a module; ``loss_label`` names a configured loss in reports.
 """
@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from hfa.errors import HfaError
-from hfa.losses.catalog import CATALOG, PARAMETERS
+from hfa.loss_catalog import CATALOG, PARAMETERS
 from hfa.losses.modules import (
     AUTHORS_THRESHOLDS,
     AccuracyLoss,
@@ -69,7 +69,7 @@ _FACTORIES: dict[str, Callable[..., nn.Module]] = {
 LOSSES: dict[str, LossSpec] = {
     name: LossSpec(_FACTORIES[name], info.params, info.formula, info.summary) for name, info in CATALOG.items()
 }
-"""Every loss of :data:`~hfa.losses.catalog.CATALOG` by name, with the class that builds it."""
+"""Every loss of :data:`~hfa.loss_catalog.CATALOG` by name, with the class that builds it."""
 
 
 def _spec(name: str) -> LossSpec:

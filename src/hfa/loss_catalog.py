@@ -1,7 +1,8 @@
 """Every loss by name: the parameters it uses and what it computes, as plain data (no torch).
 
 ``hfa losses`` prints this table and config validation checks names against it without importing torch;
-:mod:`hfa.losses.registry` pairs each entry with its module class, so there is one table for both.
+:mod:`hfa.losses.registry` pairs each entry with its module class, so there is one table for both. It sits
+outside the ``hfa.losses`` package because importing anything inside that package imports torch.
 """
 
 from __future__ import annotations
