@@ -148,63 +148,42 @@ def run(settings: Settings) -> list[Row]:
         calls = {name: calls_for(fn, device, budget) for name, fn in candidates.items()}
         seconds = compare(candidates, device, settings.repeats, calls=calls)
         flop = arithmetic(n, len(AUTHORS_THRESHOLDS))
-        extra = {"flop": flop, "flop_per_s": flop / seconds["hfa"], "aten_ops": tensor_ops(candidates["hfa"])}
+        extra = {
+            "samples": n,
+            "flop": flop,
+            "flop_per_s": flop / seconds["hfa"],
+            "aten_ops": tensor_ops(candidates["hfa"]),
+        }
         if settings.matmul_flops:
             extra["matmul_fraction"] = extra["flop_per_s"] / settings.matmul_flops
         size = f"{fmt_count(n)} rows"
-        ops = f"{extra['aten_ops']} tensor ops per call, {fmt_flops(flop)}"
-        if callable(authors):
-            ratio = seconds["torch-btg"] / seconds["hfa"]
-            rows.append(
-                Row(
-                    case="loss vs torch-btg",
-                    size=size,
-                    hfa=fmt_seconds(seconds["hfa"]),
-                    baseline=fmt_seconds(seconds["torch-btg"]),
-                    ratio=ratio,
-                    target=f">= {TARGET:g}x",
-                    met=ratio >= TARGET,
-                    hfa_value=seconds["hfa"],
-                    baseline_value=seconds["torch-btg"],
-                    unit="s per forward+backward",
-                    repeats=settings.repeats,
-                    note=f"FBetaLoss vs torch_btg mean_fbeta_approx_loss_on, {len(AUTHORS_THRESHOLDS)} thresholds, "
-                    f"delta {DELTA:g}; {ops}",
-                    extra=extra,
-                )
-            )
-        else:
-            rows.append(
-                Row(
-                    case="loss vs torch-btg",
-                    size=size,
-                    hfa=fmt_seconds(seconds["hfa"]),
-                    baseline="skipped",
-                    ratio=float("nan"),
-                    target=f">= {TARGET:g}x",
-                    met=None,
-                    hfa_value=seconds["hfa"],
-                    baseline_value=None,
-                    unit="s per forward+backward",
-                    note=f"skipped: {authors}",
-                    extra=extra,
-                )
-            )
-        rows.append(
-            Row(
-                case="loss vs loop",
+
+        def row(case: str, baseline: str, target: float | None, note: str, size=size, seconds=seconds, extra=extra):
+            other = seconds.get(baseline)
+            ratio = float("nan") if other is None else other / seconds["hfa"]
+            return Row(
+                case=case,
                 size=size,
                 hfa=fmt_seconds(seconds["hfa"]),
-                baseline=fmt_seconds(seconds["loop"]),
-                ratio=seconds["loop"] / seconds["hfa"],
-                target="reference",
-                met=None,
+                baseline="skipped" if other is None else fmt_seconds(other),
+                ratio=ratio,
+                target="reference" if target is None else f">= {target:g}x",
+                met=None if target is None or other is None else ratio >= target,
                 hfa_value=seconds["hfa"],
-                baseline_value=seconds["loop"],
+                baseline_value=other,
                 unit="s per forward+backward",
                 repeats=settings.repeats,
-                note=f"FBetaLoss vs a loop over {len(AUTHORS_THRESHOLDS)} thresholds; same value and gradient checked",
+                note=note,
                 extra=extra,
             )
+
+        grid = f"{len(AUTHORS_THRESHOLDS)} thresholds, delta {DELTA:g}"
+        ops = f"{extra['aten_ops']} tensor ops per call, {fmt_flops(flop)}"
+        btg_note = f"FBetaLoss vs torch_btg mean_fbeta_approx_loss_on, {grid}; {ops}"
+        rows.append(
+            row("loss vs torch-btg", "torch-btg", TARGET, btg_note if callable(authors) else f"skipped: {authors}")
+        )
+        rows.append(
+            row("loss vs loop", "loop", None, f"FBetaLoss vs a loop over the {grid}; same value and gradient checked")
         )
     return rows
