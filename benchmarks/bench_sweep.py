@@ -36,8 +36,7 @@ def grid(quick: bool) -> list[str]:
 
 def _configs(device: torch.device, epochs: int | None, axes: list[str]):
     overrides = [f"train.device={device}"] + ([f"train.epochs={epochs}"] if epochs else [])
-    configs, _ = expand(CONFIG, overrides, axes)
-    return configs
+    return expand(CONFIG, overrides, axes).configs
 
 
 def _sweep(configs) -> tuple[float, Path, tempfile.TemporaryDirectory]:

@@ -91,7 +91,7 @@ def test_weighted_bce_raises_recall_over_bce_at_ratio_20(tmp_path):
             "name=seedcheck",
             f"loss.name={loss}",
             "data.imbalance_ratio=20",
-            "data.cluster_std=2.0",
+            "data.cluster_std=5.0",
             "data.n_samples=20000",
             "model.hidden=[16]",
             "train.epochs=15",
@@ -123,6 +123,11 @@ BAD_INPUTS = {
     "csv missing target values": (["data.name={csv_missing}", "data.target=y"], "missing"),
     "unreachable ratio": (["data.imbalance_ratio=5000"], "positives"),
     "cuda where none": (["train.device=cuda"], "CUDA is not available"),
+    "seed too large": (["seed=4294967296"], "'seed'"),
+    "negative seed": (["seed=-1"], "'seed'"),
+    "data seed too large": (["data.seed=4294967296"], "'data.seed'"),
+    "data seed not an integer": (["data.seed=1.5"], "'data.seed'"),
+    "data seed a word": (["data.seed=abc"], "'data.seed'"),
 }
 
 

@@ -21,6 +21,8 @@ from hfa.errors import HfaError
 
 AUTHORS_THRESHOLDS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
+SEED_LIMIT = 2**32
+"""Seeds lie in [0, 2**32): the range numpy's and scikit-learn's ``random_state`` accept."""
 
 
 class YamlLoader(yaml.SafeLoader):
@@ -50,18 +52,32 @@ class _Section(BaseModel):
 
 
 class DataConfig(_Section):
-    name: str = Field("synthetic", description="synthetic | sklearn/<name> | keel/<name> | path to .csv/.parquet")
+    name: str = Field(
+        "synthetic",
+        description="synthetic | synthetic_33 | synthetic_05 | sklearn/<name> | keel/<name> | path to .csv/.parquet",
+    )
     imbalance_ratio: float | None = Field(
         None, gt=0, description="negatives kept per positive (subsampled before the split); null = as the data comes"
     )
     val_size: float = Field(0.2, gt=0, lt=1, description="fraction of rows in the validation split")
     test_size: float = Field(0.2, gt=0, lt=1, description="fraction of rows in the test split")
-    seed: int = Field(0, ge=0, description="seed of data generation, subsampling and splitting (shared by runs)")
+    seed: int | None = Field(
+        None,
+        ge=0,
+        lt=SEED_LIMIT,
+        description="seed of the data's samples, subsample and split; null = the run's seed (a number pins the data)",
+    )
     n_samples: int = Field(10000, ge=20, description="synthetic: rows generated before subsampling")
     n_features: int = Field(2, ge=1, description="synthetic: feature columns")
     cluster_std: float = Field(1.0, gt=0, description="synthetic: standard deviation of each blob")
     target: str | None = Field(None, description="files: the label column")
     positive: str | int | float | bool | None = Field(None, description="the label value that is the positive class")
+
+    @property
+    def drawn_seed(self) -> int:
+        """The seed the data is drawn with; ``None`` outside a run (which resolves it, see ``Config.resolved_data``)
+        is seed 0, the default run seed."""
+        return 0 if self.seed is None else self.seed
 
     @model_validator(mode="after")
     def _splits_leave_training_rows(self) -> DataConfig:
@@ -146,13 +162,27 @@ class EvalConfig(_Section):
 
 class Config(_Section):
     name: str = Field("hfa", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="experiment name (a folder)")
-    seed: int = Field(0, ge=0, description="seed of weight initialisation and batch order")
+    seed: int = Field(
+        0,
+        ge=0,
+        lt=SEED_LIMIT,
+        description="seed of everything random: the data (unless data.seed pins it), weights, batches, dropout",
+    )
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     sweep: dict[str, list[Any]] = Field(default_factory=dict, description="dotted key -> values; one run each")
+
+    @property
+    def data_seed(self) -> int:
+        """The seed the data is drawn with: ``data.seed``, or the run's ``seed`` where that is null."""
+        return self.seed if self.data.seed is None else self.data.seed
+
+    def resolved_data(self) -> DataConfig:
+        """``data`` with its seed resolved: what ``prepare_data`` is given."""
+        return self.data.model_copy(update={"seed": self.data_seed})
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -306,14 +336,45 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 # Settings that change how fast a run goes, not what it computes: they stay out of the run id.
-_NOT_IN_RUN_ID = ("sweep", "train.stack")
+_NOT_IN_RUN_ID = ("train.stack",)
+_SOURCE_KEYS = {"synthetic": ("n_samples", "n_features", "cluster_std"), "file": ("target",)}
+_ALL_SOURCE_KEYS = ("n_samples", "n_features", "cluster_std", "target")
+
+
+def inapplicable_keys(cfg: Config) -> list[str]:
+    """The dotted keys that do not change what this run computes (``loss.beta`` for bce, ``data.n_samples`` for a
+    KEEL set, ``loss.k`` with the Heaviside step, ...): they stay out of its resolved config and its run id."""
+    from hfa.data.sources import parse_name
+    from hfa.losses import LOSSES, PARAMETERS
+
+    used = set(LOSSES[cfg.loss.name].params)
+    if "approx" in used:
+        used.discard("k" if cfg.loss.approx == "heaviside" else "delta")
+    dropped = [f"loss.{key}" for key in PARAMETERS if key not in used]
+    kept_source = _SOURCE_KEYS.get(parse_name(cfg.data.name)[0], ())
+    dropped += [f"data.{key}" for key in _ALL_SOURCE_KEYS if key not in kept_source]
+    return dropped
+
+
+def canonical(cfg: Config) -> dict[str, Any]:
+    """The resolved config of one run: ``data.seed`` resolved, the sweep grid and inapplicable keys left out.
+
+    Two configs with equal canonical forms compute the same run; reading this back gives the same form again.
+    """
+    resolved = cfg.to_dict()
+    resolved.pop("sweep", None)
+    resolved["data"]["seed"] = cfg.data_seed
+    for key in inapplicable_keys(cfg):
+        section, _, leaf = key.partition(".")
+        resolved[section].pop(leaf, None)
+    return resolved
 
 
 def run_id(cfg: Config) -> str:
-    """A stable, readable folder name for a run: the same resolved config always maps to the same id."""
+    """A stable, readable folder name for a run: equal canonical configs map to the same id, others never."""
     from hfa.losses import loss_label
 
-    flat = {k: v for k, v in flatten(cfg.to_dict()).items() if not k.startswith(_NOT_IN_RUN_ID)}
+    flat = {k: v for k, v in flatten(canonical(cfg)).items() if not k.startswith(_NOT_IN_RUN_ID)}
     digest = hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:8]
     label = re.sub(r"[^A-Za-z0-9]+", "-", loss_label(cfg.loss.name, cfg.loss.model_dump())).strip("-")
     ratio = cfg.data.imbalance_ratio

@@ -1,6 +1,16 @@
-"""The classifier: a multilayer perceptron that outputs one logit per row."""
+"""The classifier, an MLP, and the stack of MLPs the trainer steps together (one run is a stack of one).
+
+``MLP`` is what a finished run is: what its folder's ``model.pt`` holds and what predictions use. ``StackedMLP``
+holds the parameters of ``M`` MLPs of one shape along a leading member axis, so one batched forward, backward
+and optimiser step serve every member. A member's numbers never depend on which members share its stack: every
+operation is either elementwise or a per-member product whose kernel gives each member the same bits whatever
+``M`` is (on CPU, one product per member: :class:`_MemberLinear`; on a GPU the batched product, where bit-identity
+is not promised). Dropout masks come from each member's own generator.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -24,10 +34,156 @@ class MLP(nn.Module):
             width = out
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
+        self.dropout = dropout
+        self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(-1)
 
+    def linears(self) -> list[nn.Linear]:
+        return [module for module in self.net if isinstance(module, nn.Linear)]
 
-def build_model(in_features: int, cfg: ModelConfig) -> MLP:
-    return MLP(in_features, list(cfg.hidden), cfg.dropout, cfg.activation)
+
+def build_model(in_features: int, cfg: ModelConfig, seed: int | None = None) -> MLP:
+    """A freshly initialised MLP; with ``seed``, its weights depend on that seed alone (the global RNG is left as
+    it was)."""
+    if seed is None:
+        return MLP(in_features, list(cfg.hidden), cfg.dropout, cfg.activation)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return MLP(in_features, list(cfg.hidden), cfg.dropout, cfg.activation)
+
+
+def _batched_linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    return torch.baddbmm(bias, h, weight)
+
+
+class _MemberLinear(torch.autograd.Function):
+    """``h[m] @ weight[m] + bias[m]`` for every member ``m``, forward and backward, one matrix product per member.
+
+    Each member's products are the very calls (shapes, layouts) a stack of one makes, so a member's bits do not
+    depend on the stack's size. A batched product (``bmm``) does not promise that: on CPU its rounding for one
+    member changed with the number of members at some batch sizes (measured: the weight gradient at batch 28 and
+    180, not at 64). One autograd node per layer for the whole stack.
+    """
+
+    @staticmethod
+    def forward(ctx, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        h = h.contiguous()
+        out = h.new_empty(h.shape[0], h.shape[1], weight.shape[2])
+        # unbind: one call for all members' views, where indexing costs a Python call per member.
+        for row in zip(bias.unbind(0), h.unbind(0), weight.unbind(0), out.unbind(0), strict=True):
+            torch.addmm(*row[:3], out=row[3])
+        ctx.save_for_backward(h, weight)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        h, weight = ctx.saved_tensors
+        grad = grad.contiguous()
+        need_h, need_w, need_b = ctx.needs_input_grad
+        grad_h = torch.empty_like(h) if need_h else None
+        grad_w = torch.empty_like(weight) if need_w else None
+        grad_b = grad.new_empty(grad.shape[0], 1, grad.shape[2]) if need_b else None
+        grads = grad.unbind(0)
+        if grad_b is not None:
+            for g, out in zip(grads, grad_b.unbind(0), strict=True):
+                torch.sum(g, 0, keepdim=True, out=out)
+        if grad_h is not None:
+            for g, w, out in zip(grads, weight.transpose(1, 2).unbind(0), grad_h.unbind(0), strict=True):
+                torch.mm(g, w, out=out)
+        if grad_w is not None:
+            for x, g, out in zip(h.transpose(1, 2).unbind(0), grads, grad_w.unbind(0), strict=True):
+                torch.mm(x, g, out=out)
+        return grad_h, grad_w, grad_b
+
+
+class StackedMLP(nn.Module):
+    """``M`` MLPs of one shape as one module: weights ``(M, in, out)``, biases ``(M, 1, out)``, logits ``(M, B)``.
+
+    Built from :class:`MLP` instances, whose parameters it copies; :meth:`member_state` gives a member back as an
+    ``MLP`` state dict. ``generators`` (one per member) draw the dropout masks while training.
+    """
+
+    def __init__(self, members: Sequence[MLP], generators: Sequence[torch.Generator] | None = None):
+        super().__init__()
+        if not members:
+            raise ValueError("a stack needs at least one member")
+        first = members[0]
+        shapes = [[tuple(layer.weight.shape) for layer in member.linears()] for member in members]
+        if any(shape != shapes[0] for shape in shapes) or any(
+            (m.dropout, m.activation) != (first.dropout, first.activation) for m in members
+        ):
+            raise ValueError("every member of a stack must have the same layers, widths, activation and dropout")
+        self.activation = ACTIVATIONS[first.activation]()
+        self.dropout = first.dropout
+        self.generators = list(generators) if generators is not None else []
+        if self.dropout > 0 and len(self.generators) != len(members):
+            raise ValueError("a stack with dropout needs one generator per member")
+        layers = [member.linears() for member in members]
+        depth = len(shapes[0])
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([m[i].weight.detach().T for m in layers]).contiguous()) for i in range(depth)
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([m[i].bias.detach() for m in layers]).unsqueeze(1).contiguous())
+            for i in range(depth)
+        )
+        self._names = [name for name, module in first.net.named_children() if isinstance(module, nn.Linear)]
+        self._refresh()
+
+    def _refresh(self) -> None:
+        # Indexing a ParameterList costs microseconds per access, which adds up over thousands of batches.
+        self._layers = list(zip(self.weights, self.biases, strict=True))
+
+    def _apply(self, fn, recurse: bool = True):
+        applied = super()._apply(fn, recurse)
+        self._refresh()  # a conversion may replace the parameter objects
+        return applied
+
+    @property
+    def size(self) -> int:
+        return self._layers[0][0].shape[0]
+
+    def widest(self) -> int:
+        """The largest layer width (input included): what one row of one member holds at most in a forward."""
+        return max(max(weight.shape[1], weight.shape[2]) for weight, _ in self._layers)
+
+    def forward(self, x: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
+        """Logits ``(M, B)`` for member inputs ``(M, B, F)``; ``rows`` runs a contiguous part of the stack."""
+        layers = self._layers if rows == slice(None) else [(w[rows], b[rows]) for w, b in self._layers]
+        generators = self.generators[rows]
+        *hidden, (weight, bias) = layers
+        linear = _MemberLinear.apply if x.device.type == "cpu" else _batched_linear
+        h = x
+        for hidden_weight, hidden_bias in hidden:
+            h = self.activation(linear(h, hidden_weight, hidden_bias))
+            if self.training and self.dropout > 0:
+                h = h * self._masks(h, generators)
+        return linear(h, weight, bias).squeeze(-1)
+
+    def _masks(self, h: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
+        """Inverted-dropout masks ``(M, B, H)``, member ``m``'s drawn from its own generator alone."""
+        shape = h.shape[1:]
+        keep = 1.0 - self.dropout
+        draws = [torch.rand(shape, generator=g, device=h.device, dtype=h.dtype) for g in generators]
+        return (torch.stack(draws) < keep).to(h.dtype) / keep
+
+    def member_state(self, m: int) -> dict[str, torch.Tensor]:
+        """Member ``m``'s parameters as an ``MLP`` state dict (copies, so later steps do not change them)."""
+        state: dict[str, torch.Tensor] = {}
+        for name, (weight, bias) in zip(self._names, self._layers, strict=True):
+            state[f"net.{name}.weight"] = weight[m].detach().T.clone()
+            state[f"net.{name}.bias"] = bias[m, 0].detach().clone()
+        return state
+
+    def keep(self, rows: Sequence[int]) -> None:
+        """Drop every member not at a position in ``rows`` (new parameter objects: rebuild the optimiser state)."""
+        index = torch.as_tensor(list(rows), dtype=torch.long, device=self._layers[0][0].device)
+        for params in (self.weights, self.biases):
+            for i, param in enumerate(params):
+                params[i] = nn.Parameter(param.detach().index_select(0, index))
+        if self.generators:
+            self.generators = [self.generators[row] for row in rows]
+        self._refresh()

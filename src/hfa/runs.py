@@ -1,4 +1,4 @@
-"""One run end to end: config -> data -> model -> loss -> training -> metrics -> files.
+"""Runs end to end: config -> data -> model -> loss -> training (one stack) -> metrics -> files.
 
 A run folder is written whole or not at all: everything goes into a hidden temporary folder that is renamed
 into place at the end, so a killed run leaves no half-written tables.
@@ -11,7 +11,8 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,16 +23,15 @@ import sklearn
 import torch
 
 from hfa import __version__
-from hfa.config import Config, run_id
+from hfa.config import Config, canonical, run_id
 from hfa.data import Splits, prepare_data
 from hfa.devices import resolve_device
 from hfa.errors import HfaError
 from hfa.io import write_csv, write_json, write_yaml
 from hfa.losses import build_loss, loss_label
 from hfa.metrics import evaluate
-from hfa.model import MLP, build_model
-from hfa.stacked import fit_stacked, stack_key
-from hfa.training import EpochLog, TrainingError, TrainResult, fit, predict_proba, seed_everything
+from hfa.model import build_model
+from hfa.training import EpochLog, Member, MemberData, Streams, TrainingError, TrainResult, predict_proba, train
 
 RUN_FILES = ("config.yaml", "metrics.csv", "history.csv", "model.pt", "run.json")
 
@@ -48,10 +48,8 @@ def run_dir_for(cfg: Config, out: str | Path) -> Path:
 
 
 def run_config(cfg: Config) -> dict[str, Any]:
-    """What a run records as its config: the resolved config of this one run (a sweep's grid stays out)."""
-    resolved = cfg.to_dict()
-    resolved.pop("sweep", None)
-    return resolved
+    """What a run records as its config: the canonical resolved config of this one run (see ``config.canonical``)."""
+    return canonical(cfg)
 
 
 def versions() -> dict[str, str]:
@@ -89,17 +87,124 @@ class TrainedRun:
     stacked: int = 1  # how many runs trained together (1: alone)
 
 
-def _device_tensors(splits: Splits, device: torch.device) -> dict[str, torch.Tensor]:
-    names = ("x_train", "y_train", "x_val", "y_val")
-    return {name: torch.as_tensor(getattr(splits, name), device=device) for name in names}
+def load_splits(cfg: Config) -> Splits:
+    """The run's data: its data section with the data seed resolved (``data.seed: null`` follows ``seed``)."""
+    return prepare_data(cfg.resolved_data())
 
 
-def build_run(cfg: Config, n_features: int, y_train: torch.Tensor, device: torch.device) -> tuple[MLP, torch.nn.Module]:
-    """A run's freshly initialised model and its loss; the model's weights depend only on ``cfg.seed``."""
-    seed_everything(cfg.seed)
-    model = build_model(n_features, cfg.model).to(device)
-    loss_fn = build_run_loss(cfg, y_train).to(device)
-    return model, loss_fn
+def _member_data(splits: Splits, device: torch.device) -> MemberData:
+    arrays = (splits.x_train, splits.y_train, splits.x_val, splits.y_val)
+    return MemberData(*(torch.as_tensor(a, device=device) for a in arrays))
+
+
+def execute_runs(
+    cfgs: Sequence[Config],
+    out: str | Path,
+    on_epoch: Callable[[int, EpochLog], None] | None = None,
+    splits: Sequence[Splits] | None = None,
+) -> list[RunOutcome | HfaError | TrainingError]:
+    """Train runs (one, or many sharing model shape and training settings) as stacks, then finish each alone.
+
+    The one way hfa trains: ``hfa train`` is a stack of one, a sweep hands each of its stacks here. A run's folder
+    does not depend on which runs shared its stack (``"stacked"`` in run.json counts them). The result for a run is
+    its ``RunOutcome`` or the error that stopped it; one run's failure does not stop the others. Runs whose data
+    have different shapes train in separate stacks. ``on_epoch(i, log)`` reports epochs of ``cfgs[i]``; ``splits``
+    (one per config) skips loading the data.
+    """
+    with one_thread():
+        return _execute_runs(list(cfgs), out, on_epoch, splits)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """One intra-op thread while runs train and evaluate, whoever runs them (``hfa train``, a sweep, a worker).
+
+    PyTorch splits large elementwise ops and reductions between threads, and a split can fall inside a vector
+    iteration, changing the rounding; a run's numbers must not depend on the machine's core count. (The MLPs hfa
+    trains gain little from intra-op threads; parallel sweeps use processes.)
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _execute_runs(
+    cfgs: list[Config],
+    out: str | Path,
+    on_epoch: Callable[[int, EpochLog], None] | None,
+    splits: Sequence[Splits] | None,
+) -> list[RunOutcome | HfaError | TrainingError]:
+    started, t0 = _now(), time.perf_counter()
+    results: dict[int, RunOutcome | HfaError | TrainingError] = {}
+    loaded: dict[int, tuple[Splits, float]] = {}
+    shared: dict[str, tuple[Splits, float]] = {}  # runs with one data config share one Splits (and its tensors)
+    for place, cfg in enumerate(cfgs):
+        key = cfg.resolved_data().model_dump_json()
+        try:
+            if splits is not None:
+                loaded[place] = (splits[place], 0.0)
+                continue
+            if key not in shared:
+                clock = time.perf_counter()
+                shared[key] = (load_splits(cfg), time.perf_counter() - clock)
+            loaded[place] = shared[key]
+        except HfaError as error:  # e.g. a ratio this run's data cannot reach: that run fails, not the stack
+            results[place] = error
+
+    by_shape: dict[tuple, list[int]] = {}
+    for place, (split, _) in loaded.items():
+        shape = (split.x_train.shape, split.x_val.shape)
+        by_shape.setdefault(shape, []).append(place)
+    for places in by_shape.values():
+        results.update(_train_stack(cfgs, places, loaded, out, started, t0, on_epoch))
+    return [results[place] for place in range(len(cfgs))]
+
+
+def _train_stack(
+    cfgs: list[Config],
+    places: list[int],
+    loaded: dict[int, tuple[Splits, float]],
+    out: str | Path,
+    started: str,
+    t0: float,
+    on_epoch: Callable[[int, EpochLog], None] | None,
+) -> dict[int, RunOutcome | HfaError | TrainingError]:
+    device = resolve_device(cfgs[places[0]].train.device)
+    results: dict[int, RunOutcome | HfaError | TrainingError] = {}
+    data: list[MemberData] = []
+    data_index: dict[int, int] = {}  # id of a Splits -> its position in ``data``: runs sharing splits share tensors
+    members: list[Member] = []
+    kept: list[int] = []
+    for place in places:
+        cfg, split = cfgs[place], loaded[place][0]
+        if id(split) not in data_index:
+            data_index[id(split)] = len(data)
+            data.append(_member_data(split, device))
+        member_data = data[data_index[id(split)]]
+        try:
+            model = build_model(split.n_features, cfg.model, seed=Streams.from_seed(cfg.seed).init).to(device)
+            loss_fn = build_run_loss(cfg, member_data.y_train).to(device)
+        except HfaError as error:  # e.g. a loss that cannot fit these labels: that run fails, not the stack
+            results[place] = error
+            continue
+        members.append(Member(model, loss_fn, data_index[id(split)], cfg.seed))
+        kept.append(place)
+    report = None if on_epoch is None else (lambda member, log: on_epoch(kept[member], log))
+    trained = train(members, data, cfgs[kept[0]].train, report) if members else []
+    for member, place, result in zip(members, kept, trained, strict=True):
+        if isinstance(result, TrainingError):
+            results[place] = result
+            continue
+        split, data_s = loaded[place]
+        run = TrainedRun(member.model, member.loss_fn, result, started, t0, data_s, stacked=len(members))
+        try:
+            results[place] = finish_run(cfgs[place], out, split, device, run)
+        except HfaError as error:
+            results[place] = error
+    return results
 
 
 def execute_run(
@@ -108,69 +213,12 @@ def execute_run(
     on_epoch: Callable[[EpochLog], None] | None = None,
     splits: Splits | None = None,
 ) -> RunOutcome:
-    """Train and evaluate one config and write its folder; raises ``HfaError``/``TrainingError`` on failure."""
-    started, t0 = _now(), time.perf_counter()
-    device = resolve_device(cfg.train.device)
-    splits = splits if splits is not None else prepare_data(cfg.data)
-    data_s = time.perf_counter() - t0
-    t = _device_tensors(splits, device)
-    model, loss_fn = build_run(cfg, t["x_train"].shape[1], t["y_train"], device)
-    result = fit(model, loss_fn, t["x_train"], t["y_train"], t["x_val"], t["y_val"], cfg.train, cfg.seed, on_epoch)
-    return finish_run(cfg, out, splits, device, TrainedRun(model, loss_fn, result, started, t0, data_s))
-
-
-def execute_stack(
-    cfgs: Sequence[Config],
-    out: str | Path,
-    splits: Splits | None = None,
-    on_epoch: Callable[[int, EpochLog], None] | None = None,
-) -> list[RunOutcome | HfaError | TrainingError]:
-    """Train runs that share data, model shape and training settings as one stack, then finish each alone.
-
-    Each run's folder is what ``execute_run`` writes for it (``"stacked"`` in run.json counts the runs trained
-    together). The result for a run is its ``RunOutcome`` or the error its single run would raise; a run's failure
-    does not stop the others. ``on_epoch(i, log)`` reports epochs of ``cfgs[i]``.
-    Raises ``HfaError`` for what fails them all (the data) and ``ValueError`` for configs that cannot stack.
-    """
-    cfgs = list(cfgs)
-    keys = {stack_key(cfg) for cfg in cfgs}
-    if not cfgs or None in keys or len(keys) > 1:
-        raise ValueError("execute_stack needs stackable configs that share data, model and training settings")
-    started, t0 = _now(), time.perf_counter()
-    first = cfgs[0]
-    device = resolve_device(first.train.device)
-    splits = splits if splits is not None else prepare_data(first.data)
-    data_s = time.perf_counter() - t0
-    t = _device_tensors(splits, device)
-
-    results: dict[int, RunOutcome | HfaError | TrainingError] = {}
-    members, losses, seeds, places = [], [], [], []
-    for place, cfg in enumerate(cfgs):
-        try:
-            model, loss_fn = build_run(cfg, t["x_train"].shape[1], t["y_train"], device)
-        except HfaError as error:  # e.g. a loss that cannot fit these labels: that run fails, not the stack
-            results[place] = error
-            continue
-        members.append(model)
-        losses.append(loss_fn)
-        seeds.append(cfg.seed)
-        places.append(place)
-    if members:
-        # fit_stacked numbers the members it was given; the caller numbers the configs.
-        report = None if on_epoch is None else (lambda member, log: on_epoch(places[member], log))
-        trained = fit_stacked(
-            members, t["x_train"], t["y_train"], t["x_val"], t["y_val"], first.train, seeds, losses, report
-        )
-        for model, loss_fn, place, result in zip(members, losses, places, trained, strict=True):
-            if isinstance(result, TrainingError):
-                results[place] = result
-                continue
-            run = TrainedRun(model, loss_fn, result, started, t0, data_s, stacked=len(members))
-            try:
-                results[place] = finish_run(cfgs[place], out, splits, device, run)
-            except HfaError as error:
-                results[place] = error
-    return [results[place] for place in range(len(cfgs))]
+    """Train and evaluate one config (a stack of one) and write its folder; raises ``HfaError``/``TrainingError``."""
+    report = None if on_epoch is None else (lambda _, log: on_epoch(log))
+    (outcome,) = execute_runs([cfg], out, report, None if splits is None else [splits])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.device, run: TrainedRun) -> RunOutcome:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import os
 import shutil
 import time
@@ -24,9 +25,8 @@ import yaml
 
 from hfa.config import Config, check_key, load_yaml, parse_override, resolve, set_dotted, validate
 from hfa.errors import HfaError
-from hfa.runs import RunOutcome, completed, execute_run, execute_stack, record_failure, run_dir_for
-from hfa.stacked import stack_groups
-from hfa.training import TrainingError
+from hfa.runs import RunOutcome, completed, execute_runs, record_failure, run_dir_for
+from hfa.training import STACK_LIMIT
 
 Executor = Literal["local", "ray"]
 
@@ -71,10 +71,20 @@ def grid_axes(raw_sweep: Any, grid: Iterable[str], pinned: Iterable[str], source
     return axes
 
 
-def expand(
-    config: str | Path | None, overrides: Sequence[str] = (), grid: Sequence[str] = ()
-) -> tuple[list[Config], dict[str, list[Any]]]:
-    """Every run of the sweep as a validated config (duplicates dropped), and the axes that made them."""
+@dataclass
+class Grid:
+    """A sweep's runs: one validated config per distinct run, the axes that made them, and the grid's size.
+
+    Grid points that differ only in keys their run does not use (``loss.gamma`` for f1, ...) are one run.
+    """
+
+    configs: list[Config]
+    axes: dict[str, list[Any]]
+    points: int
+
+
+def expand(config: str | Path | None, overrides: Sequence[str] = (), grid: Sequence[str] = ()) -> Grid:
+    """Every distinct run of the sweep as a validated config, and the axes that made them."""
     raw = resolve(config, overrides)
     source = str(config) if config is not None else "the default config"
     pinned = [parse_override(item)[0] for item in overrides]
@@ -85,6 +95,7 @@ def expand(
             "add axes with --grid KEY=V1,V2,..."
         )
     configs: dict[str, Config] = {}
+    points = 0
     for values in itertools.product(*axes.values()):
         point = copy.deepcopy(raw)
         for key, value in zip(axes, values, strict=True):
@@ -92,7 +103,8 @@ def expand(
         where = ", ".join(f"{k}={v}" for k, v in zip(axes, values, strict=True))
         cfg = validate(point, f"sweep point {where}")
         configs.setdefault(str(run_dir_for(cfg, "")), cfg)
-    return list(configs.values()), axes
+        points += 1
+    return Grid(list(configs.values()), axes, points)
 
 
 def result_keys(axes: dict[str, list[Any]]) -> list[str]:
@@ -128,26 +140,10 @@ class SweepSummary:
         return [r for r in self.reports if r.status == "failed"]
 
 
-def run_one(cfg: Config, out: str) -> RunReport:
-    """Train one config; a failure is recorded in its folder and reported, never raised."""
+def run_batch(configs: list[Config], out: str) -> list[RunReport]:
+    """The unit of work an executor hands out: one stack of runs; each failure is recorded in its own folder."""
     start = time.perf_counter()
-    try:
-        outcome = execute_run(cfg, out)
-        return RunReport(outcome.run_dir, "ok", time.perf_counter() - start)
-    except (HfaError, TrainingError) as exc:
-        return RunReport(record_failure(cfg, out, exc), "failed", time.perf_counter() - start, str(exc))
-
-
-def run_stack(configs: list[Config], out: str) -> list[RunReport]:
-    """Train runs as one stack (see ``hfa.stacked``); each failure is recorded in its own folder.
-
-    A failure of the whole stack (its data) is left to the single runs, which record it for each run.
-    """
-    start = time.perf_counter()
-    try:
-        outcomes = execute_stack(configs, out)
-    except (HfaError, TrainingError):
-        return [run_one(cfg, out) for cfg in configs]
+    outcomes = execute_runs(configs, out)
     # Members finish together, so each is charged an equal share of the stack's time.
     share = (time.perf_counter() - start) / len(configs)
     reports = []
@@ -159,27 +155,39 @@ def run_stack(configs: list[Config], out: str) -> list[RunReport]:
     return reports
 
 
-def run_batch(configs: list[Config], out: str) -> list[RunReport]:
-    """The unit of work an executor hands out: one stack of runs (or one run) that shares a data set."""
-    import torch
+def stack_key(cfg: Config) -> str | None:
+    """Runs with equal keys train as one stack; ``None``: this run trains alone (``train.stack=false``).
 
-    # One intra-op thread per run, whatever the executor: a thread count changes floating-point rounding, which
-    # training can amplify, and results must not depend on how a sweep was run. --workers uses the other cores.
-    torch.set_num_threads(1)
-    return [run_one(configs[0], out)] if len(configs) == 1 else run_stack(configs, out)
-
-
-def units(configs: Sequence[Config]) -> list[list[Config]]:
-    """The sweep cut into stacks (runs sharing data and model shape) and single runs.
-
-    The cut depends on the grid alone, never on the executor or the number of workers, so every way of running a
-    sweep trains the same stacks and writes the same numbers. Runs sharing a data set stay next to each other, so
-    a worker's data cache serves them in turn.
+    Members share the data set and how it is cut (not its seed: each member has its own splits), the model shape
+    and the training settings; they differ in seed, data seed and loss.
     """
-    groups: dict[str, list[Config]] = {}
+    if not cfg.train.stack:
+        return None
+    shared = {
+        "data": cfg.data.model_dump(mode="json", exclude={"seed"}),
+        "model": cfg.model.model_dump(mode="json"),
+        "train": cfg.train.model_dump(mode="json", exclude={"stack"}),
+    }
+    return json.dumps(shared, sort_keys=True)
+
+
+def units(configs: Sequence[Config], limit: int = STACK_LIMIT) -> list[list[Config]]:
+    """The sweep cut into stacks of at most ``limit`` runs (a run that cannot stack is a stack of one).
+
+    The cut depends on the grid alone, never on the executor or the number of workers; and since a run's numbers
+    do not depend on its stack, neither do the results.
+    """
+    keyed: dict[str, list[Config]] = {}
+    stacks: list[list[Config]] = []
     for cfg in configs:
-        groups.setdefault(cfg.data.model_dump_json(), []).append(cfg)
-    return [stack for group in groups.values() for stack in stack_groups(group)]
+        key = stack_key(cfg)
+        if key is None:
+            stacks.append([cfg])
+        else:
+            keyed.setdefault(key, []).append(cfg)
+    for members in keyed.values():
+        stacks.extend(members[i : i + limit] for i in range(0, len(members), limit))
+    return stacks
 
 
 def clean_staging(root: Path) -> None:

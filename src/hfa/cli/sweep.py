@@ -46,12 +46,17 @@ def sweep(
     from hfa.sweep import check_options, execute, expand, result_keys
 
     check_options(workers, executor)
-    configs, axes = expand(config, overrides or [], grid or [])
+    plan = expand(config, overrides or [], grid or [])
+    configs, axes = plan.configs, plan.axes
     name = configs[0].name
     root = out / name
     if not quiet:
         axes_text = " x ".join(f"{key} ({len(values)})" for key, values in axes.items())
-        console.print(f"[bold]{name}[/]: {len(configs)} runs = {axes_text} -> {root}", highlight=False)
+        same = "" if plan.points == len(configs) else " (points differing only in keys their run ignores are one run)"
+        console.print(
+            f"[bold]{name}[/]: {plan.points} grid points = {axes_text}, {len(configs)} distinct runs{same} -> {root}",
+            highlight=False,
+        )
 
     counts = {"ok": 0, "failed": 0, "skipped": 0}
     progress = Progress(

@@ -31,15 +31,14 @@ def train(
     """Train one model and write config.yaml, metrics.csv, history.csv, model.pt and run.json."""
     # Imported here so `hfa --help` answers without loading torch, scikit-learn or pydantic.
     from hfa.config import load_config
-    from hfa.data import prepare_data
     from hfa.devices import resolve_device
-    from hfa.runs import execute_run
+    from hfa.runs import execute_run, load_splits
     from hfa.training import EpochLog, TrainingError
 
     cfg = load_config(config, overrides or [])
     # Bad data or device settings fail here, before a progress bar has drawn anything.
     resolve_device(cfg.train.device)
-    splits = prepare_data(cfg.data)
+    splits = load_splits(cfg)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

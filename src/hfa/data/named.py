@@ -34,14 +34,45 @@ class Named:
 # --- synthetic ------------------------------------------------------------------------------------
 
 
+GEOMETRY_SEED = 42
+"""The blob centres are drawn once from this seed, as ``make_blobs(random_state=42)`` draws them: they define the
+data set, so every data seed poses the same problem and only draws other samples from it."""
+
+PAPER_SETS: dict[str, float] = {"synthetic_33": 0.5, "synthetic_05": 0.05}
+"""Tsoi et al.'s synthetic sets: the share of the positive blob kept (10,000 rows, 3 features, std 10)."""
+
+
+def blob_centres(n_features: int) -> np.ndarray:
+    """The two centres of ``synthetic``, uniform in [-10, 10) per feature, drawn as scikit-learn's make_blobs does."""
+    return np.random.RandomState(GEOMETRY_SEED).uniform(-10.0, 10.0, size=(2, n_features))
+
+
 @lru_cache(maxsize=16)
 def synthetic(n_samples: int, n_features: int, cluster_std: float, seed: int) -> Named:
-    """Two balanced Gaussian blobs, as in Tsoi et al.'s synthetic study; blob 1 is the positive class."""
+    """Two balanced Gaussian blobs around fixed centres (Tsoi et al.'s study); blob 1 is the positive class.
+
+    ``seed`` draws the samples only: the centres are part of the data set (:func:`blob_centres`).
+    """
     from sklearn.datasets import make_blobs
 
-    x, y = make_blobs(n_samples=n_samples, n_features=n_features, centers=2, cluster_std=cluster_std, random_state=seed)
+    x, y = make_blobs(n_samples=n_samples, centers=blob_centres(n_features), cluster_std=cluster_std, random_state=seed)
     features = pd.DataFrame(x, columns=[f"x{i}" for i in range(n_features)])
     return Named(features, y.astype(np.int64), default_positive=1)
+
+
+@lru_cache(maxsize=16)
+def paper_synthetic(name: str, seed: int) -> Named:
+    """``synthetic_33`` / ``synthetic_05``: the authors' 10,000 blobs with the positive blob cut to 50% or 5%.
+
+    That leaves 7,500 rows with 33% positives (ratio 2) or 5,250 rows with 4.8% positives (ratio 20); which
+    positives are kept is drawn from ``seed``, as are the samples.
+    """
+    blobs = synthetic(10_000, 3, 10.0, seed)
+    positives = np.flatnonzero(blobs.labels == 1)
+    keep = round(PAPER_SETS[name] * len(positives))
+    dropped = np.random.default_rng(seed).choice(positives, size=len(positives) - keep, replace=False)
+    rows = np.setdiff1d(np.arange(len(blobs.labels)), dropped)
+    return Named(blobs.features.iloc[rows].reset_index(drop=True), blobs.labels[rows], default_positive=1)
 
 
 # --- scikit-learn ---------------------------------------------------------------------------------

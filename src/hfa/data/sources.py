@@ -13,7 +13,7 @@ from hfa.data import files, named
 from hfa.data.labels import binarize
 from hfa.errors import HfaError
 
-SourceKind = Literal["synthetic", "sklearn", "keel", "file"]
+SourceKind = Literal["synthetic", "paper", "sklearn", "keel", "file"]
 
 
 def parse_name(name: str) -> tuple[SourceKind, str]:
@@ -22,6 +22,8 @@ def parse_name(name: str) -> tuple[SourceKind, str]:
     prefix, _, rest = text.partition("/")
     if text.lower() == "synthetic":
         return "synthetic", "synthetic"
+    if text.lower() in named.PAPER_SETS:
+        return "paper", text.lower()
     # A table path wins over the prefixes, so a folder called keel/ or sklearn/ still works.
     if Path(text).suffix.lower() in files.FILE_SUFFIXES:
         return "file", text
@@ -36,7 +38,8 @@ def parse_name(name: str) -> tuple[SourceKind, str]:
         except HfaError:
             hint = f" (did you mean 'sklearn/{text.lower()}'?)" if text.lower() in named.SKLEARN_DATASETS else ""
     raise HfaError(
-        f"unknown data set {name!r} in data.name{hint}; allowed: synthetic, sklearn/<name>, keel/<name>, "
+        f"unknown data set {name!r} in data.name{hint}; allowed: synthetic, synthetic_33, synthetic_05, "
+        "sklearn/<name>, keel/<name>, "
         "or a .csv/.parquet path"
     )
 
@@ -57,8 +60,11 @@ def load_raw(cfg: DataConfig) -> tuple[pd.DataFrame, np.ndarray]:
         return features.reset_index(drop=True), y
 
     if kind == "synthetic":
-        source = named.synthetic(cfg.n_samples, cfg.n_features, cfg.cluster_std, cfg.seed)
+        source = named.synthetic(cfg.n_samples, cfg.n_features, cfg.cluster_std, cfg.drawn_seed)
         what = "synthetic"
+    elif kind == "paper":
+        source = named.paper_synthetic(key, cfg.drawn_seed)
+        what = key
     elif kind == "sklearn":
         source = named.sklearn_dataset(key)
         what = f"sklearn/{key}"

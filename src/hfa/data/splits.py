@@ -185,6 +185,7 @@ def _prepare(key: str, cfg_json: str) -> Splits:
     info = {
         "name": name,
         "source": {"rows": len(y), "positives": n_pos, "negatives": n_neg, "ratio": n_neg / n_pos},
+        "seed": cfg.seed,
         "imbalance_ratio": cfg.imbalance_ratio,
         "n_features": len(names),
         "splits": {s: _counts(ys[s]) for s in SPLIT_NAMES},
@@ -209,9 +210,10 @@ def _prepare(key: str, cfg_json: str) -> Splits:
 def prepare_data(cfg: DataConfig) -> Splits:
     """Load, subsample to ``cfg.imbalance_ratio``, split (stratified) and preprocess; see ``Splits``.
 
-    Identical configs are served from a cache (a sweep over seeds or losses reuses the data); each call
-    returns its own writable copy.
+    A ``cfg.seed`` of ``None`` is ``cfg.drawn_seed``; runs pass ``Config.resolved_data()``. Identical configs are
+    served from a cache (a sweep over losses reuses the data); each call returns its own writable copy.
     """
+    cfg = cfg.model_copy(update={"seed": cfg.drawn_seed})
     return _prepare(_cache_key(cfg), cfg.model_dump_json()).copy()
 
 
@@ -220,5 +222,5 @@ def clear_caches() -> None:
     from hfa.data import named
 
     _prepare.cache_clear()
-    for cached in (named.synthetic, named.sklearn_dataset, named._keel_dataset):
+    for cached in (named.synthetic, named.paper_synthetic, named.sklearn_dataset, named._keel_dataset):
         cached.cache_clear()
