@@ -29,8 +29,24 @@ def test_listing_records_are_the_frame_as_plain_values():
 
 def test_write_then_read_gives_the_records_back(tmp_path):
     records = [
-        {"name": "a", "rows": 10, "features": 2, "positives": 3, "ratio": 7 / 3, "positive": "1 (minority)"},
-        {"name": "b, with a comma", "rows": None, "features": None, "positives": None, "ratio": None, "positive": "x"},
+        {
+            "name": "a",
+            "rows": 10,
+            "features": 2,
+            "positives": 3,
+            "ratio": 7 / 3,
+            "positive": "1 (minority)",
+            "untrainable": "",
+        },
+        {
+            "name": "b, with a comma",
+            "rows": None,
+            "features": None,
+            "positives": None,
+            "ratio": None,
+            "positive": "x",
+            "untrainable": "too few",
+        },
     ]
     path = tmp_path / "listing.csv"
     write_listing(records, path)

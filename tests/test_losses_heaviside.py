@@ -1,4 +1,4 @@
-"""The step approximations and the soft confusion matrix, against the SPEC formulas and scikit-learn."""
+"""The step approximations and the soft confusion matrix, against the formulas of docs/maths.md and scikit-learn."""
 
 import functools
 
@@ -22,7 +22,7 @@ def assert_close(actual, expected, rtol=1e-10, atol=1e-12):
 
 
 def reference_h(p, tau, delta):
-    """H(p; tau, delta) written straight from the SPEC table, in numpy."""
+    """H(p; tau, delta) written straight from the table in docs/maths.md, in numpy."""
     p = np.asarray(p, dtype=np.float64)
     tm = min(tau, 1 - tau)
     return np.select(

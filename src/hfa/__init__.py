@@ -1,3 +1,64 @@
-"""hfa: train binary classifiers on imbalanced data with losses that optimise the reported metric."""
+"""hfa: train binary classifiers on imbalanced data with losses that optimise the reported metric.
+
+``import hfa`` stays light: the API below is imported on first use (PEP 562), so ``hfa.__version__`` or the
+command line's ``--help`` never load torch or scikit-learn.
+
+    hfa.train, hfa.sweep, hfa.report, hfa.load_run, hfa.resolve_config   (hfa.api)
+    hfa.HfaClassifier                                                     (hfa.estimator)
+
+``hfa.sweep`` and ``hfa.report`` name the functions; their modules are imported by name as usual.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "train": "hfa.api",
+    "sweep": "hfa.api",
+    "report": "hfa.api",
+    "load_run": "hfa.api",
+    "resolve_config": "hfa.api",
+    "Predictor": "hfa.api",
+    "HfaClassifier": "hfa.estimator",
+}
+
+__all__ = ["HfaClassifier", "Predictor", "__version__", "load_run", "report", "resolve_config", "sweep", "train"]
+
+if TYPE_CHECKING:
+    from hfa.api import Predictor, load_run, report, resolve_config, sweep, train
+    from hfa.estimator import HfaClassifier
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'hfa' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(types.ModuleType):
+    """Keeps ``hfa.sweep`` and ``hfa.report`` the API functions once their same-named modules are imported.
+
+    Importing a submodule sets it as an attribute of its package; that would replace the function a notebook
+    calls. The modules stay importable by name (``from hfa.sweep import execute``).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

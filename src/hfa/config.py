@@ -6,6 +6,7 @@ Everything a run does is decided here; the resolved config is what a run records
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 import hashlib
 import json
@@ -72,6 +73,12 @@ class DataConfig(_Section):
     cluster_std: float = Field(1.0, gt=0, description="synthetic: standard deviation of each blob")
     target: str | None = Field(None, description="files: the label column")
     positive: str | int | float | bool | None = Field(None, description="the label value that is the positive class")
+
+    @field_validator("positive", mode="before")
+    @classmethod
+    def _dates_as_text(cls, value: Any) -> Any:
+        # YAML reads an unquoted 2024-01-01 as a date; a label column stores it as that text.
+        return value.isoformat() if isinstance(value, datetime.date) else value
 
     @property
     def drawn_seed(self) -> int:
@@ -160,6 +167,10 @@ class EvalConfig(_Section):
     )
 
 
+class TrackingConfig(_Section):
+    mlflow: str | None = Field(None, description="MLflow tracking URI to log runs to (pip install 'hfa[mlflow]')")
+
+
 class Config(_Section):
     name: str = Field("hfa", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="experiment name (a folder)")
     seed: int = Field(
@@ -173,6 +184,7 @@ class Config(_Section):
     loss: LossConfig = Field(default_factory=LossConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     sweep: dict[str, list[Any]] = Field(default_factory=dict, description="dotted key -> values; one run each")
 
     @property
@@ -357,12 +369,14 @@ def inapplicable_keys(cfg: Config) -> list[str]:
 
 
 def canonical(cfg: Config) -> dict[str, Any]:
-    """The resolved config of one run: ``data.seed`` resolved, the sweep grid and inapplicable keys left out.
+    """The resolved config of one run: ``data.seed`` resolved, the sweep grid, ``tracking`` and inapplicable keys
+    left out.
 
     Two configs with equal canonical forms compute the same run; reading this back gives the same form again.
     """
     resolved = cfg.to_dict()
     resolved.pop("sweep", None)
+    resolved.pop("tracking", None)  # where a run is logged to is not what it computes
     resolved["data"]["seed"] = cfg.data_seed
     for key in inapplicable_keys(cfg):
         section, _, leaf = key.partition(".")

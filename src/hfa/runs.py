@@ -33,7 +33,7 @@ from hfa.metrics import evaluate
 from hfa.model import build_model
 from hfa.training import EpochLog, Member, MemberData, Streams, TrainingError, TrainResult, predict_proba, train
 
-RUN_FILES = ("config.yaml", "metrics.csv", "history.csv", "model.pt", "run.json")
+RUN_FILES = ("config.yaml", "metrics.csv", "history.csv", "model.pt", "preprocessing.json", "run.json")
 
 
 @dataclass
@@ -254,11 +254,19 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
             "total_s": time.perf_counter() - run.t0,
         },
         "data": splits.info,
+        "thresholds": decision_thresholds(cfg, metrics),
         "versions": versions(),
     }
     run_dir = run_dir_for(cfg, out)
-    write_run(run_dir, cfg, info, metrics=metrics, history=_history_frame(result), model=model)
+    fitted = splits.preprocessing.to_dict() if splits.preprocessing is not None else None
+    write_run(run_dir, cfg, info, metrics=metrics, history=_history_frame(result), model=model, preprocessing=fitted)
     return RunOutcome(run_dir, metrics, info)
+
+
+def decision_thresholds(cfg: Config, metrics: pd.DataFrame) -> dict[str, Any]:
+    """The fixed threshold and the one tuned on validation, as ``hfa predict --threshold fixed|tuned`` reads them."""
+    tuned = metrics.loc[(metrics["split"] == "val") & (metrics["rule"] == "tuned"), "threshold"]
+    return {"fixed": cfg.eval.threshold, "tuned": float(tuned.iloc[0]), "tune_metric": cfg.eval.tune_metric}
 
 
 def _resolved_pos_weight(loss_fn: torch.nn.Module) -> float | None:
@@ -293,6 +301,7 @@ def write_run(
     metrics: pd.DataFrame | None = None,
     history: pd.DataFrame | None = None,
     model: torch.nn.Module | None = None,
+    preprocessing: dict[str, Any] | None = None,
 ) -> None:
     """Write every file into a temporary sibling folder, then swap it in for ``run_dir``."""
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -306,6 +315,8 @@ def write_run(
         if model is not None:
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             torch.save(state, staging / "model.pt")
+        if preprocessing is not None:
+            write_json(staging / "preprocessing.json", preprocessing)
         write_json(staging / "run.json", info)
         if run_dir.exists():
             shutil.rmtree(run_dir)

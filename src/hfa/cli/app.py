@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hfa import __version__
@@ -45,7 +46,8 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except HfaError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # Escaped: a message such as "pip install 'hfa[mlflow]'" is text, not Rich markup.
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -65,32 +67,19 @@ def main(
 
 
 def _cell(value: object, digits: int) -> str:
-    if value is None:
-        return ""
     if isinstance(value, float):
         return "" if value != value else f"{value:.{digits}f}"  # NaN -> blank
     return str(value)
-
-
-def records_table(
-    columns: Sequence[str],
-    rows: Iterable[Sequence[object]],
-    numeric: Collection[str],
-    title: str | None = None,
-    digits: int = 3,
-) -> Table:
-    """A Rich table: the ``numeric`` columns right-aligned, floats rounded, NaN and None blank."""
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        table.add_column(str(column), justify="right" if column in numeric else "left")
-    for row in rows:
-        table.add_row(*(_cell(value, digits) for value in row))
-    return table
 
 
 def frame_table(frame: pd.DataFrame, title: str | None = None, digits: int = 3) -> Table:
     """A Rich table of a DataFrame: numbers right-aligned, floats rounded, NaN blank."""
     import pandas as pd
 
-    numeric = [column for column in frame.columns if pd.api.types.is_numeric_dtype(frame[column])]
-    return records_table(list(frame.columns), frame.itertuples(index=False), numeric, title, digits)
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        table.add_column(str(column), justify="right" if numeric else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_cell(value, digits) for value in row))
+    return table

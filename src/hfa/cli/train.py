@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hfa.cli.app import app, console, err_console, frame_table, user_errors
+from hfa.cli.progress import EpochLines, bar
 
 OVERRIDES_HELP = "Dotted config overrides, read as YAML values, e.g. train.epochs=5 loss.name=f1 model.hidden=[32,32]."
 CONFIG_HELP = "YAML config file (unknown keys are an error). Without it, the built-in defaults."
+MLFLOW_HELP = "Also log to this MLflow tracking URI, e.g. file:./mlruns (default: tracking.mlflow; needs hfa[mlflow])."
 
 
 @app.command(
@@ -27,8 +28,12 @@ def train(
     config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Root folder; the run goes to OUT/<name>/<run-id>/."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the run folder (for scripts)."),
+    mlflow: str | None = typer.Option(None, "--mlflow", metavar="URI", help=MLFLOW_HELP),
 ) -> None:
-    """Train one model and write config.yaml, metrics.csv, history.csv, model.pt and run.json."""
+    """Train one model and write config.yaml, metrics.csv, history.csv, model.pt, preprocessing.json and run.json.
+
+    In a terminal a progress bar shows the epochs; in a log, a line every few epochs.
+    """
     # Imported here so `hfa --help` answers without loading torch, scikit-learn or pydantic.
     from hfa.config import load_config
     from hfa.devices import resolve_device
@@ -39,19 +44,23 @@ def train(
     # Bad data or device settings fail here, before a progress bar has drawn anything.
     resolve_device(cfg.train.device)
     splits = load_splits(cfg)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[stats]}"),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=quiet or not err_console.is_terminal,  # no bar, and no stray newline, in logs
-        transient=True,
-    ) as progress:
-        task = progress.add_task(f"{cfg.name}: {cfg.loss.name}", total=cfg.train.epochs, stats="")
+    uri = mlflow or cfg.tracking.mlflow
+    if uri:
+        from hfa.tracking import client
+
+        client(uri)  # MLflow missing fails now, not after training
+    label = f"{cfg.name}: {cfg.loss.name}"
+    terminal = err_console.is_terminal
+    with bar(err_console, "stats", enabled=terminal and not quiet, transient=True) as progress:
+        task = progress.add_task(label, total=cfg.train.epochs, stats="")
+        lines = EpochLines(err_console, cfg.train.epochs, label)
 
         def on_epoch(log: EpochLog) -> None:
+            if quiet:
+                return
+            if not terminal:
+                lines(log)
+                return
             stats = f"loss {log.train_loss:.4f}  val loss {log.val_loss:.4f}  val F1 {log.val_f1:.3f}"
             progress.update(task, completed=log.epoch, stats=stats)
 
@@ -60,6 +69,10 @@ def train(
         except TrainingError as exc:
             err_console.print(f"[bold red]run failed:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
+    if uri:
+        from hfa.tracking import log_run
+
+        log_run(uri, outcome.run_dir)
 
     if quiet:
         console.print(str(outcome.run_dir), highlight=False, soft_wrap=True)

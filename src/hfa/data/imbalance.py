@@ -1,4 +1,4 @@
-"""SPEC "Imbalance ratio": subsample to ``r`` negatives per positive before the split."""
+"""The imbalance ratio (README, "Data"): subsample to ``r`` negatives per positive before the split."""
 
 from __future__ import annotations
 

@@ -81,7 +81,35 @@ def binarize(
     wanted = label_key(positive)
     if wanted not in keys and aliases and wanted in aliases:
         wanted = label_key(aliases[wanted])
-    matched = [v for v in values if label_key(v) == wanted]
+    matched = [v for v in values if label_key(v) == wanted] or _as_yaml_read_it(values, wanted, what)
     if not matched:
         raise HfaError(f"data.positive={positive!r} is not a label of {what}; labels: {show_values(values)}")
     return labels.isin(matched).to_numpy().astype(np.int8)
+
+
+def _as_yaml_read_it(values: list[Any], wanted: str, what: str) -> list[Any]:
+    """The label whose text YAML turns into ``data.positive``'s value: ``yes`` became True, ``0x1A`` 26, ...
+
+    A config or override is read as YAML before hfa sees it, so the text the user typed is gone; reading each
+    label's text the same way finds the one they meant.
+    """
+    import yaml
+
+    from hfa.config import load_yaml
+
+    found = []
+    for value in values:
+        if not isinstance(value, str):
+            continue
+        try:
+            read = load_yaml(value)
+        except yaml.YAMLError:
+            continue
+        if not isinstance(read, str) and label_key(read) == wanted:
+            found.append(value)
+    if len(found) > 1:
+        raise HfaError(
+            f"data.positive matches several labels of {what} once read as YAML ({show_values(found)}); "
+            "quote the one you mean, e.g. data.positive='\"yes\"'"
+        )
+    return found

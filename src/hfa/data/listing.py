@@ -8,11 +8,13 @@ checks that it still equals what the packages give, and ``scripts/update_dataset
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TextIO
 
 LISTING = Path(__file__).with_name("datasets.csv")
-COLUMNS = ("name", "rows", "features", "positives", "ratio", "positive")
+COLUMNS = ("name", "rows", "features", "positives", "ratio", "positive", "untrainable")
 NUMERIC = {"rows": int, "features": int, "positives": int, "ratio": float}
 """The numeric columns and their types; an empty cell is a size the packages do not state (``None``)."""
 
@@ -30,10 +32,21 @@ def read_listing(path: Path = LISTING) -> list[dict[str, object]]:
 def write_listing(records: Iterable[Mapping[str, object]], path: Path = LISTING) -> None:
     """Write ``records`` (dicts with the keys :data:`COLUMNS`) so :func:`read_listing` gives them back exactly."""
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for record in records:
-            # repr of a float reads back as the same float; None (a size not known) as an empty cell.
-            writer.writerow(
-                ["" if record[key] is None else repr(record[key]) if key == "ratio" else record[key] for key in COLUMNS]
-            )
+        _write(records, handle)
+
+
+def listing_csv(records: Iterable[Mapping[str, object]]) -> str:
+    """``records`` as CSV text, as :func:`write_listing` writes them (``hfa datasets --format csv``)."""
+    handle = io.StringIO()
+    _write(records, handle)
+    return handle.getvalue()
+
+
+def _write(records: Iterable[Mapping[str, object]], handle: TextIO) -> None:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for record in records:
+        # repr of a float reads back as the same float; None (a size not known) as an empty cell.
+        writer.writerow(
+            ["" if record[key] is None else repr(record[key]) if key == "ratio" else record[key] for key in COLUMNS]
+        )

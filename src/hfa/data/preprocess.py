@@ -1,18 +1,26 @@
 """Features -> float32 matrix: median-impute + standardise numbers, one-hot categories.
 
-Fitted on the training split only, so nothing about validation or test rows leaks into training.
+Fitted on the training split only, so nothing about validation or test rows leaks into training. The fitted
+state is a plain ``Preprocessing`` value that round-trips through JSON (``to_dict`` / ``from_dict``), so a run
+folder can score raw rows later without pickle; training and ``hfa predict`` transform through the same code.
+The fit uses scikit-learn's imputer and scaler, so the numbers are scikit-learn's (tested).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from hfa.errors import HfaError
 
 MISSING_CATEGORY = "(missing)"
+FORMAT = 1  # bumped when the JSON layout changes, so an old reader refuses a file it would misread
+Kind = Literal["number", "bool", "category"]
+_SHOWN = 8
 
 
 def categorical_columns(features: pd.DataFrame) -> list[str]:
@@ -24,11 +32,16 @@ def categorical_columns(features: pd.DataFrame) -> list[str]:
     ]
 
 
+def as_text(values: pd.Series) -> pd.Series:
+    """A category column as uniform text (OneHotEncoder-style levels); a missing value is a level of its own."""
+    return values.astype(object).where(values.notna(), MISSING_CATEGORY).astype(str).astype(object)
+
+
 def as_model_frame(features: pd.DataFrame) -> pd.DataFrame:
     """A row-wise (so leak-free) clean-up before fitting: booleans as 0/1, categories as plain text.
 
     Missing categories become their own level, and mixed-type category columns (1 and "a") become
-    uniform text, which OneHotEncoder requires.
+    uniform text.
     """
     frame = features.copy()
     frame.columns = [str(c) for c in frame.columns]
@@ -37,40 +50,191 @@ def as_model_frame(features: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_bool_dtype(values):
             frame[column] = values.astype(np.float64)
         elif not pd.api.types.is_numeric_dtype(values):
-            frame[column] = values.astype(object).where(values.notna(), MISSING_CATEGORY).astype(str)
-            frame[column] = frame[column].astype(object)
+            frame[column] = as_text(values)
     return frame
 
 
-def build_preprocessor(frame: pd.DataFrame) -> ColumnTransformer:
-    categorical = categorical_columns(frame)
-    numeric = [c for c in frame.columns if c not in categorical]
-    return ColumnTransformer(
-        [
-            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
-            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
-        ],
-        sparse_threshold=0.0,
+@dataclass(frozen=True)
+class NumericColumn:
+    name: str
+    kind: Kind  # "number" or "bool" (booleans train as 0/1)
+    dtype: str  # as the training table stored it, for messages
+    median: float  # fills missing values
+    mean: float
+    scale: float  # standard deviation of the imputed column; 1 where it is 0
+
+
+@dataclass(frozen=True)
+class CategoricalColumn:
+    name: str
+    dtype: str
+    categories: tuple[str, ...]  # one output column each, sorted; an unseen level encodes as all zeros
+
+
+def _kind_of(values: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(values):
+        return "bool"
+    if pd.api.types.is_numeric_dtype(values):
+        return "number"
+    if pd.api.types.is_string_dtype(values) or pd.api.types.is_object_dtype(values):
+        return "text"
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return "category"
+    return str(values.dtype)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """The fitted preprocessing: which raw columns go in, how each is filled, scaled or encoded, what comes out.
+
+    Output columns: the numeric columns in order, then one indicator per level of each categorical column.
+    ``ignored`` lists numeric columns that were empty in training (scikit-learn's imputer drops them): they are
+    still expected in the input, so a table that scores also trains.
+    """
+
+    numeric: tuple[NumericColumn, ...]
+    categorical: tuple[CategoricalColumn, ...]
+    ignored: tuple[str, ...]
+    feature_names: tuple[str, ...]
+
+    @property
+    def input_columns(self) -> list[str]:
+        return [c.name for c in self.numeric] + [c.name for c in self.categorical] + list(self.ignored)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    def transform(self, features: pd.DataFrame, source: str = "the input") -> np.ndarray:
+        """Raw rows -> the model's float32 matrix; extra columns are ignored, missing ones are an ``HfaError``."""
+        columns = {str(c): c for c in features.columns}
+        missing = [name for name in self.input_columns if name not in columns]
+        if missing:
+            shown = ", ".join(repr(m) for m in missing[:_SHOWN])
+            more = f" ({len(missing)} in all)" if len(missing) > _SHOWN else ""
+            raise HfaError(f"{source} lacks the feature column(s) {shown}{more} that the model was trained on")
+        blocks = [self._numbers(features, columns, source)]
+        blocks += [self._one_hot(features[columns[c.name]], c, source) for c in self.categorical]
+        return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
+
+    def _numbers(self, features: pd.DataFrame, columns: Mapping[str, Any], source: str) -> np.ndarray:
+        if not self.numeric:
+            return np.empty((len(features), 0))
+        for column in self.numeric:
+            values = features[columns[column.name]]
+            kind = _kind_of(values)
+            if kind not in ("number", "bool"):
+                raise HfaError(
+                    f"column {column.name!r} of {source} holds {kind} ({values.dtype}), but the model was trained "
+                    f"on {column.kind}s ({column.dtype}); allowed: numbers or booleans"
+                )
+        x = np.column_stack(
+            [features[columns[c.name]].to_numpy(dtype=np.float64, na_value=np.nan) for c in self.numeric]
+        )
+        median = np.array([c.median for c in self.numeric])
+        mean = np.array([c.mean for c in self.numeric])
+        scale = np.array([c.scale for c in self.numeric])
+        # The same float64 operations as SimpleImputer then StandardScaler, so the result is theirs bit for bit.
+        x = np.where(np.isnan(x), median, x)
+        x -= mean
+        x /= scale
+        return x
+
+    @staticmethod
+    def _one_hot(values: pd.Series, column: CategoricalColumn, source: str) -> np.ndarray:
+        kind = _kind_of(values)
+        if kind not in ("text", "category", "bool", "number"):
+            raise HfaError(
+                f"column {column.name!r} of {source} holds {kind} values, but the model was trained on "
+                f"categories ({column.dtype}); allowed: text, categories, booleans or numbers"
+            )
+        text = as_text(values).to_numpy()
+        levels = np.asarray(column.categories, dtype=object)
+        return (text[:, None] == levels[None, :]).astype(np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; floats survive a JSON round trip exactly (Python writes the shortest exact repr)."""
+        return {
+            "format": FORMAT,
+            "numeric": [vars(c) for c in self.numeric],
+            "categorical": [{**vars(c), "categories": list(c.categories)} for c in self.categorical],
+            "ignored": list(self.ignored),
+            "feature_names": list(self.feature_names),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "preprocessing") -> Preprocessing:
+        if data.get("format") != FORMAT:
+            raise HfaError(f"{source} has format {data.get('format')!r}; this hfa reads format {FORMAT}")
+        try:
+            return cls(
+                numeric=tuple(NumericColumn(**c) for c in data["numeric"]),
+                categorical=tuple(
+                    CategoricalColumn(c["name"], c["dtype"], tuple(c["categories"])) for c in data["categorical"]
+                ),
+                ignored=tuple(data["ignored"]),
+                feature_names=tuple(data["feature_names"]),
+            )
+        except (KeyError, TypeError) as error:
+            raise HfaError(f"{source} is not a valid preprocessing file ({error})") from None
+
+
+def _names(numeric: list[str], categorical: list[CategoricalColumn]) -> tuple[str, ...]:
+    """Output column names: "age", "job_teacher"; prefixed ("num__age", "cat__job_teacher") only on collisions."""
+    dummies = [f"{c.name}_{level}" for c in categorical for level in c.categories]
+    short = [*numeric, *dummies]
+    if len(set(short)) == len(short):
+        return tuple(short)
+    return tuple([f"num__{n}" for n in numeric] + [f"cat__{d}" for d in dummies])
+
+
+def fit_preprocessing(train: pd.DataFrame) -> Preprocessing:
+    """Fit on the training rows: medians, means and scales of numbers, the levels of categories."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import StandardScaler
+
+    raw_dtypes = {str(c): str(train[c].dtype) for c in train.columns}
+    bools = {str(c) for c in train.columns if pd.api.types.is_bool_dtype(train[c])}
+    frame = as_model_frame(train)
+    category_names = categorical_columns(frame)
+    number_names = [c for c in frame.columns if c not in category_names]
+
+    numeric: list[NumericColumn] = []
+    ignored: list[str] = []
+    if number_names:
+        x = frame[number_names].to_numpy(dtype=np.float64, na_value=np.nan)
+        empty = np.isnan(x).all(axis=0)
+        ignored = [name for name, gone in zip(number_names, empty, strict=True) if gone]
+        kept = [name for name, gone in zip(number_names, empty, strict=True) if not gone]
+        if kept:
+            x = x[:, ~empty]
+            imputer = SimpleImputer(strategy="median").fit(x)
+            scaler = StandardScaler().fit(imputer.transform(x))
+            numeric = [
+                NumericColumn(
+                    name,
+                    "bool" if name in bools else "number",
+                    raw_dtypes[name],
+                    float(median),
+                    float(mean),
+                    float(scale),
+                )
+                for name, median, mean, scale in zip(
+                    kept, imputer.statistics_, scaler.mean_, scaler.scale_, strict=True
+                )
+            ]
+    categorical = [
+        CategoricalColumn(name, raw_dtypes[name], tuple(sorted(set(frame[name])))) for name in category_names
+    ]
+    return Preprocessing(
+        tuple(numeric), tuple(categorical), tuple(ignored), _names([c.name for c in numeric], categorical)
     )
-
-
-def feature_names(transformer: ColumnTransformer) -> list[str]:
-    """Output column names: "age", "job_teacher"; prefixed only where short names would collide."""
-    transformer.set_params(verbose_feature_names_out=False)
-    try:
-        return [str(n) for n in transformer.get_feature_names_out()]
-    except ValueError:
-        transformer.set_params(verbose_feature_names_out=True)
-        return [str(n) for n in transformer.get_feature_names_out()]
 
 
 def fit_transform_splits(
     train: pd.DataFrame, *others: pd.DataFrame
-) -> tuple[list[np.ndarray], list[str], ColumnTransformer]:
-    """Fit on ``train``; transform it and ``others`` to float32. Returns (matrices, names, transformer)."""
-    train = as_model_frame(train)
-    transformer = build_preprocessor(train)
-    matrices = [transformer.fit_transform(train)]
-    matrices += [transformer.transform(as_model_frame(frame)) for frame in others]
-    names = feature_names(transformer)
-    return [np.ascontiguousarray(m, dtype=np.float32) for m in matrices], names, transformer
+) -> tuple[list[np.ndarray], list[str], Preprocessing]:
+    """Fit on ``train``; transform it and ``others`` to float32. Returns (matrices, names, preprocessing)."""
+    fitted = fit_preprocessing(train)
+    matrices = [fitted.transform(frame) for frame in (train, *others)]
+    return matrices, list(fitted.feature_names), fitted

@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 
 from hfa.config import DataConfig
 from hfa.data.imbalance import subsample_to_ratio
-from hfa.data.preprocess import fit_transform_splits
+from hfa.data.preprocess import Preprocessing, fit_transform_splits
 from hfa.data.sources import display_name, load_raw, parse_name
 from hfa.errors import HfaError
 
@@ -43,6 +43,7 @@ class Splits:
     feature_names: list[str]
     indices: dict[str, np.ndarray]
     info: dict[str, Any]
+    preprocessing: Preprocessing | None = None  # fitted on x_train's raw rows; frozen, so copies share it
 
     @property
     def n_features(self) -> int:
@@ -93,7 +94,8 @@ def _split_class_counts(n_pos: int, n_neg: int, cfg: DataConfig) -> SplitCounts 
     """
     y = np.concatenate([np.ones(n_pos, np.int8), np.zeros(n_neg, np.int8)])
     try:
-        parts = stratified_split(y, cfg.test_size, cfg.val_size, cfg.seed)
+        # drawn_seed, not seed: a null data.seed (the run's seed) would make the answer vary from call to call.
+        parts = stratified_split(y, cfg.test_size, cfg.val_size, cfg.drawn_seed)
     except ValueError:
         return None
     return {name: (int(y[idx].sum()), int(len(idx) - y[idx].sum())) for name, idx in parts.items()}
@@ -101,6 +103,19 @@ def _split_class_counts(n_pos: int, n_neg: int, cfg: DataConfig) -> SplitCounts 
 
 def _feasible(counts: SplitCounts | None) -> bool:
     return counts is not None and all(min(p, n) >= MIN_POSITIVES for p, n in counts.values())
+
+
+def why_untrainable(n_pos: int, n_neg: int, cfg: DataConfig) -> str | None:
+    """Why data with these class sizes cannot be split as ``cfg`` says (``None``: it can), without loading it."""
+    counts = _split_class_counts(n_pos, n_neg, cfg)
+    if _feasible(counts):
+        return None
+    short = "positives" if n_pos <= n_neg else "negatives"
+    have = min(n_pos, n_neg)
+    if counts is None:
+        return f"{_plural(have, short[:-1])} cannot be split in three"
+    split, (pos, neg) = min(counts.items(), key=lambda item: min(item[1]))
+    return f"{_plural(min(pos, neg), short[:-1])} in {split}, {MIN_POSITIVES} needed"
 
 
 def _smallest_feasible(total: int, counts_for: Callable[[int], SplitCounts | None]) -> int | None:
@@ -180,7 +195,8 @@ def _prepare(key: str, cfg_json: str) -> Splits:
         raise _infeasible_error(cfg, name, n_pos, n_neg, kept_counts_)
 
     parts = stratified_split(y_kept, cfg.test_size, cfg.val_size, cfg.seed)
-    (x_train, x_val, x_test), names, _ = fit_transform_splits(*(features.iloc[kept[parts[s]]] for s in SPLIT_NAMES))
+    frames = (features.iloc[kept[parts[s]]] for s in SPLIT_NAMES)
+    (x_train, x_val, x_test), names, fitted = fit_transform_splits(*frames)
     ys = {s: y_kept[parts[s]].astype(np.float32) for s in SPLIT_NAMES}
     info = {
         "name": name,
@@ -200,6 +216,7 @@ def _prepare(key: str, cfg_json: str) -> Splits:
         feature_names=names,
         indices={s: kept[parts[s]] for s in SPLIT_NAMES},
         info=info,
+        preprocessing=fitted,
     )
     # The cached copy is read-only so an accidental in-place change cannot leak into later runs.
     for array in (*(getattr(splits, f) for f in _ARRAYS), *splits.indices.values()):

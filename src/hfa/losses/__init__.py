@@ -2,7 +2,7 @@
 
 Functional core (``heaviside``, ``sigmoid_step``, ``soft_confusion``, the metric functions of soft counts), thin
 ``nn.Module`` losses called as ``loss(logits, targets)``, and a registry (``LOSSES``, ``build_loss``,
-``loss_label``) for configs and the command line. See ``SPEC.md`` section 1 for the maths.
+``loss_label``) for configs and the command line. ``docs/maths.md`` explains the maths.
 """
 
 from hfa.losses.confusion import soft_confusion

@@ -37,7 +37,7 @@ def _heaviside_apply(p: Tensor, table: Tensor) -> Tensor:
     below = p < lower
     above = p > upper
     # Selecting the piece's constants rather than among three differentiated pieces leaves autograd one
-    # multiply-add to differentiate, and no discarded branch to carry. The middle piece is closed, as in the SPEC,
+    # multiply-add to differentiate, and no discarded branch to carry. The middle piece is closed, as in docs/maths.md,
     # so at a breakpoint the gradient is the middle slope (> 0 like the others).
     slope = torch.where(below, slope_l, torch.where(above, slope_r, slope_m))
     intercept = torch.where(below, icpt_l, torch.where(above, icpt_r, icpt_m))

@@ -1,0 +1,188 @@
+"""What ``import hfa`` gives a notebook: train, sweep, report and load a finished run as a predictor.
+
+Nothing here prints or exits: progress arrives through the optional callbacks, user mistakes raise
+``hfa.errors.HfaError`` with the same one-line message the command line shows.
+
+    import hfa
+    run = hfa.train("configs/quickstart.yaml", overrides={"train.epochs": 5, "loss.name": "f1"})
+    predictor = hfa.load_run(run.run_dir)
+    predictor.score(rows, threshold="tuned")
+
+A config is a YAML path, a nested mapping (the YAML's content), a ``Config`` or None (the defaults); overrides
+are a mapping of dotted keys or ``KEY=VALUE`` strings, as on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from hfa.config import Config, flatten, load_config, resolve, validate
+from hfa.predict import Predictor, load_run
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hfa.runs import RunOutcome
+    from hfa.sweep import RunReport, SweepSummary
+    from hfa.training import EpochLog
+
+ConfigLike = Union[str, Path, Mapping[str, Any], Config, None]  # noqa: UP007  (a runtime alias on Python 3.10)
+Overrides = Union[Mapping[str, Any], Iterable[str], None]  # noqa: UP007
+
+__all__ = ["Predictor", "Report", "SweepResult", "load_run", "report", "resolve_config", "sweep", "train"]
+
+
+def _items(overrides: Overrides) -> list[str]:
+    """Overrides as the command line's ``KEY=VALUE`` strings; JSON is YAML, so every value reads back as given."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, Mapping):
+        return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+    return [str(item) for item in overrides]
+
+
+def _split(config: ConfigLike, overrides: Overrides) -> tuple[str | Path | None, list[str], list[str]]:
+    """(YAML path or None, overrides, grid items) that ``hfa.sweep.expand`` reads as ``config`` + ``overrides``."""
+    if config is None or isinstance(config, (str, Path)):
+        return config, _items(overrides), []
+    tree = config.to_dict() if isinstance(config, Config) else dict(config)
+    grid_block = tree.pop("sweep", None) or {}
+    grid = [f"{key}={json.dumps(list(values))[1:-1]}" for key, values in grid_block.items()]
+    # A key the grid sweeps must stay an axis, not be pinned by its single configured value.
+    settings = {key: value for key, value in flatten(tree).items() if key not in grid_block}
+    return None, _items(settings) + _items(overrides), grid
+
+
+def resolve_config(config: ConfigLike = None, overrides: Overrides = None) -> Config:
+    """The validated config a run would use (a ``sweep:`` block is kept as the config's ``sweep``)."""
+    if config is None or isinstance(config, (str, Path)):
+        return load_config(config, _items(overrides))
+    tree = config.to_dict() if isinstance(config, Config) else dict(config)
+    source = "the config mapping" + (" with overrides" if overrides else "")
+    return validate(resolve(None, _items(overrides), extra=tree), source)
+
+
+def train(
+    config: ConfigLike = None,
+    overrides: Overrides = None,
+    *,
+    out: str | Path = "runs",
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    mlflow: str | None = None,
+) -> RunOutcome:
+    """Train one run and write ``out/<name>/<run-id>/``; returns its folder, metrics table and run.json.
+
+    ``mlflow`` (or the config's ``tracking.mlflow``) is an MLflow tracking URI to log the run to.
+    """
+    from hfa.runs import execute_run
+
+    cfg = resolve_config(config, overrides)
+    outcome = execute_run(cfg, out, on_epoch=on_epoch)
+    uri = mlflow or cfg.tracking.mlflow
+    if uri:
+        from hfa.tracking import log_run
+
+        log_run(uri, outcome.run_dir)
+    return outcome
+
+
+@dataclass
+class SweepResult:
+    root: Path  # out/<name>
+    results: pd.DataFrame  # results.csv: one row per run, split and rule
+    summary: SweepSummary  # what happened to each run (ok, failed, skipped)
+
+
+def sweep(
+    config: ConfigLike = None,
+    overrides: Overrides = None,
+    *,
+    grid: Mapping[str, Sequence[Any]] | Iterable[str] | None = None,
+    out: str | Path = "runs",
+    workers: int = 1,
+    executor: str = "local",
+    force: bool = False,
+    on_report: Callable[[RunReport], None] | None = None,
+    mlflow: str | None = None,
+) -> SweepResult:
+    """Every combination of the config's ``sweep:`` grid (plus ``grid``) as one run; finished runs are kept."""
+    from hfa.results import results_frame, write_results
+    from hfa.sweep import execute, expand, result_keys
+
+    path, items, config_grid = _split(config, overrides)
+    if isinstance(grid, Mapping):
+        extra = [f"{key}={json.dumps(list(values))[1:-1]}" for key, values in grid.items()]
+    else:
+        extra = [str(item) for item in grid or ()]
+    plan = expand(path, items, config_grid + extra)
+    configs, axes = plan.configs, plan.axes
+    root = Path(out) / configs[0].name
+    uri = mlflow or configs[0].tracking.mlflow
+    tracker = None
+    if uri:
+        from hfa.tracking import SweepTracker
+
+        tracker = SweepTracker(uri, root, len(configs), axes)
+    notify = on_report if tracker is None else _both(on_report, tracker.on_report)
+    try:
+        summary = execute(configs, out, workers, executor, force, on_report=notify)  # type: ignore[arg-type]
+    except BaseException:
+        if tracker is not None:
+            tracker.close(interrupted=True)
+        raise
+    if tracker is not None:
+        tracker.close()
+    keys = result_keys(axes)
+    write_results(root, keys=keys)
+    return SweepResult(root, results_frame(root, keys=keys), summary)
+
+
+def _both(first: Callable[[Any], None] | None, second: Callable[[Any], None]) -> Callable[[Any], None]:
+    def call(report: Any) -> None:
+        if first is not None:
+            first(report)
+        second(report)
+
+    return call
+
+
+@dataclass
+class Report:
+    summary: pd.DataFrame  # one row per cell of ``by``: <metric>_mean, <metric>_std, n
+    comparison: pd.DataFrame | None  # paired test against the baseline loss, or None when not asked for
+
+    def to_text(self, fmt: str = "markdown") -> str:
+        from hfa.report import format_comparison, format_summary
+
+        text = format_summary(self.summary, fmt)
+        if self.comparison is not None and fmt != "csv":
+            text += "\n" + format_comparison(self.comparison, fmt)
+        return text
+
+
+def report(
+    runs_dir: str | Path,
+    *,
+    by: Sequence[str] = ("loss", "data.imbalance_ratio"),
+    split: str = "test",
+    rule: str = "fixed",
+    metrics: Sequence[str] = ("precision", "recall", "f1"),
+    baseline: str | None = None,
+    pair_on: str = "seed",
+) -> Report:
+    """Mean ± std per cell over seeds; with ``baseline`` (a loss label), a paired Wilcoxon test on ``metrics[0]``
+    (``f1`` when listed) against it, as ``hfa report --baseline`` computes."""
+    from hfa.report import paired_comparison, summarize
+    from hfa.results import collect_results
+
+    table = collect_results(runs_dir)
+    summary = summarize(table, list(by), split, rule, list(metrics), baseline=baseline or "bce")
+    comparison = None
+    if baseline is not None:
+        metric = "f1" if "f1" in metrics else metrics[0]
+        comparison = paired_comparison(table, baseline, list(by), metric, split, rule, pair_on=pair_on)
+    return Report(summary, comparison)

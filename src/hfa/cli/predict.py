@@ -1,0 +1,49 @@
+"""`hfa predict`: score raw rows of a CSV/Parquet file with a finished run's preprocessing, model and threshold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hfa.cli.app import app, err_console, user_errors
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  hfa predict runs/credit/bce_irnatural_s0_1a2b3c4d datasets/credit_example.csv --out scored.csv\n\n"
+        "  hfa predict RUN_DIR new.parquet --threshold tuned --id customer_id --out scored.parquet"
+    )
+)
+@user_errors
+def predict(
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A finished run folder: OUT/<name>/<run-id>."),
+    file: Path = typer.Argument(..., metavar="FILE", help="Rows to score (.csv or .parquet)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", metavar="FILE", help="Write .csv or .parquet here instead of CSV to standard output."
+    ),
+    threshold: str = typer.Option(
+        "fixed",
+        "--threshold",
+        "-t",
+        metavar="fixed|tuned|NUMBER",
+        help="fixed (eval.threshold), tuned (chosen on validation at training) or a number in (0, 1).",
+    ),
+    id_column: str | None = typer.Option(None, "--id", metavar="COLUMN", help="Carry this column through."),
+) -> None:
+    """Score raw rows of a CSV/Parquet file with a finished run: `probability` and `label` per row.
+
+    One row out per row in; `label` is 1 where the probability reaches the threshold. Extra columns (the label
+    column, say) are ignored; a missing feature column is an error.
+    """
+    from hfa.predict import load_run, read_rows, write_rows
+
+    predictor = load_run(run_dir)
+    cut = predictor.threshold(threshold)  # a bad --threshold fails before the file is read
+    scored = predictor.score(read_rows(file), cut, id_column, source=str(file))
+    if out is None:
+        typer.echo(scored.to_csv(index=False), nl=False)
+        return
+    write_rows(scored, out)
+    err_console.print(f"wrote {len(scored)} rows to {out} (threshold {cut:g})", highlight=False, soft_wrap=True)

@@ -1,0 +1,166 @@
+"""A finished run as a predictor on raw rows: its own preprocessing, weights and decision thresholds.
+
+Everything is read from the run folder (``config.yaml``, ``preprocessing.json``, ``model.pt``, ``run.json``);
+nothing is unpickled: the weights are a state dict read with ``torch.load(..., weights_only=True)``.
+
+    predictor = load_run("runs/quickstart/bce_ir20_s0_5ca4c90e")
+    scored = predictor.score(pandas.read_csv("new.csv"), threshold="tuned")   # probability, label
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hfa.config import Config, read_yaml, validate
+from hfa.data.preprocess import Preprocessing
+from hfa.errors import HfaError
+
+NEEDED = ("run.json", "config.yaml", "model.pt", "preprocessing.json")
+THRESHOLD_RULES = ("fixed", "tuned")
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise HfaError(f"cannot read {path}: {_one_line(error)}") from None
+
+
+def check_finished(run_dir: Path) -> dict[str, Any]:
+    """run.json of a finished, successful run folder that holds what scoring needs; else a one-line HfaError."""
+    if not run_dir.is_dir():
+        raise HfaError(f"{run_dir} is not a run folder (no such directory); pass OUT/<name>/<run-id>")
+    if not (run_dir / "run.json").is_file():
+        raise HfaError(f"{run_dir} is not a finished run folder (no run.json); pass OUT/<name>/<run-id>")
+    info = _read_json(run_dir / "run.json")
+    if info.get("status") != "ok":
+        raise HfaError(f"{run_dir} is not a finished run: status {info.get('status')!r} ({info.get('error')})")
+    absent = [name for name in NEEDED if not (run_dir / name).is_file()]
+    if absent:
+        raise HfaError(
+            f"{run_dir} lacks {', '.join(absent)}: it was written by an older hfa; train it again to score new rows"
+        )
+    if "thresholds" not in info:
+        raise HfaError(f"{run_dir}/run.json has no thresholds: it was written by an older hfa; train it again")
+    return info
+
+
+@dataclass
+class Predictor:
+    """A trained run on raw rows. ``threshold`` is ``"fixed"``, ``"tuned"`` or a number in (0, 1)."""
+
+    run_dir: Path
+    config: Config
+    preprocessing: Preprocessing
+    model: Any  # torch.nn.Module, kept untyped so importing this module does not import torch
+    info: dict[str, Any]
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return {rule: float(self.info["thresholds"][rule]) for rule in THRESHOLD_RULES}
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return self.preprocessing.input_columns
+
+    def threshold(self, which: str | float = "fixed") -> float:
+        """The decision threshold a rule names, or a number checked to lie in (0, 1)."""
+        if isinstance(which, str) and which in THRESHOLD_RULES:
+            return self.thresholds[which]
+        try:
+            value = float(which)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not 0 < value < 1:
+            raise HfaError(f"threshold {which!r} is not allowed; allowed: fixed, tuned or a number in (0, 1)")
+        return value
+
+    def predict_proba(self, rows: pd.DataFrame, source: str = "the input") -> np.ndarray:
+        """Probability of the positive class per row (float32), as the run's own evaluation computed it."""
+        import torch
+
+        from hfa.training import predict_proba
+
+        x = self.preprocessing.transform(rows, source)
+        return predict_proba(self.model, torch.from_numpy(x))
+
+    def predict(self, rows: pd.DataFrame, threshold: str | float = "fixed") -> np.ndarray:
+        """1 where the probability reaches the threshold (``p >= t``, as the metrics count), else 0."""
+        cut = self.threshold(threshold)
+        return (self.predict_proba(rows).astype(np.float64) >= cut).astype(np.int8)
+
+    def score(
+        self, rows: pd.DataFrame, threshold: str | float = "fixed", id_column: str | None = None, source: str = ""
+    ) -> pd.DataFrame:
+        """One row out per row in: ``probability`` and ``label`` (0/1), after ``id_column`` when it is named."""
+        source = source or "the input"
+        cut = self.threshold(threshold)
+        if id_column is not None and id_column not in rows.columns:
+            raise HfaError(f"--id {id_column!r} is not a column of {source}; columns: {', '.join(map(str, rows))}")
+        probability = self.predict_proba(rows, source)
+        scored = pd.DataFrame(
+            {"probability": probability, "label": (probability.astype(np.float64) >= cut).astype(np.int8)}
+        )
+        if id_column is not None:
+            scored.insert(0, id_column, rows[id_column].to_numpy())
+        return scored
+
+
+def load_run(run_dir: str | Path) -> Predictor:
+    """A finished run folder as a ``Predictor`` (on the CPU); a folder that is not one is a one-line HfaError."""
+    import torch
+
+    from hfa.model import build_model
+
+    run_dir = Path(run_dir)
+    info = check_finished(run_dir)
+    config = validate(read_yaml(run_dir / "config.yaml"), str(run_dir / "config.yaml"))
+    preprocessing = Preprocessing.from_dict(
+        _read_json(run_dir / "preprocessing.json"), str(run_dir / "preprocessing.json")
+    )
+    model = build_model(preprocessing.n_features, config.model)
+    try:
+        state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as error:  # torch raises several types for a corrupt or mismatched file
+        raise HfaError(f"cannot load {run_dir / 'model.pt'}: {_one_line(error)}") from None
+    model.eval()
+    return Predictor(run_dir, config, preprocessing, model, info)
+
+
+def read_rows(path: str | Path) -> pd.DataFrame:
+    """The rows of a CSV or Parquet file to score."""
+    path = Path(path)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise HfaError(f"cannot score {path}: unsupported file type {path.suffix!r}; allowed: .csv, .parquet")
+    if not path.is_file():
+        raise HfaError(f"cannot score {path}: no such file")
+    try:
+        return pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except ImportError as error:
+        raise HfaError(f"reading {path} needs a parquet engine: pip install 'hfa[parquet]' ({error})") from None
+    except Exception as error:  # parser errors come in many library-specific types
+        raise HfaError(f"could not read {path}: {_one_line(error)}") from None
+
+
+def write_rows(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Scored rows to CSV or Parquet (by suffix), written atomically."""
+    from hfa.io import atomic_write
+
+    path = Path(path)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise HfaError(f"--out {path}: unsupported file type {path.suffix!r}; allowed: .csv, .parquet")
+    if path.suffix.lower() == ".csv":
+        return atomic_write(path, lambda p: frame.to_csv(p, index=False))
+    return atomic_write(path, lambda p: frame.to_parquet(p, index=False))

@@ -1,0 +1,105 @@
+"""`hfa.HfaClassifier`: scikit-learn's own estimator checks, and the tools a researcher puts it in.
+
+Skipped checks (scikit-learn decides; listed here so a change shows up in review):
+- ``check_array_api_input``: scikit-learn skips it unless ``SCIPY_ARRAY_API=1``; HfaClassifier turns its inputs into
+  NumPy arrays and does not claim array-API support (``array_api_support`` tag off).
+Not generated, by the tags HfaClassifier sets: the multiclass variants (``classifier_tags.multi_class = False``:
+scikit-learn runs ``check_classifier_not_supporting_multiclass`` instead, which checks the error), and the
+sample-weight checks (``fit`` takes no ``sample_weight``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, make_classification
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, TunedThresholdClassifierCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import hfa
+import hfa.training
+from hfa.errors import HfaError
+from hfa.losses import F1Loss
+
+FAST = {"hidden": (8,), "epochs": 10, "batch_size": 32, "lr": 0.01}
+
+
+@parametrize_with_checks([hfa.HfaClassifier(**FAST)])
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def imbalanced():
+    return make_classification(n_samples=600, n_features=6, weights=[0.85], random_state=0)
+
+
+def test_it_trains_through_the_one_trainer_with_the_registry_loss(imbalanced, monkeypatch):
+    seen = []
+    real = hfa.training.fit
+
+    def spy(model, loss_fn, *args, **kwargs):
+        seen.append(loss_fn)
+        return real(model, loss_fn, *args, **kwargs)
+
+    monkeypatch.setattr(hfa.training, "fit", spy)
+    X, y = imbalanced
+    clf = hfa.HfaClassifier("f1", thresholds=[0.3, 0.5], delta=0.2, **FAST).fit(X, y)
+    (loss_fn,) = seen
+    assert isinstance(loss_fn, F1Loss) and loss_fn.delta == 0.2
+    assert loss_fn.thresholds.tolist() == pytest.approx([0.3, 0.5])
+    assert clf.n_epochs_ == len(clf.history_) <= 10
+
+
+def test_predictions_agree_with_each_other_and_repeat(imbalanced):
+    X, y = imbalanced
+    labels = np.where(y == 1, "churn", "stay")
+    clf = hfa.HfaClassifier(**FAST, threshold=0.3).fit(X, labels)
+    again = hfa.HfaClassifier(**FAST, threshold=0.3).fit(X, labels)
+    proba = clf.predict_proba(X)
+    np.testing.assert_array_equal(proba, again.predict_proba(X))  # an int random_state repeats exactly
+    assert list(clf.classes_) == ["churn", "stay"]  # sorted: "stay" is classes_[1], the positive
+    np.testing.assert_allclose(proba.sum(axis=1), 1)
+    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-clf.decision_function(X))), rtol=1e-12)
+    np.testing.assert_array_equal(clf.predict(X), np.where(proba[:, 1] >= 0.3, "stay", "churn"))
+    assert clf.score(X, labels) == pytest.approx(np.mean(clf.predict(X) == labels))
+
+
+def test_bad_parameters_fail_at_fit_with_the_configs_message(imbalanced):
+    X, y = imbalanced
+    with pytest.raises(HfaError, match="unknown loss 'nope'"):
+        hfa.HfaClassifier("nope").fit(X, y)
+    with pytest.raises(HfaError, match="delta"):
+        hfa.HfaClassifier("f1", delta=0.7).fit(X, y)
+
+
+@pytest.mark.slow
+def test_pipeline_cross_validation_grid_search_and_threshold_tuning(imbalanced):
+    X, y = imbalanced
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    pipeline = make_pipeline(StandardScaler(), hfa.HfaClassifier(**FAST, standardize=False))
+    scores = cross_val_score(pipeline, X, y, cv=cv, scoring="roc_auc")
+    assert scores.shape == (3,) and scores.min() > 0.7
+
+    search = GridSearchCV(hfa.HfaClassifier(**FAST), {"loss": ["bce", "f1"], "lr": [0.01, 0.03]}, cv=cv, scoring="f1")
+    search.fit(X, y)
+    assert len(search.cv_results_["params"]) == 4 and search.best_params_["loss"] in ("bce", "f1")
+
+    tuned = TunedThresholdClassifierCV(hfa.HfaClassifier(**FAST), scoring="f1", cv=cv).fit(X, y)
+    assert 0 < tuned.best_threshold_ < 1
+    # It decides on HfaClassifier's probabilities at the threshold it chose by cross-validation.
+    chosen = tuned.estimator_.predict_proba(X)[:, 1] >= tuned.best_threshold_
+    np.testing.assert_array_equal(tuned.predict(X), chosen.astype(int))
+
+
+@pytest.mark.slow
+def test_breast_cancer_cross_validated():
+    X, y = load_breast_cancer(return_X_y=True)
+    clf = hfa.HfaClassifier("f1", hidden=(32,), epochs=30, lr=0.003)
+    scores = cross_val_score(clf, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=0), scoring="f1")
+    assert scores.mean() > 0.9
+    fitted = clf.fit(X, y)
+    assert roc_auc_score(y, fitted.predict_proba(X)[:, 1]) > 0.95

@@ -1,0 +1,52 @@
+"""`hfa datasets`: full names at any width, untrainable sets marked with why, csv/json, exit 1 on no match."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from hfa.cli import app
+from hfa.cli.app import console
+from hfa.data import list_datasets
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("width", [60, 80, 200])
+def test_every_name_is_shown_whole_at_any_width(width, monkeypatch):
+    monkeypatch.setattr(console, "_width", width)
+    result = runner.invoke(app, ["datasets"])
+    assert result.exit_code == 0, result.output
+    shown = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    assert set(list_datasets()["name"]) <= shown
+
+
+def test_untrainable_sets_are_marked_with_why():
+    result = runner.invoke(app, ["datasets", "german"])
+    assert result.exit_code == 0
+    assert "keel/german: 1 positive cannot be split in three" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if line.startswith(" keel/german "))
+    assert row.split()[-1] == "x"
+    table = list_datasets().set_index("name")
+    assert table.loc["keel/glass5", "untrainable"] == "2 positives in val, 5 needed"
+    assert table.loc["keel/yeast4", "untrainable"] == ""
+
+
+def test_a_filter_that_matches_nothing_says_so_and_exits_1():
+    result = runner.invoke(app, ["datasets", "zzz"])
+    assert result.exit_code == 1 and "no data set name contains 'zzz'" in result.output
+
+
+def test_csv_and_json_hold_the_listing():
+    expected = list_datasets()
+    expected = expected[expected["name"].str.contains("yeast")].reset_index(drop=True)
+    as_csv = pd.read_csv(io.StringIO(runner.invoke(app, ["datasets", "yeast", "--format", "csv"]).stdout))
+    assert as_csv["name"].tolist() == expected["name"].tolist()
+    assert as_csv["positives"].tolist() == expected["positives"].tolist()
+    records = json.loads(runner.invoke(app, ["datasets", "yeast", "-f", "json"]).stdout)
+    assert [r["name"] for r in records] == expected["name"].tolist()
+    assert {"rows", "features", "positives", "ratio", "positive", "untrainable"} <= set(records[0])

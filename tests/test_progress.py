@@ -1,0 +1,75 @@
+"""Progress outside a terminal: a line per finished run of a sweep, a line every few epochs of a run."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from hfa.cli import app
+from hfa.cli.app import err_console
+from hfa.cli.progress import EpochLines, RunLines, clock
+
+runner = CliRunner()
+
+TINY = {
+    "name": "lines",
+    "data": {"name": "synthetic", "n_samples": 2000, "cluster_std": 2.0, "imbalance_ratio": 5},
+    "model": {"hidden": [8]},
+    "train": {"epochs": 20, "batch_size": 256, "lr": 0.01, "patience": 0, "device": "cpu"},
+    "sweep": {"loss.name": ["bce", "f1"], "seed": [0, 1]},
+}
+
+
+def test_clock():
+    assert [clock(s) for s in (0, 59.4, 75.2, 3723)] == ["0:00", "0:59", "1:15", "1:02:03"]
+
+
+def test_run_lines_count_and_estimate(monkeypatch):
+    times = iter([0.0, 10.0, 10.0])
+    monkeypatch.setattr("hfa.cli.progress.time.perf_counter", lambda: next(times))
+    lines = RunLines(err_console, 4)
+    skipped = SimpleNamespace(status="skipped", run_dir=SimpleNamespace(name="a"))
+    trained = SimpleNamespace(status="ok", run_dir=SimpleNamespace(name="b"))
+    assert lines.line(skipped).endswith("elapsed 0:10, left ?")
+    # 10 s on the one run trained here, two runs left: ~20 s
+    assert lines.line(trained) == "[2/4] ok      b  elapsed 0:10, left ~0:20"
+
+
+def test_epoch_lines_every_few_epochs(monkeypatch):
+    printed = []
+    monkeypatch.setattr(err_console, "print", lambda text, **_: printed.append(text))
+    lines = EpochLines(err_console, 25, "run")
+    for epoch in range(1, 26):
+        lines(SimpleNamespace(epoch=epoch, train_loss=0.5, val_loss=0.4, val_f1=0.3))
+    assert [int(re.search(r"epoch (\d+)/25", p).group(1)) for p in printed] == [1, 3, 6, 9, 12, 15, 18, 21, 24, 25]
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "lines.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    return path
+
+
+@pytest.mark.slow
+def test_a_logged_sweep_prints_a_line_per_run_and_quiet_prints_none(config, tmp_path):
+    result = runner.invoke(app, ["sweep", "-c", str(config), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    done = re.findall(r"\[(\d)/4\] (ok|skipped) +\S+  elapsed \d+:\d\d, left \S+", result.stderr)
+    assert [int(n) for n, _ in done] == [1, 2, 3, 4]
+    again = runner.invoke(app, ["sweep", "-c", str(config), "--out", str(tmp_path / "runs"), "--quiet"])
+    assert again.exit_code == 0 and again.stderr == "" and again.stdout.strip().endswith("results.csv")
+
+
+@pytest.mark.slow
+def test_a_logged_run_prints_a_line_every_few_epochs(config, tmp_path):
+    result = runner.invoke(app, ["train", "-c", str(config), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    epochs = [int(n) for n in re.findall(r"lines: bce epoch (\d+)/20  loss", result.stderr)]
+    assert epochs == [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
+    quiet = runner.invoke(app, ["train", "-c", str(config), "--out", str(tmp_path / "runs"), "-q"])
+    assert quiet.exit_code == 0 and "epoch" not in quiet.output
