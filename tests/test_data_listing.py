@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 from hfa.data.catalog import list_datasets, listing_records
@@ -10,6 +11,10 @@ from hfa.data.listing import COLUMNS, read_listing, write_listing
 
 def test_shipped_listing_equals_the_packages():
     shipped, computed = read_listing(), listing_records()
+    if importlib.util.find_spec("river") is None:
+        # The file is written with the multilabel extra installed; without it mulan/yeast reads "needs ...".
+        shipped = [r for r in shipped if not str(r["name"]).startswith("mulan/")]
+        computed = [r for r in computed if not str(r["name"]).startswith("mulan/")]
     assert [r["name"] for r in shipped] == [r["name"] for r in computed]
     # One message for every stale row, and how to refresh the file.
     stale = [(s, c) for s, c in zip(shipped, computed, strict=True) if s != c]
@@ -36,6 +41,8 @@ def test_write_then_read_gives_the_records_back(tmp_path):
             "positives": 3,
             "ratio": 7 / 3,
             "positive": "1 (minority)",
+            "labels": 1,
+            "label_ratios": None,
             "untrainable": "",
         },
         {
@@ -45,6 +52,8 @@ def test_write_then_read_gives_the_records_back(tmp_path):
             "positives": None,
             "ratio": None,
             "positive": "x",
+            "labels": None,
+            "label_ratios": "0.5-2",
             "untrainable": "too few",
         },
     ]

@@ -94,6 +94,65 @@ def test_every_member_trains_as_it_would_alone(datasets, dropout):
             _assert_same(got, stacked[i])
 
 
+def _multilabel_data(seed: int, labels: int = 3) -> MemberData:
+    """Synthetic blobs with three labels: the class, and two noisy views of it at other imbalances."""
+    splits = prepare_data(DataConfig(name="synthetic", n_samples=900, imbalance_ratio=4, cluster_std=6.0, seed=seed))
+    g = torch.Generator().manual_seed(seed)
+
+    def labelled(x: np.ndarray, y: np.ndarray) -> torch.Tensor:
+        y = torch.as_tensor(y)
+        noisy = [(torch.as_tensor(x[:, j]) + torch.randn(len(y), generator=g) > 1.0).float() for j in range(labels - 1)]
+        return torch.stack([y, *noisy], 1)
+
+    return MemberData(
+        torch.as_tensor(splits.x_train),
+        labelled(splits.x_train, splits.y_train),
+        torch.as_tensor(splits.x_val),
+        labelled(splits.x_val, splits.y_val),
+    )
+
+
+ML_SPECS = [
+    ("bce", "macro"),
+    ("wbce", "macro"),
+    ("f1", "macro"),
+    ("f1", "micro"),
+    ("focal", "macro"),
+    ("auroc", "micro"),
+]
+
+
+def _trained_multilabel(specs: list[tuple[int, int]], datasets: list[MemberData], dropout: float):
+    """Multi-label members (index into ML_SPECS, seed); data ``seed % 2``."""
+    cfg = Config()
+    cfg.model.hidden, cfg.model.dropout = [8, 4], dropout
+    members = []
+    for spec, seed in specs:
+        cfg.loss.name, cfg.loss.average = ML_SPECS[spec]
+        model = build_model(2, cfg.model, seed=Streams.from_seed(seed).init, out_features=3)
+        y_train = datasets[seed % 2].y_train
+        members.append(Member(model, build_run_loss(cfg, y_train, ["a", "b", "c"]), seed % 2, seed))
+    results = train(members, datasets, TRAIN)
+    return [
+        ([tuple(vars(log).values()) for log in result.history], member.model.state_dict())
+        for member, result in zip(members, results, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5], ids=["no-dropout", "dropout"])
+def test_multilabel_members_train_as_they_would_alone(dropout):
+    """Multi-label members (three outputs, every kind of loss, macro and micro) in a stack of 12 and of 3 equal
+    their runs alone."""
+    datasets = [_multilabel_data(seed) for seed in range(2)]
+    company = [(i % len(ML_SPECS), 200 + i) for i in range(12)]
+    stacked = _trained_multilabel(company, datasets, dropout)
+    assert [v for k, v in stacked[0][1].items() if k.endswith("weight")][-1].shape == (3, 4)  # one output per label
+    for i in (0, 1, 2, 3, 4, 5, 11):
+        _assert_same(stacked[i], _trained_multilabel([company[i]], datasets, dropout)[0])
+    for got, i in zip(_trained_multilabel([company[i] for i in (9, 2, 7)], datasets, dropout), (9, 2, 7), strict=True):
+        _assert_same(got, stacked[i])
+
+
 @pytest.mark.parametrize("activation", ["tanh", "gelu"])
 def test_odd_batch_sizes_and_smooth_activations(datasets, activation):
     """Batches of 50 (not a whole number of vector iterations) through tanh/GELU: still the same bits."""

@@ -71,8 +71,32 @@ class DataConfig(_Section):
     n_samples: int = Field(10000, ge=20, description="synthetic: rows generated before subsampling")
     n_features: int = Field(2, ge=1, description="synthetic: feature columns")
     cluster_std: float = Field(1.0, gt=0, description="synthetic: standard deviation of each blob")
-    target: str | None = Field(None, description="files: the label column")
-    positive: str | int | float | bool | None = Field(None, description="the label value that is the positive class")
+    target: str | list[str] | None = Field(
+        None, description="files: the label column, or a list of columns (a multi-label run, one output per label)"
+    )
+    positive: str | int | float | bool | dict[str, str | int | float | bool] | None = Field(
+        None, description="the label value that is the positive class; multi-label: one for all, or column -> value"
+    )
+
+    @field_validator("target")
+    @classmethod
+    def _two_or_more_targets(cls, target: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(target, list):
+            if len(target) < 2:
+                raise ValueError(
+                    f"a list of targets makes a multi-label run and needs two or more columns (got {target}); "
+                    "name a single label column as a string"
+                )
+            if len(set(target)) != len(target):
+                raise ValueError(f"every target column must be listed once (got {target})")
+        return target
+
+    @property
+    def multilabel(self) -> bool:
+        """Whether this data has several binary labels: a list of targets or a multi-label named data set."""
+        from hfa.data.sources import MULTILABEL_PREFIXES
+
+        return isinstance(self.target, list) or self.name.strip().lower().startswith(MULTILABEL_PREFIXES)
 
     @field_validator("positive", mode="before")
     @classmethod
@@ -112,7 +136,9 @@ class ModelConfig(_Section):
 class LossConfig(_Section):
     name: str = Field("bce", description="see `hfa losses`")
     beta: float = Field(1.0, gt=0, description="fbeta: weight of recall relative to precision")
-    pos_weight: float | Literal["auto"] = Field("auto", description="wbce: weight of positives; auto = #neg/#pos")
+    pos_weight: float | Literal["auto"] | list[float] = Field(
+        "auto", description="wbce: weight of positives; auto = #neg/#pos; multi-label: a list, one per label"
+    )
     thresholds: list[float] = Field(
         default_factory=lambda: list(AUTHORS_THRESHOLDS), description="metric losses: thresholds tau averaged over"
     )
@@ -121,6 +147,11 @@ class LossConfig(_Section):
     k: float = Field(10.0, gt=0, description="metric losses with approx=sigmoid: slope of the sigmoid")
     alpha: float = Field(0.25, ge=0, le=1, description="focal: weight of positives")
     gamma: float = Field(2.0, ge=0, description="focal: focusing exponent")
+    average: Literal["macro", "micro"] = Field(
+        "macro",
+        description="multi-label metric losses: macro = mean over labels of each label's soft metric, "
+        "micro = soft counts summed over labels",
+    )
 
     @field_validator("name")
     @classmethod
@@ -133,8 +164,11 @@ class LossConfig(_Section):
 
     @field_validator("pos_weight")
     @classmethod
-    def _positive_weight(cls, value: float | str) -> float | str:
-        if value != "auto" and not value > 0:
+    def _positive_weight(cls, value: float | str | list[float]) -> float | str | list[float]:
+        if isinstance(value, list):
+            if not value or any(not w > 0 for w in value):
+                raise ValueError(f"pos_weight as a list needs one number > 0 per label (got {value})")
+        elif value != "auto" and not value > 0:
             raise ValueError(f"pos_weight must be 'auto' or a number > 0 (got {value})")
         return value
 
@@ -363,6 +397,8 @@ def inapplicable_keys(cfg: Config) -> list[str]:
     if "approx" in used:
         used.discard("k" if cfg.loss.approx == "heaviside" else "delta")
     dropped = [f"loss.{key}" for key in PARAMETERS if key not in used]
+    if not (cfg.data.multilabel and "thresholds" in used):
+        dropped.append("loss.average")  # only metric losses on several labels average over them
     kept_source = _SOURCE_KEYS.get(parse_name(cfg.data.name)[0], ())
     dropped += [f"data.{key}" for key in _ALL_SOURCE_KEYS if key not in kept_source]
     return dropped

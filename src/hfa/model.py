@@ -21,9 +21,19 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "ta
 
 
 class MLP(nn.Module):
-    """``in_features -> hidden[0] -> ... -> hidden[-1] -> 1``; with ``hidden=[]`` it is logistic regression."""
+    """``in_features -> hidden[0] -> ... -> hidden[-1] -> out_features``; with ``hidden=[]`` it is logistic regression.
 
-    def __init__(self, in_features: int, hidden: list[int], dropout: float = 0.0, activation: str = "relu"):
+    One output gives logits ``(N,)``; ``out_features = L`` (a multi-label run, one output per label) gives ``(N, L)``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden: list[int],
+        dropout: float = 0.0,
+        activation: str = "relu",
+        out_features: int = 1,
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         width = in_features
@@ -32,26 +42,27 @@ class MLP(nn.Module):
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             width = out
-        layers.append(nn.Linear(width, 1))
+        layers.append(nn.Linear(width, out_features))
         self.net = nn.Sequential(*layers)
         self.dropout = dropout
         self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(-1)
+        logits = self.net(x)
+        return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
 
     def linears(self) -> list[nn.Linear]:
         return [module for module in self.net if isinstance(module, nn.Linear)]
 
 
-def build_model(in_features: int, cfg: ModelConfig, seed: int | None = None) -> MLP:
+def build_model(in_features: int, cfg: ModelConfig, seed: int | None = None, out_features: int = 1) -> MLP:
     """A freshly initialised MLP; with ``seed``, its weights depend on that seed alone (the global RNG is left as
-    it was)."""
+    it was). ``out_features``: the number of labels."""
     if seed is None:
-        return MLP(in_features, list(cfg.hidden), cfg.dropout, cfg.activation)
+        return MLP(in_features, list(cfg.hidden), cfg.dropout, cfg.activation, out_features)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return MLP(in_features, list(cfg.hidden), cfg.dropout, cfg.activation)
+        return MLP(in_features, list(cfg.hidden), cfg.dropout, cfg.activation, out_features)
 
 
 def _batched_linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -100,7 +111,8 @@ class _MemberLinear(torch.autograd.Function):
 
 
 class StackedMLP(nn.Module):
-    """``M`` MLPs of one shape as one module: weights ``(M, in, out)``, biases ``(M, 1, out)``, logits ``(M, B)``.
+    """``M`` MLPs of one shape as one module: weights ``(M, in, out)``, biases ``(M, 1, out)``, logits ``(M, B)``
+    (``(M, B, L)`` for members with ``L > 1`` outputs, one per label).
 
     Built from :class:`MLP` instances, whose parameters it copies; :meth:`member_state` gives a member back as an
     ``MLP`` state dict. ``generators`` (one per member) draw the dropout masks while training.
@@ -151,7 +163,7 @@ class StackedMLP(nn.Module):
         return max(max(weight.shape[1], weight.shape[2]) for weight, _ in self._layers)
 
     def forward(self, x: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
-        """Logits ``(M, B)`` for member inputs ``(M, B, F)``; ``rows`` runs a contiguous part of the stack."""
+        """Logits ``(M, B)`` (or ``(M, B, L)``) for member inputs ``(M, B, F)``; ``rows`` runs part of the stack."""
         layers = self._layers if rows == slice(None) else [(w[rows], b[rows]) for w, b in self._layers]
         generators = self.generators[rows]
         *hidden, (weight, bias) = layers

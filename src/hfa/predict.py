@@ -125,6 +125,12 @@ def load_run(run_dir: str | Path) -> Predictor:
 
     run_dir = Path(run_dir)
     info = check_finished(run_dir)
+    labels = (info.get("data") or {}).get("labels")
+    if labels:
+        raise HfaError(
+            f"{run_dir} is a multi-label run ({len(labels)} labels), which hfa predict does not score yet; "
+            "its metrics.csv holds every label's numbers"
+        )
     config = validate(read_yaml(run_dir / "config.yaml"), str(run_dir / "config.yaml"))
     preprocessing = Preprocessing.from_dict(
         _read_json(run_dir / "preprocessing.json"), str(run_dir / "preprocessing.json")

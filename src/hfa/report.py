@@ -132,6 +132,12 @@ def select_rows(df: pd.DataFrame, split: str, rule: str) -> pd.DataFrame:
     if rule not in RULES:
         raise HfaError(f"unknown rule {rule!r}; allowed: {', '.join(RULES)}")
     ok = df[df["status"] == "ok"]
+    if "label" in ok.columns and ok["label"].notna().any():
+        # Pooling a run's label rows (and its macro and micro rows) as if they were runs would give wrong numbers.
+        raise HfaError(
+            "these runs are multi-label (results have a 'label' column), which hfa report does not summarise yet; "
+            "read results.csv by label (scripts/mulan_yeast_study.py does for configs/mulan-yeast.yaml)"
+        )
     rows = ok[(ok["split"] == split) & (ok["rule"] == rule)]
     if rows.empty:
         n_runs = df["run_id"].nunique()

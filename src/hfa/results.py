@@ -26,6 +26,7 @@ RESULTS_FILE = "results.csv"
 
 ID_COLUMNS = ("run_id", "name", "status", "error", "loss")
 ROW_COLUMNS = ("split", "rule", "threshold")
+LABEL_COLUMN = "label"  # multi-label runs: a row per label, plus "macro" and "micro" (metrics_multilabel)
 # Keys a results table always carries, varying or not: without them a row cannot be read on its own.
 ALWAYS_KEYS = ("seed", "loss.name", "data.imbalance_ratio")
 # Config keys that are not settings of the run: `name` is already an id column, `sweep` is the grid itself.
@@ -108,7 +109,8 @@ def results_frame(root: str | Path, keys: Sequence[str] | None = None) -> pd.Dat
     wanted.update(k for k in ALWAYS_KEYS if k in available)
     chosen = [k for k in available if k in wanted]
     leading = [c for c in ID_COLUMNS if c != "name"]
-    return table[[*leading, *chosen, *ROW_COLUMNS, *metric_columns(table)]]
+    rows = [c for c in table.columns if c in (*ROW_COLUMNS, LABEL_COLUMN)]
+    return table[[*leading, *chosen, *rows, *metric_columns(table)]]
 
 
 def write_results(root: str | Path, keys: Sequence[str] | None = None) -> Path:
@@ -198,7 +200,8 @@ def _read_metrics(path: Path) -> list[dict[str, Any]]:
     missing = [c for c in ROW_COLUMNS if not rows or c not in rows[0]]
     if missing:
         raise HfaError(f"{path} lacks the column(s) {', '.join(missing)}; expected {', '.join(ROW_COLUMNS)}")
-    return [{k: v if k in ("split", "rule") else _number(v, path, k) for k, v in row.items()} for row in rows]
+    text = ("split", "rule", LABEL_COLUMN)
+    return [{k: v if k in text else _number(v, path, k) for k, v in row.items()} for row in rows]
 
 
 def _number(text: str | None, path: Path, column: str) -> int | float | None:
@@ -216,7 +219,8 @@ def _number(text: str | None, path: Path, column: str) -> int | float | None:
 
 def _ordered_columns(table: pd.DataFrame, settings: Sequence[str]) -> list[str]:
     """Ids, config keys (first-seen order), row columns, then metrics (the usual order, extras after)."""
-    placed = {*ID_COLUMNS, *settings, *ROW_COLUMNS}
+    rows = [*ROW_COLUMNS[:2], LABEL_COLUMN, *ROW_COLUMNS[2:]] if LABEL_COLUMN in table.columns else ROW_COLUMNS
+    placed = {*ID_COLUMNS, *settings, *rows}
     known = [m for m in METRIC_COLUMNS if m in table.columns]
     extras = [c for c in table.columns if c not in placed and c not in known]
-    return [*ID_COLUMNS, *settings, *ROW_COLUMNS, *known, *extras]
+    return [*ID_COLUMNS, *settings, *rows, *known, *extras]

@@ -28,7 +28,7 @@ from hfa.data import Splits, prepare_data
 from hfa.devices import resolve_device
 from hfa.errors import HfaError
 from hfa.io import write_csv, write_json, write_yaml
-from hfa.losses import build_loss, loss_label
+from hfa.losses import LOSSES, build_loss, loss_label
 from hfa.metrics import evaluate
 from hfa.model import build_model
 from hfa.training import EpochLog, Member, MemberData, Streams, TrainingError, TrainResult, predict_proba, train
@@ -66,9 +66,19 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def build_run_loss(cfg: Config, y_train: torch.Tensor) -> torch.nn.Module:
+def build_run_loss(cfg: Config, y_train: torch.Tensor, labels: list[str] | None = None) -> torch.nn.Module:
+    """The run's loss, fitted to its training labels; ``(n, L)`` labels make it a loss of ``L`` labels."""
     params = cfg.loss.model_dump(exclude={"name"})
+    if isinstance(cfg.loss.pos_weight, list) and y_train.dim() == 1 and "pos_weight" in LOSSES[cfg.loss.name].params:
+        raise HfaError(
+            f"loss.pos_weight={cfg.loss.pos_weight} lists one weight per label, for multi-label runs; "
+            "this run has one label: give a number or 'auto'"
+        )
     loss_fn = build_loss(cfg.loss.name, **params)
+    if y_train.dim() == 2:
+        from hfa.losses.multilabel import MultiLabelLoss
+
+        loss_fn = MultiLabelLoss(loss_fn, y_train.shape[1], cfg.loss.average, labels)
     if hasattr(loss_fn, "fit"):
         loss_fn.fit(y_train)  # resolves pos_weight='auto' from the training labels
     return loss_fn
@@ -156,7 +166,7 @@ def _execute_runs(
 
     by_shape: dict[tuple, list[int]] = {}
     for place, (split, _) in loaded.items():
-        shape = (split.x_train.shape, split.x_val.shape)
+        shape = (split.x_train.shape, split.x_val.shape, split.y_train.shape[1:])  # labels: the output width
         by_shape.setdefault(shape, []).append(place)
     for places in by_shape.values():
         results.update(_train_stack(cfgs, places, loaded, out, started, t0, on_epoch))
@@ -185,8 +195,10 @@ def _train_stack(
             data.append(_member_data(split, device))
         member_data = data[data_index[id(split)]]
         try:
-            model = build_model(split.n_features, cfg.model, seed=Streams.from_seed(cfg.seed).init).to(device)
-            loss_fn = build_run_loss(cfg, member_data.y_train).to(device)
+            labels = split.info.get("labels")
+            outputs = len(labels) if labels else 1
+            model = build_model(split.n_features, cfg.model, Streams.from_seed(cfg.seed).init, outputs).to(device)
+            loss_fn = build_run_loss(cfg, member_data.y_train, labels).to(device)
         except HfaError as error:  # e.g. a loss that cannot fit these labels: that run fails, not the stack
             results[place] = error
             continue
@@ -229,7 +241,14 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         "val": (splits.y_val, predict_proba(model, torch.as_tensor(splits.x_val, device=device))),
         "test": (splits.y_test, predict_proba(model, torch.as_tensor(splits.x_test, device=device))),
     }
-    metrics = evaluate(scores, threshold=cfg.eval.threshold, tune_metric=cfg.eval.tune_metric, beta=cfg.loss.beta)
+    if splits.info.get("labels"):
+        from hfa.metrics_multilabel import evaluate_multilabel
+
+        metrics = evaluate_multilabel(
+            scores, splits.info["labels"], cfg.eval.threshold, cfg.eval.tune_metric, beta=cfg.loss.beta
+        )
+    else:
+        metrics = evaluate(scores, threshold=cfg.eval.threshold, tune_metric=cfg.eval.tune_metric, beta=cfg.loss.beta)
     eval_s = time.perf_counter() - clock
 
     info = {
@@ -264,13 +283,24 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
 
 
 def decision_thresholds(cfg: Config, metrics: pd.DataFrame) -> dict[str, Any]:
-    """The fixed threshold and the one tuned on validation, as ``hfa predict --threshold fixed|tuned`` reads them."""
-    tuned = metrics.loc[(metrics["split"] == "val") & (metrics["rule"] == "tuned"), "threshold"]
-    return {"fixed": cfg.eval.threshold, "tuned": float(tuned.iloc[0]), "tune_metric": cfg.eval.tune_metric}
+    """The fixed threshold and the one tuned on validation, as ``hfa predict --threshold fixed|tuned`` reads them.
+
+    Multi-label runs: ``tuned`` lists one threshold per label, in the order of ``labels``.
+    """
+    rows = metrics[(metrics["split"] == "val") & (metrics["rule"] == "tuned")]
+    if "label" in metrics.columns:
+        per_label = rows[~rows["label"].isin(("macro", "micro"))]
+        tuned: float | list[float] = [float(t) for t in per_label["threshold"]]
+        labels = {"labels": per_label["label"].tolist()}
+    else:
+        tuned, labels = float(rows["threshold"].iloc[0]), {}
+    return {"fixed": cfg.eval.threshold, "tuned": tuned, "tune_metric": cfg.eval.tune_metric, **labels}
 
 
-def _resolved_pos_weight(loss_fn: torch.nn.Module) -> float | None:
+def _resolved_pos_weight(loss_fn: torch.nn.Module) -> float | list[float] | None:
     weight = getattr(loss_fn, "pos_weight", None)
+    if isinstance(weight, tuple):
+        return list(weight)  # one per label
     return float(weight) if isinstance(weight, (int, float, torch.Tensor)) else None
 
 

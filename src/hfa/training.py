@@ -102,9 +102,11 @@ class Member:
 
 
 def hard_f1(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """F1 at probability 0.5 (logit 0), on the device, for progress display and history; per row of ``(M, N)``."""
-    predicted = logits >= 0
-    positive = targets > 0.5
+    """F1 at probability 0.5 (logit 0), on the device, for progress display and history; per row of ``(M, N)``.
+
+    Multi-label rows ``(M, N, L)`` give the micro F1 (counts summed over the labels)."""
+    predicted = (logits >= 0).flatten(1)
+    positive = (targets > 0.5).flatten(1)
     tp = (predicted & positive).sum(dim=-1)
     return 2 * tp / (predicted.sum(dim=-1) + positive.sum(dim=-1)).clamp_min(1)
 
@@ -170,7 +172,8 @@ def train(
     n_features = x_train.shape[1]
     val_pad = -n_val % ROW_BLOCK
     x_val = torch.stack([nn.functional.pad(d.x_val, (0, 0, 0, val_pad)) for d in data])
-    y_val = torch.stack([nn.functional.pad(d.y_val, (0, val_pad)) for d in data])
+    # Rows are the first axis of y_val, (n,) or (n, L); pad pairs run from the last axis.
+    y_val = torch.stack([nn.functional.pad(d.y_val, (0, 0) * (d.y_val.dim() - 1) + (0, val_pad)) for d in data])
     val_weights = _mask(len(members), n_val, val_pad, device)
 
     # The stack's rows: members grouped by loss configuration, so a group's rows are one slice of the logits and
@@ -212,7 +215,7 @@ def train(
                 index = nn.functional.pad(index, (0, pad))  # row 0 again, weighted 0
             rows_at = (index + which * n).view(-1)
             x_batch = x_train.index_select(0, rows_at).view(*index.shape, n_features)
-            y_batch = y_train.index_select(0, rows_at).view(index.shape)
+            y_batch = y_train.index_select(0, rows_at).view(*index.shape, *y_train.shape[1:])  # labels: (M, B, L)
             with _autocast(device, cfg.amp):
                 logits = step_stack(x_batch).float()
                 losses = _losses(loss_fns, sizes, logits, y_batch, weights)

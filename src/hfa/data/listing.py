@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import TextIO
 
 LISTING = Path(__file__).with_name("datasets.csv")
-COLUMNS = ("name", "rows", "features", "positives", "ratio", "positive", "untrainable")
-NUMERIC = {"rows": int, "features": int, "positives": int, "ratio": float}
+COLUMNS = ("name", "rows", "features", "positives", "ratio", "positive", "labels", "label_ratios", "untrainable")
+NUMERIC = {"rows": int, "features": int, "positives": int, "ratio": float, "labels": int}
+OPTIONAL = ("label_ratios",)
+"""Text columns where an empty cell is a missing value (``None``), not an empty text."""
 """The numeric columns and their types; an empty cell is a size the packages do not state (``None``)."""
 
 
@@ -24,9 +26,27 @@ def read_listing(path: Path = LISTING) -> list[dict[str, object]]:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     return [
-        {key: (NUMERIC[key](value) if value else None) if key in NUMERIC else value for key, value in row.items()}
+        {
+            key: (NUMERIC[key](value) if value else None)
+            if key in NUMERIC
+            else value or None
+            if key in OPTIONAL
+            else value
+            for key, value in row.items()
+        }
         for row in rows
     ]
+
+
+def listing_frame(path: Path = LISTING):
+    """The listing as :func:`hfa.data.catalog.list_datasets` gives it (a DataFrame with the same dtypes)."""
+    import pandas as pd
+
+    types = {"rows": "Int64", "features": "Int64", "positives": "Int64", "ratio": float, "labels": "Int64"}
+    frame = pd.DataFrame(read_listing(path), columns=list(COLUMNS)).astype(types)
+    for column in OPTIONAL:  # missing as NaN, as in the computed frame
+        frame[column] = frame[column].where(frame[column].notna(), float("nan"))
+    return frame
 
 
 def write_listing(records: Iterable[Mapping[str, object]], path: Path = LISTING) -> None:

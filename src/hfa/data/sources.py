@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 
 from hfa.config import DataConfig
-from hfa.data import files, named
+from hfa.data import files, multilabel, named
 from hfa.data.labels import binarize
 from hfa.errors import HfaError
 
-SourceKind = Literal["synthetic", "paper", "sklearn", "keel", "file"]
+SourceKind = Literal["synthetic", "paper", "sklearn", "keel", "mulan", "file"]
+MULTILABEL_PREFIXES = ("mulan/",)
+"""``data.name`` prefixes of multi-label named data sets (every label column is a target)."""
 
 
 def parse_name(name: str) -> tuple[SourceKind, str]:
@@ -27,7 +29,7 @@ def parse_name(name: str) -> tuple[SourceKind, str]:
     # A table path wins over the prefixes, so a folder called keel/ or sklearn/ still works.
     if Path(text).suffix.lower() in files.FILE_SUFFIXES:
         return "file", text
-    if prefix.lower() in ("sklearn", "keel") and rest:
+    if prefix.lower() in ("sklearn", "keel", "mulan") and rest:
         return prefix.lower(), rest.strip().lower()  # type: ignore[return-value]
     if Path(text).suffix:
         return "file", text
@@ -39,7 +41,7 @@ def parse_name(name: str) -> tuple[SourceKind, str]:
             hint = f" (did you mean 'sklearn/{text.lower()}'?)" if text.lower() in named.SKLEARN_DATASETS else ""
     raise HfaError(
         f"unknown data set {name!r} in data.name{hint}; allowed: synthetic, synthetic_33, synthetic_05, "
-        "sklearn/<name>, keel/<name>, "
+        "sklearn/<name>, keel/<name>, mulan/yeast, "
         "or a .csv/.parquet path"
     )
 
@@ -47,13 +49,22 @@ def parse_name(name: str) -> tuple[SourceKind, str]:
 def load_raw(cfg: DataConfig) -> tuple[pd.DataFrame, np.ndarray]:
     """Features (numeric and/or categorical columns) and labels y in {0, 1} (int8), before any subsampling.
 
-    Named data sets come from a cache, so the frame returned is a copy the caller may change.
+    Multi-label data (a list of targets, or a ``mulan/`` set) gives y of shape ``(n, L)``, its columns named by
+    :func:`target_names`. Named data sets come from a cache, so the frame returned is a copy the caller may change.
     """
     kind, key = parse_name(cfg.name)
     if kind != "file" and cfg.target is not None:
         raise HfaError(
             f"data.target={cfg.target!r} only applies to .csv/.parquet files, not to data.name={cfg.name!r}; remove it"
         )
+    if kind == "mulan":
+        features, labels = multilabel.mulan_dataset(key)
+        return features.copy(), multilabel.binarize_targets(labels, cfg.positive, what=f"mulan/{key}")
+    if kind == "file" and isinstance(cfg.target, list):
+        features, labels = files.split_targets(files.read_table(key), cfg.target, key)
+        return features.reset_index(drop=True), multilabel.binarize_targets(labels, cfg.positive, what=repr(key))
+    if isinstance(cfg.positive, dict):
+        raise HfaError("data.positive as a mapping (column -> value) applies to a list of targets only; give one value")
     if kind == "file":
         features, labels = files.split_target(files.read_table(key), cfg.target, key)
         y = binarize(labels, cfg.positive, what=f"column {cfg.target!r} of {key!r}")
@@ -76,11 +87,19 @@ def load_raw(cfg: DataConfig) -> tuple[pd.DataFrame, np.ndarray]:
     return source.features.copy(), y
 
 
+def target_names(cfg: DataConfig) -> list[str]:
+    """The label columns of multi-label data, in output order (``[]`` for single-label data)."""
+    kind, key = parse_name(cfg.name)
+    if kind == "mulan":
+        return [str(c) for c in multilabel.mulan_dataset(key)[1].columns]
+    return list(cfg.target) if isinstance(cfg.target, list) else []
+
+
 def display_name(cfg: DataConfig) -> str:
     """How messages and summaries name the data set (canonical spelling for named ones)."""
     kind, key = parse_name(cfg.name)
     if kind == "keel":
         return f"keel/{named.keel_name(key)}"
-    if kind == "sklearn":
-        return f"sklearn/{key}"
+    if kind in ("sklearn", "mulan"):
+        return f"{kind}/{key}"
     return key

@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 from hfa.config import DataConfig
 from hfa.data.imbalance import subsample_to_ratio
 from hfa.data.preprocess import Preprocessing, fit_transform_splits
-from hfa.data.sources import display_name, load_raw, parse_name
+from hfa.data.sources import display_name, load_raw, parse_name, target_names
 from hfa.errors import HfaError
 
 MIN_POSITIVES = 5  # per split, and the same floor for negatives: fewer makes every metric a coin toss
@@ -185,6 +185,8 @@ def _prepare(key: str, cfg_json: str) -> Splits:
     cfg = DataConfig.model_validate_json(cfg_json)
     name = display_name(cfg)
     features, y = load_raw(cfg)
+    if y.ndim == 2:
+        return _read_only(_prepare_multilabel(cfg, name, features, y))
     n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
 
     kept = subsample_to_ratio(y, cfg.imbalance_ratio, np.random.default_rng(cfg.seed))
@@ -218,10 +220,40 @@ def _prepare(key: str, cfg_json: str) -> Splits:
         info=info,
         preprocessing=fitted,
     )
+    return _read_only(splits)
+
+
+def _read_only(splits: Splits) -> Splits:
     # The cached copy is read-only so an accidental in-place change cannot leak into later runs.
     for array in (*(getattr(splits, f) for f in _ARRAYS), *splits.indices.values()):
         array.setflags(write=False)
     return splits
+
+
+def _prepare_multilabel(cfg: DataConfig, name: str, features: pd.DataFrame, y: np.ndarray) -> Splits:
+    """As the single-label path, for a label matrix ``y`` ``(n, L)``: iterative stratification, no subsampling.
+
+    ``y_*`` are float32 ``(n, L)``; ``info["labels"]`` names the columns and each split records per-label counts.
+    """
+    from hfa.data import multilabel
+
+    labels = target_names(cfg)
+    multilabel.refuse_ratio(cfg.imbalance_ratio, name, len(labels))
+    parts = multilabel.multilabel_split(y, cfg.test_size, cfg.val_size, cfg.seed)
+    multilabel.check_splits(y, parts, labels, name, MIN_POSITIVES)
+    (x_train, x_val, x_test), names, fitted = fit_transform_splits(*(features.iloc[parts[s]] for s in SPLIT_NAMES))
+    ys = {s: y[parts[s]].astype(np.float32) for s in SPLIT_NAMES}
+    info = {
+        "name": name,
+        "source": {"rows": len(y), "labels": multilabel.label_counts(y, labels)},
+        "seed": cfg.seed,
+        "imbalance_ratio": None,
+        "n_features": len(names),
+        "labels": labels,
+        "splits": {s: {"rows": len(ys[s]), "labels": multilabel.label_counts(ys[s], labels)} for s in SPLIT_NAMES},
+    }
+    arrays = {"x_train": x_train, "x_val": x_val, "x_test": x_test, **{f"y_{s}": ys[s] for s in SPLIT_NAMES}}
+    return Splits(**arrays, feature_names=names, indices=dict(parts), info=info, preprocessing=fitted)
 
 
 def prepare_data(cfg: DataConfig) -> Splits:
@@ -236,8 +268,14 @@ def prepare_data(cfg: DataConfig) -> Splits:
 
 def clear_caches() -> None:
     """Forget cached splits and named data sets (tests; or after editing a data file in place)."""
-    from hfa.data import named
+    from hfa.data import multilabel, named
 
     _prepare.cache_clear()
-    for cached in (named.synthetic, named.paper_synthetic, named.sklearn_dataset, named._keel_dataset):
+    for cached in (
+        named.synthetic,
+        named.paper_synthetic,
+        named.sklearn_dataset,
+        named._keel_dataset,
+        multilabel.mulan_dataset,
+    ):
         cached.cache_clear()

@@ -22,6 +22,7 @@ from hfa.losses.modules import (
     WeightedBCELoss,
     group_losses,
 )
+from hfa.losses.multilabel import MultiLabelLoss
 from hfa.losses.registry import LOSSES, PARAMETERS, LossSpec, build_loss, loss_label
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "LossSpec",
     "MCCLoss",
     "MetricLoss",
+    "MultiLabelLoss",
     "WeightedBCELoss",
     "accuracy",
     "auroc",
