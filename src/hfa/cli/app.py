@@ -67,6 +67,8 @@ def main(
 
 
 def _cell(value: object, digits: int) -> str:
+    import pandas as pd  # loaded already: cells come from frame_table
+
     if value is pd.NA:  # a nullable integer column's gap (e.g. positives of a multi-label data set)
         return ""
     if isinstance(value, float):

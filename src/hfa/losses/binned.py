@@ -145,7 +145,7 @@ def _sums(p: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable) -> tuple[T
     size = rows * 2 * k
     flat, moment = index, p if w is None else w * p
     if p.dim() == 2:  # the scatters take one flat index
-        flat, moment, w = flat.view(-1), moment.view(-1), None if w is None else w.view(-1)
+        flat, moment, w = flat.reshape(-1), moment.reshape(-1), None if w is None else w.reshape(-1)
     if p.device.type == "cpu":
         # bincount adds in sample order, as index_add_ does, in one call; on CUDA it would read back its input's
         # maximum (a sync), so index_add_ there.
