@@ -19,11 +19,24 @@ from hfa.config import Config
 
 SPLITS = ("val", "test")
 RULES = ("fixed", "tuned", "mean")
-RATES = ("precision", "recall", "f1", "fbeta", "accuracy", "balanced_accuracy", "mcc", "roc_auc", "average_precision")
-# label -> (loss.name, extra config); fbeta's label carries its beta, as the runner's labels do.
-LOSSES: dict[str, tuple[str, dict[str, Any]]] = {
-    "bce": ("bce", {}),
-    "fbeta(beta=2)": ("fbeta", {"loss.beta": 2.0}),
+RATES = (
+    "precision",
+    "recall",
+    "specificity",
+    "f1",
+    "accuracy",
+    "balanced_accuracy",
+    "g_mean",
+    "mcc",
+    "roc_auc",
+    "average_precision",
+    "brier",
+    "ece",
+)
+# label -> (loss.name, extra config, extra F-beta columns the run records, as runs.trained_betas decides).
+LOSSES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
+    "bce": ("bce", {}, ()),
+    "fbeta(beta=2)": ("fbeta", {"loss.beta": 2.0}, ("f2",)),
 }
 RATIOS = (100.0, 5.0)  # deliberately not in sorted order on disk
 SEEDS = (0, 1, 2)
@@ -91,13 +104,15 @@ def write_run(
     return folder
 
 
-def metrics_frame(rng: np.random.Generator) -> pd.DataFrame:
+def metrics_frame(rng: np.random.Generator, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Random counts and rates (the rates need not match the counts: tests read each back as written)."""
     rows = []
+    names = (*RATES, *extra)
     for split in SPLITS:
         for rule in RULES:
             threshold = {"fixed": 0.5, "tuned": 0.37, "mean": None}[rule]
             counts = dict(zip(("tp", "fp", "fn", "tn"), rng.integers(1, 50, size=4).tolist(), strict=True))
-            rates = dict(zip(RATES, np.round(rng.uniform(0.2, 0.95, size=len(RATES)), 4).tolist(), strict=True))
+            rates = dict(zip(names, np.round(rng.uniform(0.2, 0.95, size=len(names)), 4).tolist(), strict=True))
             rows.append({"split": split, "rule": rule, "threshold": threshold, **counts, **rates})
     return pd.DataFrame(rows)
 
@@ -106,14 +121,14 @@ def make_sweep(root: Path, seeds: tuple[int, ...] = SEEDS, with_failed: bool = T
     """2 losses x 2 ratios x seeds ok runs, plus (optionally) one failed f1 run without metrics."""
     rng = np.random.default_rng(20240601)
     sweep = FakeSweep(root=root / NAME)
-    for label, (loss_name, extra) in LOSSES.items():
+    for label, (loss_name, extra, fscores) in LOSSES.items():
         for ratio in RATIOS:
             for seed in seeds:
-                metrics = metrics_frame(rng)
+                metrics = metrics_frame(rng, fscores)
                 run_id = f"{loss_name}-r{ratio:g}-s{seed}"
                 write_run(root, run_id, label, config_dict(loss_name, ratio, seed, **extra), metrics)
                 for row in metrics.to_dict("records"):
-                    for metric in RATES:
+                    for metric in (*RATES, *fscores, "tp", "fp", "fn", "tn"):
                         sweep.values[(label, ratio, seed, row["split"], row["rule"], metric)] = row[metric]
     if with_failed:
         sweep.failed_id = "f1-r100-s0"
@@ -121,3 +136,42 @@ def make_sweep(root: Path, seeds: tuple[int, ...] = SEEDS, with_failed: bool = T
             root, sweep.failed_id, "f1", config_dict("f1", 100.0, 0), None, status="failed", error="CUDA out of memory"
         )
     return sweep
+
+
+def scored_splits(
+    seed: int, shift: float, n: int = 400, pos_rate: float = 0.1
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Validation and test labels with scores a model of quality ``shift`` would give (seeded)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for split in SPLITS:
+        y = (rng.random(n) < pos_rate).astype(int)
+        y[:2] = (1, 0)
+        p = np.clip(rng.normal(0.3 + shift * y, 0.15), 0.0, 1.0)
+        out[split] = (y, p)
+    return out
+
+
+def write_scored_run(
+    root: Path,
+    run_id: str,
+    loss_label: str,
+    config: dict[str, Any],
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    source_ratio: float | None = None,
+) -> Path:
+    """A run folder whose metrics.csv and curves.csv are computed from real scores, as runs.finish_run does."""
+    from hfa.metrics import curve_points, evaluate
+
+    betas = (1.0, config["loss"]["beta"]) if config["loss"]["name"] == "fbeta" else (1.0,)
+    metrics = evaluate(splits, threshold=config["eval"]["threshold"], beta=config["loss"]["beta"], betas=betas)
+    folder = write_run(root, run_id, loss_label, config, metrics)
+    curve_points(splits).to_csv(folder / "curves.csv", index=False)
+    epochs = np.arange(1, 6)
+    history = pd.DataFrame({"epoch": epochs, "train_loss": 1 / epochs, "val_loss": 1 / epochs, "val_f1": 0.1 * epochs})
+    history.to_csv(folder / "history.csv", index=False)
+    if source_ratio is not None:
+        run = json.loads((folder / "run.json").read_text())
+        run["data"] = {"source": {"ratio": source_ratio}}
+        (folder / "run.json").write_text(json.dumps(run))
+    return folder

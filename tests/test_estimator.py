@@ -103,3 +103,24 @@ def test_breast_cancer_cross_validated():
     assert scores.mean() > 0.9
     fitted = clf.fit(X, y)
     assert roc_auc_score(y, fitted.predict_proba(X)[:, 1]) > 0.95
+
+
+@pytest.mark.slow
+def test_multilabel_y_trains_one_output_per_label():
+    """A 2-D indicator y, as MLPClassifier takes it: one probability column per label, an indicator matrix out,
+    and scikit-learn's cross-validation scoring it with its multi-label F1."""
+    from sklearn.datasets import make_multilabel_classification
+    from sklearn.model_selection import KFold, cross_val_score
+
+    X, Y = make_multilabel_classification(n_samples=400, n_features=8, n_classes=3, random_state=0)
+    clf = hfa.HfaClassifier("f1", average="macro", hidden=(16,), epochs=30, lr=0.01, batch_size=64, patience=5)
+    clf.fit(X, Y)
+    assert clf.classes_.tolist() == [0, 1, 2]
+    proba = clf.predict_proba(X)
+    assert proba.shape == (400, 3) and ((proba > 0) & (proba < 1)).all()
+    np.testing.assert_array_equal(clf.predict(X), (proba >= 0.5).astype(int))
+    assert clf.decision_function(X[:1]).shape == (1, 3)
+    scores = cross_val_score(clf, X, Y, cv=KFold(3, shuffle=True, random_state=0), scoring="f1_macro")
+    assert scores.shape == (3,) and scores.mean() > 0.5
+    # Same seed, same model: multi-label fits are deterministic too.
+    np.testing.assert_array_equal(hfa.HfaClassifier(**clf.get_params()).fit(X, Y).predict_proba(X), proba)

@@ -9,10 +9,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from hfa.cli import app
 from hfa.config import load_config
+from hfa.data import prepare_data
 from hfa.results import write_results
 from hfa.runs import RUN_FILES, execute_run
 from hfa.sweep import execute, units
@@ -42,7 +44,9 @@ def test_train_on_a_list_of_targets_writes_a_multilabel_run(csv, tmp_path):
     result = train("--out", tmp_path / "runs", "name=ml", "loss.name=f1", *targets(csv), *FAST)
     assert result.exit_code == 0, result.output
     (run_dir,) = (tmp_path / "runs" / "ml").iterdir()
-    assert sorted(p.name for p in run_dir.iterdir()) == sorted(RUN_FILES)
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted(
+        set(RUN_FILES) - {"curves.csv"}
+    )  # PR points: single-label runs only
     metrics = pd.read_csv(run_dir / "metrics.csv")
     assert metrics.columns[:4].tolist() == ["split", "rule", "label", "threshold"]
     assert {"hamming_loss", "subset_accuracy"} <= set(metrics.columns)
@@ -60,8 +64,22 @@ def test_train_on_a_list_of_targets_writes_a_multilabel_run(csv, tmp_path):
     assert thresholds["labels"] == ["a", "b", "c"] and len(thresholds["tuned"]) == 3
     tuned = metrics[(metrics["split"] == "val") & (metrics["rule"] == "tuned")].set_index("label")["threshold"]
     assert thresholds["tuned"] == tuned[["a", "b", "c"]].tolist()
-    refused = runner.invoke(app, ["predict", str(run_dir), str(csv)])
-    assert refused.exit_code == 2 and "multi-label run (3 labels)" in " ".join(refused.output.split())
+    # hfa predict: a probability and a label column per target; on the test rows, the probabilities behind
+    # metrics.csv (each label's ROC AUC) and the tuned per-label thresholds.
+    out = tmp_path / "scored.csv"
+    scored_run = runner.invoke(app, ["predict", str(run_dir), str(csv), "--threshold", "tuned", "--out", str(out)])
+    assert scored_run.exit_code == 0, scored_run.output
+    scored = pd.read_csv(out)
+    assert scored.columns.tolist() == [f"{kind}_{t}" for t in "abc" for kind in ("probability", "label")]
+    cfg = load_config(None, ["name=ml", "loss.name=f1", *targets(csv), *FAST])
+    splits = prepare_data(cfg.resolved_data())
+    test_rows = scored.iloc[splits.indices["test"]]
+    stored = metrics.query("split == 'test' and rule == 'fixed'").set_index("label")
+    for j, name in enumerate("abc"):
+        auc = roc_auc_score(splits.y_test[:, j], test_rows[f"probability_{name}"])
+        assert stored.loc[name, "roc_auc"] == pytest.approx(auc, abs=1e-6)
+        decided = (test_rows[f"probability_{name}"] >= thresholds["tuned"][j]).astype(int)
+        assert (test_rows[f"label_{name}"] == decided).all()
 
 
 @pytest.mark.slow

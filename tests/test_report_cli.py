@@ -31,22 +31,25 @@ def assert_one_line_error(result, *fragments: str) -> None:
         assert fragment in lines[0]
 
 
-def test_table(sweep: FakeSweep) -> None:
+def test_table_shows_both_rules_and_the_tests(sweep: FakeSweep) -> None:
     result = invoke(sweep.root)
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "split=test" in out and "rule=fixed" in out
+    assert "synthetic · test split · fixed rule (τ = 0.5)" in out
+    assert "synthetic · test split · tuned rule" in out
     values = sweep.cell("bce", 5.0, "precision")
-    assert f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" in out
-    assert "Δ = loss − bce, paired on seed" in out and "p-value" in out
+    assert f"{values.mean():.3f}±{values.std(ddof=1):.3f}" in out
+    assert "Δ f1 = loss − bce" in out and "Δ f2 = loss − bce" in out and "Holm" in out
     assert "1 of 13 runs left out (status failed)" in result.stderr
+    assert max(len(line) for line in out.splitlines()) <= 80
 
 
 def test_markdown_to_stdout_and_baseline_none(sweep: FakeSweep) -> None:
-    result = invoke(sweep.root, "--format", "markdown", "--baseline", "none")
+    result = invoke(sweep.root, "--format", "markdown", "--baseline", "none", "--rule", "fixed")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("| loss | data.imbalance_ratio | precision | recall | f1 |")
-    assert "Δ" not in result.stdout
+    assert result.stdout.startswith("**synthetic · test split · fixed rule")
+    assert "| loss | ratio | precision | recall | f1 | f2 | n |" in result.stdout
+    assert "Δ" not in result.stdout and "tuned rule" not in result.stdout
 
 
 def test_csv_out_and_plot(sweep: FakeSweep, tmp_path: Path) -> None:
@@ -56,9 +59,14 @@ def test_csv_out_and_plot(sweep: FakeSweep, tmp_path: Path) -> None:
     assert result.stdout == ""
     back = pd.read_csv(out)
     values = sweep.cell("fbeta(beta=2)", 5.0, "recall", "val", "tuned")
-    row = back[(back["loss"] == "fbeta(beta=2)") & (back["data.imbalance_ratio"] == 5.0)].iloc[0]
-    assert row["recall_mean"] == pytest.approx(values.mean())
+    row = back[
+        (back["table"] == "summary") & (back["loss"] == "fbeta(beta=2)") & (back["data.imbalance_ratio"] == 5)
+        & (back["metric"] == "recall")
+    ].iloc[0]  # fmt: skip
+    assert row["mean"] == pytest.approx(values.mean()) and row["rule"] == "tuned"
+    assert set(back["table"]) == {"summary", "paired", "ranking"}  # the tests travel with the CSV
     assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert f"wrote {plot}" in result.stderr
 
 
 def test_table_out_writes_markdown(sweep: FakeSweep, tmp_path: Path) -> None:
@@ -66,15 +74,18 @@ def test_table_out_writes_markdown(sweep: FakeSweep, tmp_path: Path) -> None:
     result = invoke(sweep.root, "--out", out)
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    assert text.startswith("| loss |") and "| Δ f1 | pairs | p-value |" in text
+    assert text.startswith("**synthetic") and "| Δ | 95% CI | p | Holm | n |" in text
 
 
-def test_by_and_metrics_lists(sweep: FakeSweep) -> None:
-    result = invoke(sweep.root, "-f", "csv", "--by", "loss,seed", "--by", "loss", "--metrics", "mcc, roc_auc")
+def test_by_rules_and_metrics_lists(sweep: FakeSweep) -> None:
+    args = ("-f", "csv", "--by", "loss,seed", "--by", "loss", "--metrics", "mcc, roc_auc, f3", "--rule", "fixed,mean")
+    result = invoke(sweep.root, *args)
     assert result.exit_code == 0, result.output
     back = pd.read_csv(io.StringIO(result.stdout))
-    assert list(back.columns) == ["loss", "seed", "mcc_mean", "mcc_std", "roc_auc_mean", "roc_auc_std", "n"]
-    assert (back["n"] == 2).all()  # each loss x seed cell holds the two ratios
+    summary = back[back["table"] == "summary"]
+    assert set(summary["metric"]) == {"mcc", "roc_auc", "f3"} and set(summary["rule"]) == {"fixed", "mean"}
+    assert (summary["n"] == 2).all()  # each loss x seed cell holds the two ratios
+    assert "rows average over runs that differ in data.imbalance_ratio" in result.stderr
 
 
 def test_explicit_baseline_with_single_seed_still_shows(tmp_path: Path) -> None:
@@ -84,7 +95,7 @@ def test_explicit_baseline_with_single_seed_still_shows(tmp_path: Path) -> None:
     auto = invoke(tmp_path, "-f", "markdown")
     assert auto.exit_code == 0 and "Δ" not in auto.stdout  # no bce: the automatic comparison stays quiet
     explicit = invoke(tmp_path, "-f", "markdown", "--baseline", "wbce")
-    assert explicit.exit_code == 0 and "| f1 | 10 | " in explicit.stdout and "Δ f1" in explicit.stdout
+    assert explicit.exit_code == 0 and "| f1 |" in explicit.stdout and "Δ f1 = loss − wbce" in explicit.stdout
 
 
 def test_no_runs(tmp_path: Path) -> None:
@@ -101,20 +112,24 @@ def test_unknown_by_column(sweep: FakeSweep) -> None:
 
 
 def test_unknown_metric(sweep: FakeSweep) -> None:
-    assert_one_line_error(invoke(sweep.root, "--metrics", "f1,f3"), "unknown metric 'f3'")
+    assert_one_line_error(invoke(sweep.root, "--metrics", "f1,auc"), "unknown metric 'auc'", "f<beta>")
+
+
+def test_unknown_rule(sweep: FakeSweep) -> None:
+    assert_one_line_error(invoke(sweep.root, "--rule", "best"), "unknown rule 'best'; allowed: fixed, tuned, mean")
 
 
 def test_baseline_not_present(sweep: FakeSweep) -> None:
     assert_one_line_error(invoke(sweep.root, "--baseline", "focal"), "baseline loss 'focal'", "bce, fbeta(beta=2)")
 
 
-@pytest.mark.parametrize(("option", "value"), [("--format", "html"), ("--split", "train"), ("--rule", "best")])
+@pytest.mark.parametrize(("option", "value"), [("--format", "html"), ("--split", "train")])
 def test_bad_choice_lists_the_allowed_values(sweep: FakeSweep, option: str, value: str) -> None:
     result = invoke(sweep.root, option, value)
     assert result.exit_code == 2
     assert "Traceback" not in result.output
-    allowed = {"--format": "'table', 'markdown', 'csv', 'latex'", "--split": "'val', 'test'"}
-    assert allowed.get(option, "'fixed', 'tuned', 'mean'") in " ".join(result.stderr.replace("│", " ").split())
+    allowed = {"--format": "'table', 'markdown', 'csv', 'latex'", "--split": "'val', 'test'"}[option]
+    assert allowed in " ".join(result.stderr.replace("│", " ").split())
 
 
 def test_help_has_examples() -> None:

@@ -13,10 +13,10 @@ import pytest
 
 from helpers_runs import NAME, RATIOS, SEEDS, FakeSweep, config_dict, metrics_frame, write_run
 from hfa.errors import HfaError
+from hfa.metrics import count_metric, metric_columns
 from hfa.results import (
     ALWAYS_KEYS,
     ID_COLUMNS,
-    METRIC_COLUMNS,
     ROW_COLUMNS,
     collect_results,
     config_columns,
@@ -28,6 +28,8 @@ from hfa.results import (
 )
 
 N_OK = 2 * len(RATIOS) * len(SEEDS)
+# The fake sweep trains an fbeta(beta=2) loss, so every run gets an f2 column.
+METRIC_COLUMNS = metric_columns((1.0, 2.0))
 
 
 def test_find_runs_recurses_and_sorts(sweep: FakeSweep) -> None:
@@ -170,3 +172,53 @@ def test_staging_folders_of_runs_being_written_are_skipped(fresh_sweep: FakeSwee
     (staging / "run.json").write_text(json.dumps({"status": "ok"}))
     assert staging not in find_runs(tmp_path)
     assert len(find_runs(tmp_path)) == N_OK + 1
+
+
+def test_fbeta_column_is_filled_for_every_run_from_its_counts(sweep: FakeSweep) -> None:
+    df = collect_results(sweep.root.parent)
+    ok = df[df["status"] == "ok"]
+    assert ok["f2"].notna().sum() == len(ok[ok["rule"] != "mean"]) + len(
+        ok[(ok["rule"] == "mean") & (ok["loss"] != "bce")]
+    )
+    bce = ok[(ok["loss"] == "bce") & (ok["rule"] != "mean")]
+    expected = count_metric("f2", bce["tp"], bce["fp"], bce["fn"], bce["tn"])
+    np.testing.assert_allclose(bce["f2"], expected)
+    b2 = 4.0
+    row = bce.iloc[0]
+    assert row["f2"] == pytest.approx((1 + b2) * row["tp"] / ((1 + b2) * row["tp"] + b2 * row["fn"] + row["fp"]))
+    # fbeta's own F2 comes through as written, not recomputed.
+    fb = ok[(ok["run_id"] == "fbeta-r5-s0") & (ok["split"] == "test") & (ok["rule"] == "fixed")].iloc[0]
+    assert fb["f2"] == sweep.value("fbeta(beta=2)", 5.0, 0, "f2")
+    # Without curves.csv the mean rule of a metric the run did not record stays unknown, not guessed.
+    assert ok[(ok["loss"] == "bce") & (ok["rule"] == "mean")]["f2"].isna().all()
+
+
+def test_requested_metrics_and_the_mean_rule_from_curves(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    folder = write_run(tmp_path, "r1", "bce", config_dict("bce", 10.0, 0), metrics_frame(rng))
+    grid = np.round(np.arange(1, 10) / 10, 1)
+    counts = {c: rng.integers(0, 30, size=9) for c in ("tp", "fp", "fn", "tn")}
+    counts["tp"][-1], counts["fp"][-1] = 0, 0  # nothing predicted positive at 0.9: precision undefined there
+    curves = pd.DataFrame(
+        {"split": "test", "threshold": np.r_[grid, 0.95], **{c: np.r_[v, 0] for c, v in counts.items()}}
+    )
+    curves.to_csv(folder / "curves.csv", index=False)
+    df = collect_results(tmp_path, metrics=["f3", "npv", "precision"])
+    mean = df[(df["split"] == "test") & (df["rule"] == "mean")].iloc[0]
+    f3 = [count_metric("f3", *(counts[c][i] for c in ("tp", "fp", "fn", "tn"))) for i in range(9)]
+    assert mean["f3"] == pytest.approx(np.mean(f3))
+    npv = [counts["tn"][i] / (counts["tn"][i] + counts["fn"][i]) for i in range(9)]
+    assert mean["npv"] == pytest.approx(np.mean(npv))
+    # precision was recorded by the run: kept as written, never recomputed.
+    assert mean["precision"] == pytest.approx(metrics_frame(np.random.default_rng(7)).iloc[5]["precision"])
+    fixed = df[(df["split"] == "val") & (df["rule"] == "fixed")].iloc[0]
+    assert fixed["f3"] == pytest.approx(10 * fixed["tp"] / (10 * fixed["tp"] + 9 * fixed["fn"] + fixed["fp"]))
+    assert list(df.columns).index("f3") > list(df.columns).index("f1")
+
+
+def test_legacy_fbeta_column_is_named_by_its_beta(tmp_path: Path) -> None:
+    metrics = metrics_frame(np.random.default_rng(8)).rename(columns={"g_mean": "fbeta"})
+    write_run(tmp_path, "old", "bce", config_dict("bce", 10.0, 0, **{"loss.beta": 2.0}), metrics)
+    df = collect_results(tmp_path)
+    assert "fbeta" not in df.columns
+    np.testing.assert_allclose(df["f2"].dropna(), metrics["fbeta"])

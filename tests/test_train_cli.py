@@ -156,3 +156,35 @@ def test_bad_input_is_exit_2_and_one_line_and_writes_nothing(case, tmp_path):
     assert "Traceback" not in result.output
     assert expected in lines[0]
     assert not out.exists() or not any(out.rglob("*.csv"))
+
+
+def test_collapsed_rules_are_flagged(capsys) -> None:
+    from hfa.cli.train import _flag_collapsed
+
+    test = pd.DataFrame(
+        {
+            "rule": ["fixed", "tuned", "mean"],
+            "threshold": [0.5, 0.004, float("nan")],
+            "tp": [0, 9, 0],
+            "fp": [0, 91, 0],
+            "fn": [9, 0, 9],
+            "tn": [91, 0, 91],
+        }
+    )
+    _flag_collapsed(test)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 2
+    assert lines[0].startswith("collapsed: under the fixed rule (threshold 0.5) every test row is predicted negative")
+    assert "precision undefined" in lines[0] and "predicted positive" in lines[1]
+
+
+def test_a_run_records_curves_and_every_trained_fbeta(config, tmp_path) -> None:
+    out = tmp_path / "runs"
+    result = train("--config", config, "loss.name=fbeta", "loss.beta=2", "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    (run_dir,) = run_dirs(out)
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    assert {"f1", "f2", "specificity", "g_mean", "brier", "ece"} <= set(metrics.columns) and "fbeta" not in metrics
+    curves = pd.read_csv(run_dir / "curves.csv")
+    assert list(curves.columns) == ["split", "threshold", "tp", "fp", "fn", "tn"]
+    assert set(curves["split"]) == {"val", "test"}

@@ -152,37 +152,36 @@ def _both(first: Callable[[Any], None] | None, second: Callable[[Any], None]) ->
 
 @dataclass
 class Report:
-    summary: pd.DataFrame  # one row per cell of ``by``: <metric>_mean, <metric>_std, n
-    comparison: pd.DataFrame | None  # paired test against the baseline loss, or None when not asked for
+    """What ``hfa report`` prints, as numbers: ``built`` holds every table (``hfa.report.Report``)."""
+
+    built: Any  # hfa.report.Report: summaries per rule, comparisons per F-score, rankings
+    summary: pd.DataFrame  # the first rule's rows: <metric>_mean, <metric>_std, <metric>_n, n, collapsed
+    comparison: pd.DataFrame | None  # the paired tests of the first tested metric against the baseline, or None
 
     def to_text(self, fmt: str = "markdown") -> str:
-        from hfa.report import format_comparison, format_summary
+        """The report as ``markdown``, ``latex`` or ``csv`` (long format), as ``hfa report --format`` writes it."""
+        from hfa.report import render
 
-        text = format_summary(self.summary, fmt)
-        if self.comparison is not None and fmt != "csv":
-            text += "\n" + format_comparison(self.comparison, fmt)
-        return text
+        return render(self.built, fmt)
 
 
 def report(
     runs_dir: str | Path,
     *,
-    by: Sequence[str] = ("loss", "data.imbalance_ratio"),
+    by: Sequence[str] | None = None,
     split: str = "test",
-    rule: str = "fixed",
-    metrics: Sequence[str] = ("precision", "recall", "f1"),
-    baseline: str | None = None,
-    pair_on: str = "seed",
+    rule: str | Sequence[str] = ("fixed", "tuned"),
+    metrics: Sequence[str] | None = None,
+    baseline: str | None = "bce",
 ) -> Report:
-    """Mean ± std per cell over seeds; with ``baseline`` (a loss label), a paired Wilcoxon test on ``metrics[0]``
-    (``f1`` when listed) against it, as ``hfa report --baseline`` computes."""
-    from hfa.report import paired_comparison, summarize
-    from hfa.results import collect_results
+    """The report of ``hfa report``: rows of every varying key but the seed (or ``by``), under each rule, and each
+    loss against ``baseline`` under the same rule and with a tuned threshold (``baseline=None``: no tests)."""
+    from hfa.report import build_report, load_runs
 
-    table = collect_results(runs_dir)
-    summary = summarize(table, list(by), split, rule, list(metrics), baseline=baseline or "bce")
-    comparison = None
-    if baseline is not None:
-        metric = "f1" if "f1" in metrics else metrics[0]
-        comparison = paired_comparison(table, baseline, list(by), metric, split, rule, pair_on=pair_on)
-    return Report(summary, comparison)
+    runs = load_runs(runs_dir, metrics=metrics or ())
+    rules = [rule] if isinstance(rule, str) else list(rule)
+    built = build_report(
+        runs, split=split, rules=rules, metrics=metrics, by=by, baseline=baseline, explicit_baseline=baseline != "bce"
+    )
+    comparison = next(iter(built.comparisons.values()), None)
+    return Report(built, built.summaries[rules[0]], comparison)

@@ -38,6 +38,11 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
     the initial weights and the batch order (an int gives the same model every time).
 
     ``classes_[1]`` is the positive class: the larger label, as scikit-learn orders them.
+
+    Multi-label: a 2-D ``y`` of 0/1 indicators (one column per label, as ``MLPClassifier`` takes it) trains one output
+    per label with the loss applied per label (``average``: ``macro`` or ``micro`` for metric losses; ``pos_weight``
+    ``auto`` per label, or a list); ``classes_`` is then ``arange(n_labels)``, ``predict_proba`` gives one column per
+    label and ``predict`` an indicator matrix.
     """
 
     def __init__(
@@ -52,6 +57,7 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         k: float = 10.0,
         alpha: float = 0.25,
         gamma: float = 2.0,
+        average: str = "macro",
         hidden: Sequence[int] = (64, 64),
         dropout: float = 0.0,
         activation: str = "relu",
@@ -75,6 +81,7 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         self.k = k
         self.alpha = alpha
         self.gamma = gamma
+        self.average = average
         self.hidden = hidden
         self.dropout = dropout
         self.activation = activation
@@ -104,6 +111,7 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
                 "k": self.k,
                 "alpha": self.alpha,
                 "gamma": self.gamma,
+                "average": self.average,
             },
             "model": {"hidden": [int(w) for w in self.hidden], "dropout": self.dropout, "activation": self.activation},
             "train": {
@@ -118,8 +126,10 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         }
         return validate(raw, "HfaClassifier parameters")
 
-    def _validate(self, X: Any, y: Any = "no_validation", reset: bool = True) -> Any:
+    def _validate(self, X: Any, y: Any = "no_validation", reset: bool = True, multi_output: bool = False) -> Any:
         kwargs: dict[str, Any] = {"y": y, "dtype": [np.float64, np.float32], "reset": reset}
+        if multi_output:
+            kwargs["multi_output"] = True
         if validate_data is not None:
             return validate_data(self, X, **kwargs)
         return self._validate_data(X, **kwargs)  # pragma: no cover - older scikit-learn
@@ -132,18 +142,24 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         from hfa.runs import build_run_loss
         from hfa.training import Streams, fit
 
-        X, y = self._validate(X, y)
+        X, y = self._validate(X, y, multi_output=True)
         kind = type_of_target(y, input_name="y")
         if kind == "unknown":
             raise ValueError(f"Unknown label type: y of dtype {y.dtype}; HfaClassifier needs class labels")
-        classes = np.unique(y)
-        if kind not in ("binary", "multiclass") or len(classes) != 2:
-            n = len(classes)
-            raise ValueError(
-                f"Only binary classification is supported by HfaClassifier; y holds {n} class{'es' * (n != 1)} ({kind})"
-            )
-        self.classes_ = classes
-        target = (y == self.classes_[1]).astype(np.float32)
+        self.multilabel_ = kind == "multilabel-indicator"
+        if self.multilabel_:
+            self.classes_ = np.arange(y.shape[1])
+            target = np.asarray(y, dtype=np.float32)
+        else:
+            classes = np.unique(y)
+            if kind not in ("binary", "multiclass") or len(classes) != 2:
+                n = len(classes)
+                raise ValueError(
+                    f"Only binary classification is supported (or a 2-D multi-label indicator y); y holds {n} "
+                    f"class{'es' * (n != 1)} ({kind})"
+                )
+            self.classes_ = classes
+            target = (np.ravel(y) == self.classes_[1]).astype(np.float32)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(SEED_LIMIT)) if self.random_state is None else int(self.random_state)
         cfg = self._config(seed)
@@ -170,7 +186,9 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
             )
         ]
         # A model and loss as `hfa train` builds them: weights from the seed's init stream, the registry's loss.
-        model = build_model(x.shape[1], cfg.model, seed=Streams.from_seed(cfg.seed).init).to(device)
+        outputs = target.shape[1] if self.multilabel_ else 1
+        model = build_model(x.shape[1], cfg.model, seed=Streams.from_seed(cfg.seed).init, out_features=outputs)
+        model = model.to(device)
         loss_fn = build_run_loss(cfg, tensors[1]).to(device)
         try:
             result = fit(model, loss_fn, *tensors, cfg.train, cfg.seed)
@@ -188,6 +206,8 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         from sklearn.model_selection import train_test_split
 
         rows = np.arange(len(target))
+        if target.ndim == 2:
+            return self._multilabel_holdout(target, seed)
         smallest = int(min(target.sum(), len(target) - target.sum()))
         n_val = int(np.ceil(self.val_size * len(target)))
         if not 0 < self.val_size < 1:
@@ -195,6 +215,19 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         if smallest < 2 or n_val < 2 or len(target) - n_val < 2:
             return rows, rows
         train, val = train_test_split(rows, test_size=self.val_size, stratify=target, random_state=seed)
+        return np.sort(train), np.sort(val)
+
+    def _multilabel_holdout(self, target: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Iterative stratification keeps every label's share in both parts, as hfa's multi-label splits do."""
+        from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+
+        rows = np.arange(len(target))
+        if not 0 < self.val_size < 1:
+            raise HfaError(f"val_size must lie in (0, 1) (got {self.val_size})")
+        if len(target) * self.val_size < 2 or len(target) * (1 - self.val_size) < 2:
+            return rows, rows
+        splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=self.val_size, random_state=seed)
+        train, val = next(splitter.split(rows, target))
         return np.sort(train), np.sort(val)
 
     def _scaled(self, x: np.ndarray) -> np.ndarray:
@@ -212,20 +245,27 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         return logits.float().cpu().numpy().astype(np.float64)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """``(n, 2)``: probability of ``classes_[0]`` and of ``classes_[1]``."""
+        """``(n, 2)``: probability of ``classes_[0]`` and of ``classes_[1]``; multi-label: ``(n, L)``, each label's."""
         from scipy.special import expit
 
         positive = expit(self.decision_function(X))
+        if self.multilabel_:
+            return positive
         return np.column_stack([1.0 - positive, positive])
 
     def predict(self, X: Any) -> np.ndarray:
-        """``classes_[1]`` where its probability reaches ``threshold``, else ``classes_[0]``."""
+        """``classes_[1]`` where its probability reaches ``threshold``, else ``classes_[0]``; multi-label: 0/1 per
+        label."""
         check_is_fitted(self, "model_")
+        if self.multilabel_:
+            return (self.predict_proba(X) >= self.threshold).astype(int)
         return self.classes_[(self.predict_proba(X)[:, 1] >= self.threshold).astype(int)]
 
     def __sklearn_tags__(self):  # scikit-learn >= 1.6
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
+        tags.classifier_tags.multi_label = True
+        tags.target_tags.multi_output = True
         tags.non_deterministic = self.device != "cpu"
         return tags
 

@@ -1,17 +1,24 @@
 """Evaluation of predicted probabilities at fixed, tuned and mean-over-thresholds rules.
 
-scikit-learn is the reference: every threshold metric here equals the matching ``sklearn.metrics`` function with
-``zero_division=0`` applied to ``y_prob >= threshold``. The counts are computed for all thresholds in one pass
+scikit-learn is the reference: every threshold metric here equals the matching ``sklearn.metrics`` function
+applied to ``y_prob >= threshold`` wherever it is defined; where its denominator is 0 (precision with no predicted
+positives, MCC with an empty row or column) the value is NaN, not scikit-learn's ``zero_division`` 0, so a report
+can tell "undefined" from "zero". The counts are computed for all thresholds in one pass
 (sort once, cumulative sums, ``searchsorted``) rather than by calling scikit-learn once per threshold, because a
 sweep evaluates thousands of thresholds (tuning) for every split of every run.
 
 Degenerate splits: ``roc_auc`` and ``average_precision`` are NaN when ``y_true`` holds a single class for
 ``roc_auc``, or no positive for ``average_precision`` (scikit-learn returns 0.0 there with a warning; a number that
 looks like a real score would silently drag down the mean ± std of a report).
+
+One metric per column: ``f1`` is F1 and ``f2`` is F2 in every row of every run; a run records F-beta for each
+beta its loss trains for, and any other count metric can be recomputed from ``tp, fp, fn, tn``
+(``count_metric``) or, for the ``mean`` rule, from the counts of ``curve_points``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,26 +28,47 @@ from numpy.typing import ArrayLike, NDArray
 
 from hfa.errors import HfaError
 
-__all__ = ["METRIC_COLUMNS", "TUNE_METRICS", "evaluate", "metrics_at_thresholds", "tune_threshold"]
+__all__ = [
+    "AUTHORS_THRESHOLDS",
+    "COUNT_COLUMNS",
+    "ECE_BINS",
+    "TUNE_METRICS",
+    "collapsed",
+    "count_metric",
+    "curve_points",
+    "evaluate",
+    "fbeta_column",
+    "fbeta_of",
+    "is_count_metric",
+    "metric_columns",
+    "metrics_at_thresholds",
+    "probability_scores",
+    "tune_threshold",
+]
 
-METRIC_COLUMNS: list[str] = [
-    "tp",
-    "fp",
-    "fn",
-    "tn",
+COUNT_COLUMNS: tuple[str, ...] = ("tp", "fp", "fn", "tn")
+# Metrics of the four counts alone; ``f<beta>`` (f1, f2, f0.5) joins them by name, see ``count_metric``.
+COUNT_METRICS: tuple[str, ...] = (
     "precision",
     "recall",
-    "f1",
-    "fbeta",
+    "specificity",
+    "npv",
+    "fpr",
     "accuracy",
     "balanced_accuracy",
+    "g_mean",
     "mcc",
-    "roc_auc",
-    "average_precision",
-]
-COUNT_COLUMNS: tuple[str, ...] = ("tp", "fp", "fn", "tn")
+)
+# Metrics of the scores that no threshold changes; they repeat on every row of a split.
+SCORE_METRICS: tuple[str, ...] = ("roc_auc", "average_precision", "brier", "ece")
 TUNE_METRICS: tuple[str, ...] = ("f1", "fbeta", "mcc", "balanced_accuracy", "accuracy")
 AUTHORS_THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+# Expected calibration error: 10 equal-width bins of the predicted probability, (0, 0.1], (0.1, 0.2], ...,
+# the first closed at 0 -- scikit-learn's ``calibration_curve(n_bins=10, strategy="uniform")`` binning.
+ECE_BINS = 10
+# PR curves in curves.csv: at most this many cut points per split (plus the authors' grid), spread by rank.
+CURVE_POINTS = 200
+_FBETA = re.compile(r"^f(\d+(?:\.\d+)?)$")
 
 # Tuned thresholds stay strictly inside (0, 1) so they remain valid probability thresholds (`eval.threshold`).
 _LOWEST = float(np.nextafter(0.0, 1.0))
@@ -48,6 +76,44 @@ _HIGHEST = float(np.nextafter(1.0, 0.0))
 # MCC goes through a square root, so two cut points with the same exact value can differ by an ulp; treat
 # scores this close as tied so the documented tie rule, not rounding noise, picks the threshold.
 _TIE_RTOL = 1e-12
+
+
+def fbeta_column(beta: float) -> str:
+    """The column of F-beta at ``beta``: ``f1``, ``f2``, ``f0.5``."""
+    return f"f{_check_beta(beta):g}"
+
+
+def fbeta_of(name: str) -> float | None:
+    """The beta of an F-beta column name (``f2`` -> 2.0, ``f0.5`` -> 0.5); None for any other name."""
+    match = _FBETA.match(name)
+    if match is None:
+        return None
+    beta = float(match.group(1))
+    return beta if beta > 0 else None
+
+
+def is_count_metric(name: str) -> bool:
+    """Whether ``name`` is a metric of tp/fp/fn/tn alone (``count_metric`` can compute it)."""
+    return name in COUNT_METRICS or fbeta_of(name) is not None
+
+
+def metric_columns(betas: Sequence[float] = (1.0,)) -> list[str]:
+    """The metric columns of a metrics table: counts, rates, ``f1`` then ``f<beta>`` for each other beta, scores."""
+    extra = sorted({_check_beta(b) for b in betas} - {1.0})
+    fscores = ["f1", *(fbeta_column(b) for b in extra)]
+    return [
+        *COUNT_COLUMNS,
+        "precision",
+        "recall",
+        "specificity",
+        *fscores,
+        "accuracy",
+        "balanced_accuracy",
+        "g_mean",
+        "mcc",
+        *SCORE_METRICS,
+    ]
+
 
 Counts = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
 
@@ -102,6 +168,10 @@ def _check_beta(beta: float) -> float:
     return float(beta)
 
 
+# The columns of a run that trains for F1 only (every run has these).
+METRIC_COLUMNS: list[str] = metric_columns()
+
+
 def _check_metric(metric: str, name: str) -> str:
     if metric not in TUNE_METRICS:
         raise HfaError(f"{name} must be one of {', '.join(TUNE_METRICS)}; got {metric!r}")
@@ -123,33 +193,102 @@ def _confusion_counts(y: NDArray[np.int64], p: NDArray[np.float64], thresholds: 
     return n_pos - fn, n_neg - tn, fn, tn
 
 
-def _divide(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``num / den`` with 0 where ``den == 0``: scikit-learn's ``zero_division=0``."""
-    out = np.zeros(np.broadcast(num, den).shape, dtype=np.float64)
+def _divide(num: NDArray[np.float64], den: NDArray[np.float64], undefined: float) -> NDArray[np.float64]:
+    """``num / den`` with ``undefined`` where ``den == 0``."""
+    out = np.full(np.broadcast(num, den).shape, undefined, dtype=np.float64)
     np.divide(num, den, out=out, where=den != 0)
     return out
 
 
-def _scores(counts: Counts, beta: float) -> dict[str, NDArray[np.float64]]:
+def count_metric(name: str, tp: ArrayLike, fp: ArrayLike, fn: ArrayLike, tn: ArrayLike) -> NDArray[np.float64]:
+    """A metric of the confusion counts, elementwise; NaN where it is undefined.
+
+    ``name`` is one of ``COUNT_METRICS`` or ``f<beta>`` (``f1``, ``f2``, ``f0.5``). Undefined means a zero
+    denominator: precision with no predicted positives, recall with no positives, specificity with no
+    negatives, F-beta with neither positives nor predicted positives, MCC when a row or column of the
+    confusion matrix is empty, G-mean when recall or specificity is. (scikit-learn writes 0 there with a
+    warning; a 0 that looks like a score would silently drag down a mean over seeds.)
+
+    Raises:
+        HfaError (a ValueError): for a name that is not a metric of the counts.
+    """
+    return _count_metric(name, *(np.asarray(c, dtype=np.float64) for c in (tp, fp, fn, tn)), undefined=np.nan)
+
+
+def _count_metric(
+    name: str,
+    tp: NDArray[np.float64],
+    fp: NDArray[np.float64],
+    fn: NDArray[np.float64],
+    tn: NDArray[np.float64],
+    undefined: float,
+) -> NDArray[np.float64]:
+    n_pos, n_neg = tp + fn, fp + tn
+    beta = fbeta_of(name)
+    if beta is not None:
+        b2 = beta * beta
+        # From the counts, not from precision and recall, so that F is 0 (not undefined) with no predicted positives.
+        return _divide((1 + b2) * tp, (1 + b2) * tp + b2 * fn + fp, undefined)
+    if name == "precision":
+        return _divide(tp, tp + fp, undefined)
+    if name == "recall":
+        return _divide(tp, n_pos, undefined)
+    if name == "specificity":
+        return _divide(tn, n_neg, undefined)
+    if name == "npv":
+        return _divide(tn, tn + fn, undefined)
+    if name == "fpr":
+        return _divide(fp, n_neg, undefined)
+    if name == "accuracy":
+        return _divide(tp + tn, n_pos + n_neg, undefined)
+    if name == "balanced_accuracy":
+        tpr, tnr = _divide(tp, n_pos, np.nan), _divide(tn, n_neg, np.nan)
+        # scikit-learn's balanced accuracy averages the recalls of the classes present in y_true only.
+        return np.where(n_pos == 0, tnr, np.where(n_neg == 0, tpr, (tpr + tnr) / 2))
+    if name == "g_mean":
+        # imbalanced-learn's binary geometric_mean_score: sqrt(sensitivity * specificity).
+        return np.sqrt(_divide(tp, n_pos, undefined) * _divide(tn, n_neg, undefined))
+    if name == "mcc":
+        den = np.sqrt((tp + fp) * n_pos * n_neg * (tn + fn))
+        return _divide(tp * tn - fp * fn, den, undefined)
+    allowed = ", ".join([*COUNT_METRICS, "f<beta> (f1, f2, f0.5, ...)"])
+    raise HfaError(f"unknown count metric {name!r}; allowed: {allowed}")
+
+
+def collapsed(tp: ArrayLike, fp: ArrayLike, fn: ArrayLike, tn: ArrayLike) -> NDArray[np.bool_]:
+    """Rows whose predictions are all one class: no predicted positives, or no predicted negatives."""
+    tp, fp, fn, tn = (np.asarray(c, dtype=np.float64) for c in (tp, fp, fn, tn))
+    return (tp + fp == 0) | (tn + fn == 0)
+
+
+def _rates(counts: Counts, columns: Sequence[str]) -> dict[str, NDArray[np.float64]]:
     tp, fp, fn, tn = (c.astype(np.float64) for c in counts)
-    n_pos = tp + fn
-    n_neg = fp + tn
-    b2 = beta * beta
-    tpr = _divide(tp, n_pos)
-    tnr = _divide(tn, n_neg)
-    # scikit-learn's balanced accuracy averages the recalls of the classes present in y_true only.
-    balanced = np.where(n_pos == 0, tnr, np.where(n_neg == 0, tpr, (tpr + tnr) / 2))
-    mcc_den = np.sqrt((tp + fp) * n_pos * n_neg * (tn + fn))
-    return {
-        "precision": _divide(tp, tp + fp),
-        "recall": tpr,
-        # The F-score from counts (not from precision and recall) keeps sklearn's result when precision is 0/0.
-        "f1": _divide(2 * tp, 2 * tp + fn + fp),
-        "fbeta": _divide((1 + b2) * tp, (1 + b2) * tp + b2 * fn + fp),
-        "accuracy": (tp + tn) / (n_pos + n_neg),
-        "balanced_accuracy": balanced,
-        "mcc": _divide(tp * tn - fp * fn, mcc_den),
-    }
+    return {name: _count_metric(name, tp, fp, fn, tn, np.nan) for name in columns if is_count_metric(name)}
+
+
+def _tuning_values(counts: Counts, metric: str, beta: float) -> NDArray[np.float64]:
+    """The metric to maximise at each cut; undefined counts as 0 (scikit-learn's ``zero_division=0``)."""
+    name = fbeta_column(beta) if metric == "fbeta" else metric
+    tp, fp, fn, tn = (c.astype(np.float64) for c in counts)
+    return _count_metric(name, tp, fp, fn, tn, 0.0)
+
+
+def probability_scores(y_true: ArrayLike, y_prob: ArrayLike, bins: int = ECE_BINS) -> dict[str, float]:
+    """Brier score and expected calibration error (``bins`` equal-width bins, see ``ECE_BINS``).
+
+    ECE is ``sum_b n_b / N * |mean(y in b) - mean(p in b)|`` over the non-empty bins.
+    """
+    y, p = _check_inputs(y_true, y_prob)
+    return _probability_scores(y, p, bins)
+
+
+def _probability_scores(y: NDArray[np.int64], p: NDArray[np.float64], bins: int = ECE_BINS) -> dict[str, float]:
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.searchsorted(edges[1:-1], p, side="left")  # (a, b] bins, as scikit-learn's calibration_curve
+    sum_y = np.bincount(which, weights=y.astype(np.float64), minlength=bins)
+    sum_p = np.bincount(which, weights=p, minlength=bins)
+    gap = np.abs(sum_y - sum_p)  # n_b * |mean y - mean p|, zero for an empty bin
+    return {"brier": float(np.mean((p - y) ** 2)), "ece": float(gap.sum() / y.size)}
 
 
 _trapezoid = getattr(np, "trapezoid", None) or np.trapz  # NumPy 1.x calls it trapz
@@ -180,30 +319,30 @@ def _ranking_scores(y: NDArray[np.int64], p: NDArray[np.float64]) -> tuple[float
 
 
 def metrics_at_thresholds(
-    y_true: ArrayLike, y_prob: ArrayLike, thresholds: ArrayLike, beta: float = 1.0
+    y_true: ArrayLike, y_prob: ArrayLike, thresholds: ArrayLike, betas: Sequence[float] = (1.0,)
 ) -> pd.DataFrame:
-    """Every column of ``METRIC_COLUMNS`` for the rule ``y_prob >= threshold``, one row per threshold.
+    """Every column of ``metric_columns(betas)`` for the rule ``y_prob >= threshold``, one row per threshold.
 
     Rows follow ``thresholds`` in the order given (duplicates kept); a ``threshold`` column comes first.
-    Counts are ints; precision, recall, F1 and F-beta are 0 where their denominator is 0, MCC is 0 where it is
-    undefined (all as scikit-learn with ``zero_division=0``). ``roc_auc`` and ``average_precision`` do not depend
-    on the threshold and repeat on every row (NaN for a degenerate split, see the module docstring).
+    Counts are ints; a rate whose denominator is 0 is NaN (see ``count_metric``). The score metrics
+    (``roc_auc``, ``average_precision``, ``brier``, ``ece``) do not depend on the threshold and repeat on every
+    row (``roc_auc``/``average_precision`` NaN for a degenerate split, see the module docstring).
 
     Raises:
         HfaError (a ValueError): for labels outside {0, 1}, probabilities outside [0, 1], mismatched lengths,
-            empty inputs, NaN thresholds or a non-positive ``beta``.
+            empty inputs, NaN thresholds or a non-positive beta.
     """
     y, p = _check_inputs(y_true, y_prob)
     t = _check_thresholds(thresholds)
-    beta = _check_beta(beta)
+    names = metric_columns(betas)
     counts = _confusion_counts(y, p, t)
     roc_auc, average_precision = _ranking_scores(y, p)
+    scores = {"roc_auc": roc_auc, "average_precision": average_precision, **_probability_scores(y, p)}
     columns: dict[str, NDArray[Any]] = {"threshold": t}
     columns.update(zip(COUNT_COLUMNS, counts, strict=True))
-    columns.update(_scores(counts, beta))
-    columns["roc_auc"] = np.full(t.size, roc_auc)
-    columns["average_precision"] = np.full(t.size, average_precision)
-    return pd.DataFrame(columns, columns=["threshold", *METRIC_COLUMNS])
+    columns.update(_rates(counts, names))
+    columns.update({name: np.full(t.size, value) for name, value in scores.items()})
+    return pd.DataFrame(columns, columns=["threshold", *names])
 
 
 def tune_threshold(y_true: ArrayLike, y_prob: ArrayLike, metric: str = "f1", beta: float = 1.0) -> float:
@@ -241,7 +380,7 @@ def tune_threshold(y_true: ArrayLike, y_prob: ArrayLike, metric: str = "f1", bet
     separates = (mid > below) & (mid <= upper)
     fallback = np.clip(np.minimum(upper, _HIGHEST), _LOWEST, _HIGHEST)
     candidates = np.where(separates, mid, fallback)
-    values = _scores(_confusion_counts(y, p, candidates), beta)[metric]
+    values = _tuning_values(_confusion_counts(y, p, candidates), metric, beta)
     best = values.max()
     tied = values >= best - _TIE_RTOL * max(abs(best), 1.0)
     return float(candidates[tied].max())
@@ -253,16 +392,19 @@ def evaluate(
     tune_metric: str = "f1",
     beta: float = 1.0,
     mean_thresholds: Sequence[float] = AUTHORS_THRESHOLDS,
+    betas: Sequence[float] = (1.0,),
 ) -> pd.DataFrame:
     """The metrics table of a run: for each split (in mapping order), rows ``fixed``, ``tuned``, ``mean``.
 
-    Columns are ``split, rule, threshold`` followed by ``METRIC_COLUMNS``.
+    Columns are ``split, rule, threshold`` followed by ``metric_columns(betas)``: ``f1`` always, and
+    ``f<beta>`` for every other beta in ``betas`` (a column means one metric in every row).
 
     - ``fixed``: at ``threshold`` (``eval.threshold``).
-    - ``tuned``: at the threshold that ``tune_threshold`` picks for ``tune_metric`` on the ``val`` split, the same
-      threshold for every split, so the test row is an honest post-hoc baseline.
+    - ``tuned``: at the threshold that ``tune_threshold`` picks for ``tune_metric`` (at ``beta`` for ``fbeta``) on
+      the ``val`` split, the same threshold for every split, so the test row is an honest post-hoc baseline.
     - ``mean``: the mean of each metric column over ``mean_thresholds`` (the authors' 0.1, ..., 0.9); the counts
-      become float means and ``threshold`` is NaN (written empty in CSV).
+      become float means and ``threshold`` is NaN (written empty in CSV). A rate undefined at any of those
+      thresholds has an undefined mean.
 
     Count columns are float in the returned frame because the ``mean`` rows hold fractional counts.
 
@@ -272,6 +414,7 @@ def evaluate(
     """
     tune_metric = _check_metric(tune_metric, "tune_metric")
     beta = _check_beta(beta)
+    names = metric_columns(betas)
     fixed = _check_thresholds(threshold, "threshold")
     if fixed.size != 1 or not np.isfinite(fixed[0]):
         raise HfaError(f"threshold must be one finite number, got {threshold!r}")
@@ -285,10 +428,34 @@ def evaluate(
     rows: list[dict[str, Any]] = []
     for split, (y_true, y_prob) in splits.items():
         # One pass per split: the fixed and tuned thresholds and the mean grid share the sort.
-        table = metrics_at_thresholds(y_true, y_prob, np.concatenate((fixed, [tuned], means)), beta=beta)
+        table = metrics_at_thresholds(y_true, y_prob, np.concatenate((fixed, [tuned], means)), betas=betas)
         rows.append({"split": split, "rule": "fixed", **table.iloc[0].to_dict()})
         rows.append({"split": split, "rule": "tuned", **table.iloc[1].to_dict()})
-        mean_row = table.iloc[2:][METRIC_COLUMNS].mean(axis=0).to_dict()
+        # skipna=False: a mean over thresholds where the metric is sometimes undefined is undefined.
+        mean_row = table.iloc[2:][names].mean(axis=0, skipna=False).to_dict()
         rows.append({"split": split, "rule": "mean", "threshold": float("nan"), **mean_row})
-    frame = pd.DataFrame(rows, columns=["split", "rule", "threshold", *METRIC_COLUMNS])
-    return frame.astype({column: np.float64 for column in ["threshold", *METRIC_COLUMNS]})
+    frame = pd.DataFrame(rows, columns=["split", "rule", "threshold", *names])
+    return frame.astype({column: np.float64 for column in ["threshold", *names]})
+
+
+def curve_points(
+    splits: Mapping[str, tuple[ArrayLike, ArrayLike]],
+    extra_thresholds: Sequence[float] = AUTHORS_THRESHOLDS,
+    points: int = CURVE_POINTS,
+) -> pd.DataFrame:
+    """Confusion counts along each split's score range: what a precision-recall curve and any metric need.
+
+    Columns ``split, threshold, tp, fp, fn, tn``; thresholds are ``extra_thresholds`` (the authors' grid, so
+    the ``mean`` rule of any count metric can be recomputed) plus up to ``points`` of the split's own distinct
+    scores, spread evenly by rank (so the curve resolves where the scores crowd near 0 or 1), sorted.
+    """
+    frames = []
+    extra = _check_thresholds(extra_thresholds, "extra_thresholds")
+    for split, (y_true, y_prob) in splits.items():
+        y, p = _check_inputs(y_true, y_prob)
+        distinct = np.unique(p)
+        picked = distinct[np.unique(np.linspace(0, distinct.size - 1, min(points, distinct.size)).round().astype(int))]
+        t = np.unique(np.concatenate((extra, picked)))
+        counts = _confusion_counts(y, p, t)
+        frames.append(pd.DataFrame({"split": split, "threshold": t, **dict(zip(COUNT_COLUMNS, counts, strict=True))}))
+    return pd.concat(frames, ignore_index=True)

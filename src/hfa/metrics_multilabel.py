@@ -31,7 +31,8 @@ from hfa.metrics import (
     COUNT_COLUMNS,
     METRIC_COLUMNS,
     _ranking_scores,
-    _scores,
+    _rates,
+    metric_columns,
     metrics_at_thresholds,
     tune_threshold,
 )
@@ -63,9 +64,11 @@ def _split_rows(
     split: str, y: NDArray, p: NDArray, labels: Sequence[str], thresholds: NDArray, beta: float
 ) -> list[dict[str, Any]]:
     """The rows of one split; ``thresholds`` is ``(L, K)``: fixed, tuned, then the mean grid, per label."""
-    tables = [metrics_at_thresholds(y[:, j], p[:, j], thresholds[j], beta=beta) for j in range(len(labels))]
+    tables = [metrics_at_thresholds(y[:, j], p[:, j], thresholds[j], betas=(1.0, beta)) for j in range(len(labels))]
     counts = tuple(np.stack([t[c].to_numpy(np.int64) for t in tables]).sum(0) for c in COUNT_COLUMNS)
-    micro = pd.DataFrame({**dict(zip(COUNT_COLUMNS, counts, strict=True)), **_scores(counts, beta)})
+    micro = pd.DataFrame(
+        {**dict(zip(COUNT_COLUMNS, counts, strict=True)), **_rates(counts, metric_columns((1.0, beta)))}
+    )
     micro["roc_auc"], micro["average_precision"] = _ranking_scores(y.ravel(), p.ravel())
     sets = pd.DataFrame(
         {

@@ -67,17 +67,27 @@ class Predictor:
     info: dict[str, Any]
 
     @property
-    def thresholds(self) -> dict[str, float]:
-        return {rule: float(self.info["thresholds"][rule]) for rule in THRESHOLD_RULES}
+    def labels(self) -> list[str] | None:
+        """The target columns of a multi-label run (one output each); ``None`` for a single-label run."""
+        return (self.info.get("data") or {}).get("labels") or None
+
+    @property
+    def thresholds(self) -> dict[str, float | np.ndarray]:
+        """Per rule the threshold, or (multi-label) one threshold per label."""
+        width = len(self.labels) if self.labels else None
+        return {rule: _per_label(self.info["thresholds"][rule], width) for rule in THRESHOLD_RULES}
 
     @property
     def feature_columns(self) -> list[str]:
         return self.preprocessing.input_columns
 
-    def threshold(self, which: str | float = "fixed") -> float:
-        """The decision threshold a rule names, or a number checked to lie in (0, 1)."""
+    def threshold(self, which: str | float = "fixed") -> float | np.ndarray:
+        """The decision threshold a rule names (per label for a multi-label run), or a number checked to lie in
+        (0, 1)."""
         if isinstance(which, str) and which in THRESHOLD_RULES:
             return self.thresholds[which]
+        if isinstance(which, np.ndarray) and ((which > 0) & (which < 1)).all():
+            return which  # per-label thresholds this predictor gave out
         try:
             value = float(which)
         except (TypeError, ValueError):
@@ -87,7 +97,8 @@ class Predictor:
         return value
 
     def predict_proba(self, rows: pd.DataFrame, source: str = "the input") -> np.ndarray:
-        """Probability of the positive class per row (float32), as the run's own evaluation computed it."""
+        """Probability of the positive class per row (float32), as the run's own evaluation computed it; ``(n, L)``
+        for a multi-label run."""
         import torch
 
         from hfa.training import predict_proba
@@ -103,15 +114,24 @@ class Predictor:
     def score(
         self, rows: pd.DataFrame, threshold: str | float = "fixed", id_column: str | None = None, source: str = ""
     ) -> pd.DataFrame:
-        """One row out per row in: ``probability`` and ``label`` (0/1), after ``id_column`` when it is named."""
+        """One row out per row in: ``probability`` and ``label`` (0/1), after ``id_column`` when it is named.
+
+        A multi-label run gives ``probability_<target>`` and ``label_<target>`` for every target column.
+        """
         source = source or "the input"
         cut = self.threshold(threshold)
         if id_column is not None and id_column not in rows.columns:
             raise HfaError(f"--id {id_column!r} is not a column of {source}; columns: {', '.join(map(str, rows))}")
         probability = self.predict_proba(rows, source)
-        scored = pd.DataFrame(
-            {"probability": probability, "label": (probability.astype(np.float64) >= cut).astype(np.int8)}
-        )
+        decided = (probability.astype(np.float64) >= cut).astype(np.int8)
+        if self.labels is None:
+            scored = pd.DataFrame({"probability": probability, "label": decided})
+        else:
+            columns: dict[str, np.ndarray] = {}
+            for j, name in enumerate(self.labels):
+                columns[f"probability_{name}"] = probability[:, j]
+                columns[f"label_{name}"] = decided[:, j]
+            scored = pd.DataFrame(columns)
         if id_column is not None:
             scored.insert(0, id_column, rows[id_column].to_numpy())
         return scored
@@ -126,16 +146,11 @@ def load_run(run_dir: str | Path) -> Predictor:
     run_dir = Path(run_dir)
     info = check_finished(run_dir)
     labels = (info.get("data") or {}).get("labels")
-    if labels:
-        raise HfaError(
-            f"{run_dir} is a multi-label run ({len(labels)} labels), which hfa predict does not score yet; "
-            "its metrics.csv holds every label's numbers"
-        )
     config = validate(read_yaml(run_dir / "config.yaml"), str(run_dir / "config.yaml"))
     preprocessing = Preprocessing.from_dict(
         _read_json(run_dir / "preprocessing.json"), str(run_dir / "preprocessing.json")
     )
-    model = build_model(preprocessing.n_features, config.model)
+    model = build_model(preprocessing.n_features, config.model, out_features=len(labels) if labels else 1)
     try:
         state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
         model.load_state_dict(state)
@@ -143,6 +158,13 @@ def load_run(run_dir: str | Path) -> Predictor:
         raise HfaError(f"cannot load {run_dir / 'model.pt'}: {_one_line(error)}") from None
     model.eval()
     return Predictor(run_dir, config, preprocessing, model, info)
+
+
+def _per_label(value: Any, width: int | None) -> float | np.ndarray:
+    """A stored threshold as a number, or for ``width`` labels as an array (a single number holds for all)."""
+    if width is None:
+        return float(value)
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), (width,)).copy()
 
 
 def read_rows(path: str | Path) -> pd.DataFrame:

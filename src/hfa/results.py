@@ -12,16 +12,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
 from hfa import io
 from hfa.errors import HfaError
-from hfa.metrics import METRIC_COLUMNS
+from hfa.metrics import AUTHORS_THRESHOLDS, COUNT_COLUMNS, count_metric, fbeta_column, fbeta_of, is_count_metric
+from hfa.metrics import metric_columns as metrics_columns_for
 
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.csv"
+CURVES_FILE = "curves.csv"
 RESULTS_FILE = "results.csv"
 
 ID_COLUMNS = ("run_id", "name", "status", "error", "loss")
@@ -52,21 +55,83 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
-def collect_results(root: str | Path) -> pd.DataFrame:
+def collect_results(root: str | Path, metrics: Iterable[str] = ()) -> pd.DataFrame:
     """One row per run and metrics row (split x rule); a run that did not finish gives one row, split empty.
 
     Columns: ``run_id, name, status, error, loss``, every config key flattened to a dotted column (lists as
     strings such as ``"[64, 64]"``), then ``split, rule, threshold`` and the metric columns.
+
+    Every ``f<beta>`` column that any run recorded, and every count metric named in ``metrics`` (``f3``,
+    ``npv``...), is filled for every run from its counts (its ``curves.csv`` for the ``mean`` rule), so a
+    column holds one metric for every row. A ``mean`` value stays missing for a run without ``curves.csv``.
     """
     records: list[dict[str, Any]] = []
     settings: dict[str, None] = {}
+    folders: list[Path] = []
     for folder in find_runs(root):
         rows, keys = _run_records(folder)
         records.extend(rows)
+        folders.extend([folder] * len(rows))
         settings.update(dict.fromkeys(keys))
+    recorded = {k for record in records for k in record}
+    wanted = [m for m in dict.fromkeys([*sorted(c for c in recorded if _is_fscore(c)), *metrics]) if is_count_metric(m)]
+    _fill_count_metrics(records, folders, wanted)
     # One frame built from plain records: far cheaper than a frame per run for sweeps of hundreds of runs.
     table = pd.DataFrame.from_records(records)
     return table[_ordered_columns(table, list(settings))]
+
+
+def _is_fscore(column: str) -> bool:
+    return fbeta_of(column) is not None
+
+
+def _fill_count_metrics(records: list[dict[str, Any]], folders: list[Path], wanted: Sequence[str]) -> None:
+    """Fill each wanted count metric a run did not record: from the row's counts, or curves.csv for ``mean``."""
+    curves: dict[Path, pd.DataFrame | None] = {}
+    for record, folder in zip(records, folders, strict=True):
+        missing = [m for m in wanted if m not in record]
+        if not missing or record.get("split") is None:
+            continue
+        if record.get("rule") == "mean":
+            if folder not in curves:
+                curves[folder] = _read_curves(folder / CURVES_FILE)
+            values = _mean_rule_values(curves[folder], record["split"], missing)
+        else:
+            counts = [record.get(c) for c in COUNT_COLUMNS]
+            values = {m: _count_value(m, counts) for m in missing}
+        record.update(values)
+
+
+def _count_value(metric: str, counts: Sequence[Any]) -> float:
+    if any(c is None for c in counts):
+        return float("nan")
+    return float(count_metric(metric, *counts))
+
+
+def _mean_rule_values(curves: pd.DataFrame | None, split: str, metrics: Sequence[str]) -> dict[str, float]:
+    """The authors' rule for a metric the run did not record: its mean over the 0.1..0.9 grid (NaN if unknown)."""
+    if curves is None:
+        return dict.fromkeys(metrics, float("nan"))
+    grid = curves[(curves["split"] == split) & curves["threshold"].isin(AUTHORS_THRESHOLDS)]
+    if len(grid) != len(AUTHORS_THRESHOLDS):
+        return dict.fromkeys(metrics, float("nan"))
+    counts = [grid[c].to_numpy(dtype=float) for c in COUNT_COLUMNS]
+    # Undefined at any grid threshold makes the mean undefined, as metrics.evaluate's mean rows are.
+    return {m: float(np.mean(count_metric(m, *counts))) for m in metrics}
+
+
+def _read_curves(path: Path) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise HfaError(f"cannot read {path}: {exc}") from None
+
+
+def read_curves(run_dir: str | Path) -> pd.DataFrame | None:
+    """A run's ``curves.csv`` (split, threshold, tp, fp, fn, tn), or None when the run did not write one."""
+    return _read_curves(Path(run_dir) / CURVES_FILE)
 
 
 def config_columns(df: pd.DataFrame) -> list[str]:
@@ -143,7 +208,19 @@ def _run_records(folder: Path) -> tuple[list[dict[str, Any]], list[str]]:
     head = {**ids, **settings}
     if status != "ok":
         return [{**head, **dict.fromkeys(ROW_COLUMNS)}], list(settings)
-    return [{**head, **row} for row in _read_metrics(folder / METRICS_FILE)], list(settings)
+    rows = [_named_fbeta(row, config) for row in _read_metrics(folder / METRICS_FILE)]
+    return [{**head, **row} for row in rows], list(settings)
+
+
+def _named_fbeta(row: dict[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """Runs written before one-metric-per-column have ``fbeta`` at the config's ``loss.beta``: name it ``f<beta>``."""
+    if "fbeta" not in row:
+        return row
+    value = row.pop("fbeta")
+    beta = config.get("loss", {}).get("beta")
+    if isinstance(beta, int | float) and beta > 0:
+        row.setdefault(fbeta_column(beta), value)
+    return row
 
 
 def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -221,6 +298,28 @@ def _ordered_columns(table: pd.DataFrame, settings: Sequence[str]) -> list[str]:
     """Ids, config keys (first-seen order), row columns, then metrics (the usual order, extras after)."""
     rows = [*ROW_COLUMNS[:2], LABEL_COLUMN, *ROW_COLUMNS[2:]] if LABEL_COLUMN in table.columns else ROW_COLUMNS
     placed = {*ID_COLUMNS, *settings, *rows}
-    known = [m for m in METRIC_COLUMNS if m in table.columns]
+    betas = [float(c[1:]) for c in table.columns if _is_fscore(c)]
+    known = [m for m in metrics_columns_for(betas) if m in table.columns]
     extras = [c for c in table.columns if c not in placed and c not in known]
     return [*ID_COLUMNS, *settings, *rows, *known, *extras]
+
+
+def run_infos(root: str | Path) -> pd.DataFrame:
+    """One row per run folder: ``run_id, name, folder, source_ratio`` (from run.json).
+
+    ``source_ratio`` is negatives per positive of the data as it comes (what ``imbalance_ratio: null`` keeps),
+    for labelling a natural ratio by its value.
+    """
+    records = []
+    for folder in find_runs(root):
+        run = _read_json(folder / RUN_FILE)
+        source = (run.get("data") or {}).get("source") or {}
+        records.append(
+            {
+                "run_id": str(run.get("run_id", folder.name)),
+                "name": run.get("name"),
+                "folder": str(folder),
+                "source_ratio": source.get("ratio"),
+            }
+        )
+    return pd.DataFrame.from_records(records, columns=["run_id", "name", "folder", "source_ratio"])

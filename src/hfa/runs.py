@@ -29,11 +29,11 @@ from hfa.devices import resolve_device
 from hfa.errors import HfaError
 from hfa.io import write_csv, write_json, write_yaml
 from hfa.losses import LOSSES, build_loss, loss_label
-from hfa.metrics import evaluate
+from hfa.metrics import curve_points, evaluate
 from hfa.model import build_model
 from hfa.training import EpochLog, Member, MemberData, Streams, TrainingError, TrainResult, predict_proba, train
 
-RUN_FILES = ("config.yaml", "metrics.csv", "history.csv", "model.pt", "preprocessing.json", "run.json")
+RUN_FILES = ("config.yaml", "metrics.csv", "history.csv", "curves.csv", "model.pt", "preprocessing.json", "run.json")
 
 
 @dataclass
@@ -241,6 +241,7 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         "val": (splits.y_val, predict_proba(model, torch.as_tensor(splits.x_val, device=device))),
         "test": (splits.y_test, predict_proba(model, torch.as_tensor(splits.x_test, device=device))),
     }
+    curves = None
     if splits.info.get("labels"):
         from hfa.metrics_multilabel import evaluate_multilabel
 
@@ -248,7 +249,14 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
             scores, splits.info["labels"], cfg.eval.threshold, cfg.eval.tune_metric, beta=cfg.loss.beta
         )
     else:
-        metrics = evaluate(scores, threshold=cfg.eval.threshold, tune_metric=cfg.eval.tune_metric, beta=cfg.loss.beta)
+        metrics = evaluate(
+            scores,
+            threshold=cfg.eval.threshold,
+            tune_metric=cfg.eval.tune_metric,
+            beta=cfg.loss.beta,
+            betas=trained_betas(cfg),
+        )
+        curves = curve_points(scores)
     eval_s = time.perf_counter() - clock
 
     info = {
@@ -278,8 +286,22 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
     }
     run_dir = run_dir_for(cfg, out)
     fitted = splits.preprocessing.to_dict() if splits.preprocessing is not None else None
-    write_run(run_dir, cfg, info, metrics=metrics, history=_history_frame(result), model=model, preprocessing=fitted)
+    write_run(
+        run_dir,
+        cfg,
+        info,
+        metrics=metrics,
+        history=_history_frame(result),
+        model=model,
+        preprocessing=fitted,
+        curves=curves,
+    )
     return RunOutcome(run_dir, metrics, info)
+
+
+def trained_betas(cfg: Config) -> tuple[float, ...]:
+    """The betas whose F-beta a run records: 1 always, and the loss's own beta when it trains for F-beta."""
+    return (1.0, cfg.loss.beta) if cfg.loss.name == "fbeta" else (1.0,)
 
 
 def decision_thresholds(cfg: Config, metrics: pd.DataFrame) -> dict[str, Any]:
@@ -332,6 +354,7 @@ def write_run(
     history: pd.DataFrame | None = None,
     model: torch.nn.Module | None = None,
     preprocessing: dict[str, Any] | None = None,
+    curves: pd.DataFrame | None = None,
 ) -> None:
     """Write every file into a temporary sibling folder, then swap it in for ``run_dir``."""
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -342,6 +365,8 @@ def write_run(
             write_csv(staging / "metrics.csv", metrics)
         if history is not None:
             write_csv(staging / "history.csv", history)
+        if curves is not None:  # confusion counts along the score range: PR curves, any metric at any rule
+            write_csv(staging / "curves.csv", curves)
         if model is not None:
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             torch.save(state, staging / "model.pt")

@@ -46,4 +46,5 @@ def predict(
         typer.echo(scored.to_csv(index=False), nl=False)
         return
     write_rows(scored, out)
-    err_console.print(f"wrote {len(scored)} rows to {out} (threshold {cut:g})", highlight=False, soft_wrap=True)
+    shown = f"{cut:g}" if isinstance(cut, float) else "per label " + ", ".join(f"{t:g}" for t in cut)
+    err_console.print(f"wrote {len(scored)} rows to {out} (threshold {shown})", highlight=False, soft_wrap=True)

@@ -1,25 +1,23 @@
-"""`hfa report`: mean ± std per loss x imbalance ratio over a folder of runs, a paired test, a plot."""
+"""`hfa report`: per data set, the fixed and the tuned threshold rule side by side, paired tests against BCE
+(and against BCE with a tuned threshold), ranks across data sets, and figures."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from hfa.cli.app import app, console, err_console, user_errors
 from hfa.errors import HfaError
 
-if TYPE_CHECKING:  # pandas and the report modules are imported when the command runs, not at `hfa --help`
-    import pandas as pd
+if TYPE_CHECKING:  # the report modules (pandas, scipy) are imported when the command runs, not at `hfa --help`
+    from hfa.report import Report, Runs, Section
 
-DEFAULT_BY = ("loss", "data.imbalance_ratio")
-DEFAULT_METRICS = "precision,recall,f1"
 AUTO_BASELINE = "bce"
-PAIR_ON = "seed"
+TABLE_WIDTH = 80
 
 
 class Format(str, Enum):
@@ -34,12 +32,6 @@ class Split(str, Enum):
     test = "test"
 
 
-class Rule(str, Enum):
-    fixed = "fixed"
-    tuned = "tuned"
-    mean = "mean"
-
-
 @app.command()
 @user_errors
 def report(
@@ -49,53 +41,64 @@ def report(
         help="Folder searched recursively for runs (folders with run.json): a sweep folder or the whole out dir.",
     ),
     fmt: Format = typer.Option(
-        Format.table, "--format", "-f", case_sensitive=False, help="table (Rich, on screen), markdown, csv or latex."
+        Format.table, "--format", "-f", case_sensitive=False, help="table (on screen), markdown, csv or latex."
     ),
     out: Path | None = typer.Option(
         None,
         "--out",
         "-o",
         metavar="FILE",
-        help="Write the table to FILE instead of printing it (--format table writes markdown there and still "
-        "shows the table).",
+        help="Write the report to FILE instead of printing it (--format table writes markdown there and still "
+        "shows the tables). CSV is one long table: summaries, paired tests and ranks, told apart by 'table'.",
     ),
     plot: Path | None = typer.Option(
         None,
         "--plot",
         metavar="FILE.png",
-        help="Also save a figure (.png, .pdf or .svg): one panel per metric, one line per loss.",
+        help="Also save figures (.png, .pdf or .svg): FILE (metrics per data set), FILE-learning, FILE-pr "
+        "(precision-recall per loss) and FILE-cd (critical-difference diagram, with 2+ data sets or cells).",
     ),
     by: list[str] | None = typer.Option(
         None,
         "--by",
         metavar="KEY",
         help="Key(s) that make a row: 'loss', 'name' or any dotted config key. Repeat or comma-separate. "
-        "(default: loss,data.imbalance_ratio)",
+        "(default: the data set, the loss and every other key that varies, except the seed)",
         show_default=False,
     ),
     split: Split = typer.Option(Split.test, "--split", help="Which split's metrics."),
-    rule: Rule = typer.Option(
-        Rule.fixed, "--rule", help="Threshold rule: fixed (eval.threshold), tuned (on val) or mean (0.1..0.9)."
+    rule: list[str] | None = typer.Option(
+        None,
+        "--rule",
+        metavar="RULE",
+        help="Threshold rule(s): fixed (eval.threshold), tuned (on val), mean (0.1..0.9). Repeat or "
+        "comma-separate. (default: fixed,tuned)",
+        show_default=False,
     ),
-    metrics: str = typer.Option(
-        DEFAULT_METRICS,
+    metrics: str | None = typer.Option(
+        None,
         "--metrics",
         "-m",
         metavar="LIST",
-        help="Comma-separated metric columns, e.g. precision,recall,f1,mcc.",
+        help="Comma-separated metrics: any column of metrics.csv, or any metric of the counts: f<beta> (f1, f2, "
+        "f0.5), precision, recall, specificity, npv, fpr, accuracy, balanced_accuracy, g_mean, mcc; also "
+        "roc_auc, average_precision, brier, ece. (default: precision, recall and the F-beta of every beta "
+        "the losses train for)",
+        show_default=False,
     ),
     baseline: str | None = typer.Option(
         None,
         "--baseline",
         metavar="LOSS",
-        help="Loss the others are tested against (paired on seed, Wilcoxon signed-rank). "
-        "(default: bce when present and seeds repeat; 'none' hides the comparison)",
+        help="Loss the others are tested against, paired on every key but the loss. (default: bce when "
+        "present; 'none' hides the tests)",
         show_default=False,
     ),
 ) -> None:
-    """Mean ± std of precision, recall and F1 per loss x imbalance ratio, over seeds.
+    """Mean ± std over seeds per data set and setting, under the fixed and the tuned threshold rule.
 
-    Failed runs are left out (and counted). Each loss is then compared with the baseline on seed-paired runs.
+    Failed runs are left out (and counted). Each loss is compared with the baseline under the same rule and
+    with the baseline plus a tuned threshold: Δ, 95% bootstrap interval, Wilcoxon p, Holm-corrected.
 
     Examples:
 
@@ -103,33 +106,36 @@ def report(
 
       hfa report runs/quickstart --format markdown --out results.md --plot results.png
 
-      hfa report runs --by loss --by data.name --metrics f1,mcc --rule tuned --baseline wbce
+      hfa report runs --metrics f1,f3,mcc,brier --rule tuned --baseline wbce
     """
-    from hfa.report import format_comparison, format_summary, summarize
-    from hfa.results import collect_results
+    from hfa.report import DEFAULT_RULES, build_report, load_runs, render
 
-    keys = _split_list(by) or list(DEFAULT_BY)
-    metric_names = _split_list([metrics])
-    table = collect_results(runs_dir)
-    summary = summarize(table, keys, split.value, rule.value, metric_names, baseline=_sort_baseline(baseline))
-    paired = _comparison(table, baseline, keys, metric_names, split.value, rule.value)
-    _print_notes(table, keys)
+    metric_names = _split_list([metrics]) if metrics else None
+    runs = load_runs(runs_dir, metrics=metric_names or ())
+    rules = _split_list(rule) or list(DEFAULT_RULES)
+    off = baseline is not None and baseline.lower() == "none"
+    built = build_report(
+        runs,
+        split=split.value,
+        rules=rules,
+        metrics=metric_names,
+        by=_split_list(by) or None,
+        baseline=None if off else baseline or AUTO_BASELINE,
+        explicit_baseline=baseline is not None,
+    )
+    _print_notes(runs, built)
 
     if fmt is Format.table:
-        _print_rich(summary, paired, f"{runs_dir} · split={split.value} · rule={rule.value}")
-    text_format = "markdown" if fmt is Format.table else fmt.value
-    text = format_summary(summary, text_format)
-    # CSV stays one table so it parses; the other formats carry the comparison beneath the summary.
-    if paired is not None and text_format != "csv":
-        text += "\n" + format_comparison(paired, text_format)
+        _print_rich(built, str(runs_dir))
+    text = render(built, "markdown" if fmt is Format.table else fmt.value)
     if out is not None:
         _write(out, text)
         err_console.print(f"wrote {out}", highlight=False)
     elif fmt is not Format.table:
         typer.echo(text, nl=False)
     if plot is not None:
-        _plot(summary, plot, keys, metric_names)
-        err_console.print(f"wrote {plot}", highlight=False)
+        for path in _plot(runs, built, plot):
+            err_console.print(f"wrote {path}", highlight=False)
 
 
 def _split_list(values: Iterable[str] | None) -> list[str]:
@@ -137,95 +143,59 @@ def _split_list(values: Iterable[str] | None) -> list[str]:
     return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
 
 
-def _baseline_off(baseline: str | None) -> bool:
-    return baseline is not None and baseline.lower() == "none"
+def _print_notes(runs: Runs, built: Report) -> None:
+    from hfa.report import report_notes
 
-
-def _sort_baseline(baseline: str | None) -> str | None:
-    return None if _baseline_off(baseline) else baseline or AUTO_BASELINE
-
-
-def _comparison(
-    table: pd.DataFrame, baseline: str | None, keys: list[str], metrics: list[str], split: str, rule: str
-) -> pd.DataFrame | None:
-    """The paired comparison to show, or None.
-
-    An explicit ``--baseline`` must work (errors are the user's to fix). The automatic one (bce) is shown
-    only when it applies cleanly and some loss has at least two seeds paired with it; otherwise it would
-    turn a plain table request into an error or a column of undefined p-values.
-    """
-    from hfa.report import paired_comparison
-
-    if _baseline_off(baseline):
-        return None
-    metric = "f1" if "f1" in metrics else metrics[0]
-    if baseline is not None:
-        return paired_comparison(table, baseline, keys, metric, split, rule, pair_on=PAIR_ON)
-    try:
-        paired = paired_comparison(table, AUTO_BASELINE, keys, metric, split, rule, pair_on=PAIR_ON)
-    except HfaError:
-        return None
-    return paired if (paired["pairs"] >= 2).any() else None
-
-
-def _print_notes(table: pd.DataFrame, keys: Sequence[str]) -> None:
-    from hfa.report import pooled_keys
-
-    runs = table.drop_duplicates(subset=["name", "run_id"])
-    not_ok = runs[runs["status"] != "ok"]
+    table = runs.table
+    every = table.drop_duplicates(subset=["name", "run_id"])
+    not_ok = every[every["status"] != "ok"]
     if len(not_ok):
         statuses = ", ".join(sorted(set(not_ok["status"].astype(str))))
-        err_console.print(
-            f"[yellow]note:[/] {len(not_ok)} of {len(runs)} runs left out (status {statuses}); "
-            "their errors are in run.json",
-            highlight=False,
-            soft_wrap=True,
+        _note(f"{len(not_ok)} of {len(every)} runs left out (status {statuses}); their errors are in run.json")
+    for rule, summary in built.summaries.items():
+        collapsed = int(summary["collapsed"].sum())
+        if collapsed:
+            _note(
+                f"{collapsed} run(s) collapsed under the {rule} rule: every {built.split} row predicted one class "
+                "(see the coll. column)"
+            )
+    for text in report_notes(built):
+        _note(text)
+
+
+def _note(text: str) -> None:
+    err_console.print(f"[yellow]note:[/] {text}", highlight=False, soft_wrap=True)
+
+
+def _print_rich(built: Report, source: str) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from hfa.report import sections
+
+    # A fixed width: the tables are laid out for 80 columns whatever the terminal, so a pasted report reads.
+    screen = Console(width=min(console.width, TABLE_WIDTH)) if console.is_terminal else console
+    screen.print(f"[bold]{source}[/]", highlight=False)
+    for section in sections(built):
+        table = Table(
+            title=section.title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
         )
-    pooled = pooled_keys(table, keys, ignore=(PAIR_ON,))
-    if pooled:
-        err_console.print(
-            f"[yellow]note:[/] rows average over runs that differ in {', '.join(pooled)}; "
-            f"add them with --by to separate them",
-            highlight=False,
-            soft_wrap=True,
-        )
+        _columns(table, section)
+        for row in section.rows:
+            table.add_row(*row)
+        screen.print(table)
+        for note in section.notes:
+            screen.print(f"  {note}", highlight=False, style="dim")
+        screen.print()
 
 
-def _header(key: str) -> str:
-    """A column title that fits a terminal: the ratio as 'ratio', other dotted keys by their last part."""
-    return "ratio" if key == "data.imbalance_ratio" else key.rpartition(".")[2]
-
-
-def _print_rich(summary: pd.DataFrame, paired: pd.DataFrame | None, title: str) -> None:
-    from hfa.report import comparison_rows, format_cell, format_value, summary_layout
-
-    keys, metrics = summary_layout(summary)
-    table = Table(title=title, caption="mean ± std over runs; n = runs per row", title_justify="left")
-    for key in keys:
+def _columns(table: object, section: Section) -> None:
+    first_numeric = len(section.header) - section.numeric
+    for i, name in enumerate(section.header):
+        numeric = i >= first_numeric
         # Fold rather than truncate: a clipped loss label such as "fbeta(beta…" is ambiguous.
-        table.add_column(_header(key), overflow="fold")
-    for metric in metrics:
-        table.add_column(metric, justify="right", no_wrap=True)
-    table.add_column("n", justify="right")
-    for _, row in summary.iterrows():
-        cells = [format_cell(row[f"{m}_mean"], row[f"{m}_std"]) for m in metrics]
-        table.add_row(*(format_value(row[k]) for k in keys), *cells, str(int(row["n"])))
-    console.print(table)
-    if paired is None:
-        return
-    header, rows = comparison_rows(paired)
-    baseline = paired["baseline"].iloc[0] if len(paired) else ""
-    small = Table(
-        title=f"Δ = loss − {baseline}, paired on {PAIR_ON}; Wilcoxon signed-rank p",
-        title_justify="left",
-    )
-    for i, name in enumerate(header):
-        small.add_column(
-            _header(name), justify="right" if i >= len(header) - 3 else "left", no_wrap=i >= len(header) - 3
-        )
-    for cells in rows:
-        small.add_row(*cells)
-    console.print(small)
+        table.add_column(name, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold")
 
 
 def _write(path: Path, text: str) -> None:
@@ -237,13 +207,10 @@ def _write(path: Path, text: str) -> None:
         raise HfaError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _plot(summary: pd.DataFrame, path: Path, keys: list[str], metrics: list[str]) -> None:
-    from hfa.plots import plot_summary
+def _plot(runs: Runs, built: Report, path: Path) -> list[Path]:
+    from hfa.report.figures import save_figures
 
-    # The imbalance ratio is the natural x axis; without it, the first key that is not the loss.
-    candidates = [k for k in keys if k not in ("loss", "loss.name")] or keys
-    x = "data.imbalance_ratio" if "data.imbalance_ratio" in keys else candidates[0]
     try:
-        plot_summary(summary, path, x=x, metrics=metrics)
+        return save_figures(runs, built, path)
     except OSError as exc:
         raise HfaError(f"cannot write {path}: {exc.strerror or exc}") from None

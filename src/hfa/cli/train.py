@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from hfa.cli.app import app, console, err_console, frame_table, user_errors
 from hfa.cli.progress import EpochLines, bar
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OVERRIDES_HELP = "Dotted config overrides, read as YAML values, e.g. train.epochs=5 loss.name=f1 model.hidden=[32,32]."
 CONFIG_HELP = "YAML config file (unknown keys are an error). Without it, the built-in defaults."
@@ -37,6 +41,7 @@ def train(
     # Imported here so `hfa --help` answers without loading torch, scikit-learn or pydantic.
     from hfa.config import load_config
     from hfa.devices import resolve_device
+    from hfa.metrics import fbeta_of
     from hfa.runs import execute_run, load_splits
     from hfa.training import EpochLog, TrainingError
 
@@ -79,12 +84,15 @@ def train(
         return
     info = outcome.info
     test = outcome.metrics[outcome.metrics["split"] == "test"]
-    columns = ["rule", "threshold", "precision", "recall", "f1", "balanced_accuracy", "roc_auc"]
+    # F-beta of the beta the loss trains for (f2 for fbeta(beta=2)) beside F1: the number the run optimised.
+    trained = [c for c in test.columns if fbeta_of(c) not in (None, 1.0)]
+    columns = ["rule", "threshold", "precision", "recall", "f1", *trained, "balanced_accuracy", "roc_auc"]
     if "label" in test.columns:  # multi-label: a row per label and rule, then macro and micro
         test = test[test["rule"] != "mean"]
         columns = ["rule", "label", *columns[1:], "hamming_loss", "subset_accuracy"]
     title = f"{info['loss_label']} on {cfg.data.name} — test split"
     console.print(frame_table(test[columns], title=title))
+    _flag_collapsed(test)
     timings = info["timings"]
     console.print(
         f"best epoch {info['best_epoch']} of {info['epochs_run']} ({info['stopped'].replace('_', ' ')}), "
@@ -93,3 +101,20 @@ def train(
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _flag_collapsed(test: pd.DataFrame) -> None:
+    """One line per threshold rule under which the model predicted a single class for every test row."""
+    from hfa.metrics import collapsed
+
+    rows = test[test["rule"] != "mean"]
+    flags = collapsed(rows["tp"], rows["fp"], rows["fn"], rows["tn"])
+    for row in rows[flags].itertuples(index=False):
+        label = "negative" if row.tp + row.fp == 0 else "positive"
+        undefined = "precision undefined" if label == "negative" else "specificity 0"
+        err_console.print(
+            f"[bold yellow]collapsed:[/] under the {row.rule} rule (threshold {row.threshold:.3g}) every test row "
+            f"is predicted {label} ({undefined}); the model has not learnt to separate the classes",
+            highlight=False,
+            soft_wrap=True,
+        )

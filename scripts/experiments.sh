@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Run the shipped experiments and write what docs/experiments/ shows for each: the wall time and machine,
+# the default report (both threshold rules, paired tests) as text and markdown, the long CSV, and the figures.
+#   scripts/experiments.sh quickstart keel-benchmark paper-synthetic     (default: all three)
+# Each sweep is resumable: a second call trains only the runs that are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HFA=${HFA:-.venv/bin/hfa}
+RUNS=${RUNS:-runs}
+WORKERS=${WORKERS:-1}
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(quickstart keel-benchmark paper-synthetic)
+
+for name in "${names[@]}"; do
+  docs="docs/experiments/$name"
+  mkdir -p "$docs"
+  start=$(date +%s)
+  nice -n 10 "$HFA" sweep --config "configs/$name.yaml" --out "$RUNS" --workers "$WORKERS" 2>"$docs/sweep.log"
+  wall=$(( $(date +%s) - start ))
+  {
+    echo "command: $HFA sweep --config configs/$name.yaml --out $RUNS --workers $WORKERS"
+    echo "wall_s: $wall"
+    echo "finished: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "machine: $(nproc --all) CPU cores, $(uname -sm), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+    echo "python: $(.venv/bin/python -c 'import platform, torch; print(platform.python_version(), "torch", torch.__version__)')"
+  } > "$docs/run.txt"
+  # One call: the tables on screen (report.txt), the same as markdown (report.md), and the figures.
+  COLUMNS=80 "$HFA" report "$RUNS/$name" --out "$docs/report.md" --plot "$docs/report.png" \
+    > "$docs/report.txt" 2> "$docs/report-notes.txt"
+  "$HFA" report "$RUNS/$name" --format csv --out "$docs/report.csv" 2>/dev/null
+  echo "$name: ${wall} s; wrote $docs"
+done

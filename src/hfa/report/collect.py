@@ -1,0 +1,154 @@
+"""Run folders -> the rows a report is made of, and the keys that make a row.
+
+A row of a report is one combination of every config key that varies across the runs except the replicate
+keys (the seeds), with the data set always among them: rows never average over settings that differ unless
+the user asks for it with ``--by``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from hfa.errors import HfaError
+from hfa.metrics import fbeta_column, is_count_metric
+from hfa.results import collect_results, config_columns, metric_columns, run_infos, run_table, varying_keys
+
+SPLITS = ("val", "test")
+RULES = ("fixed", "tuned", "mean")
+DEFAULT_RULES = ("fixed", "tuned")
+# A seed is a replicate, not a setting: rows average over seeds and pairs are matched on them.
+REPLICATE_KEYS = ("seed", "data.seed")
+DATA_KEY = "data.name"
+RATIO_KEY = "data.imbalance_ratio"
+LOSS_KEY = "loss"
+BASE_METRICS = ("precision", "recall")
+
+
+@dataclass
+class Runs:
+    """What a report reads: the long results table, one row per run folder, and the loaded root."""
+
+    table: pd.DataFrame
+    infos: pd.DataFrame
+    root: Path
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.table[self.table["status"] == "ok"]
+
+    def folders(self) -> dict[tuple[str, str], str]:
+        """(name, run_id) -> folder."""
+        return {(r.name, r.run_id): r.folder for r in self.infos.itertuples(index=False)}
+
+
+def load_runs(root: str | Path, metrics: Iterable[str] = ()) -> Runs:
+    """Every run below ``root``, with the count metrics named in ``metrics`` filled in for every run."""
+    table = collect_results(root, metrics=[m for m in metrics if is_count_metric(m)])
+    if "label" in table.columns and table["label"].notna().any():
+        # Pooling a run's label rows (and its macro and micro rows) as if they were runs would give wrong numbers.
+        raise HfaError(
+            "these runs are multi-label (results have a 'label' column), which hfa report does not summarise yet; "
+            "read results.csv by label (scripts/mulan_yeast_study.py does for configs/mulan-yeast.yaml)"
+        )
+    return Runs(table=table, infos=run_infos(root), root=Path(root))
+
+
+def select_rows(df: pd.DataFrame, split: str, rule: str) -> pd.DataFrame:
+    """Rows of successful runs at one split and threshold rule; HfaError if the choice is invalid or empty."""
+    if split not in SPLITS:
+        raise HfaError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+    if rule not in RULES:
+        raise HfaError(f"unknown rule {rule!r}; allowed: {', '.join(RULES)}")
+    ok = df[df["status"] == "ok"]
+    rows = ok[(ok["split"] == split) & (ok["rule"] == rule)]
+    if rows.empty:
+        n_runs = df["run_id"].nunique()
+        n_ok = ok["run_id"].nunique()
+        raise HfaError(f"no {split}/{rule} rows among the {n_ok} successful run(s) of {n_runs}")
+    return rows
+
+
+def group_columns(df: pd.DataFrame) -> list[str]:
+    """What a table may be grouped by: the loss label, the experiment name and every config key."""
+    return [c for c in (LOSS_KEY, "name") if c in df.columns] + config_columns(df)
+
+
+def check_columns(names: Sequence[str], available: Sequence[str], kind: str) -> None:
+    if not names:
+        raise HfaError(f"at least one {kind} is needed; available: {', '.join(available)}")
+    for name in names:
+        if name not in available:
+            raise HfaError(f"unknown {kind} {name!r}; available: {', '.join(available)}")
+
+
+def check_metrics(df: pd.DataFrame, metrics: Sequence[str]) -> None:
+    for metric in metrics:
+        if metric not in metric_columns(df):
+            known = ", ".join(metric_columns(df))
+            raise HfaError(f"unknown metric {metric!r}; available: {known}, or any f<beta> such as f2, f0.5")
+
+
+def row_keys(df: pd.DataFrame) -> list[str]:
+    """The default row keys: data set, loss, then every other varying key that is not a seed or redundant.
+
+    A loss setting is redundant when the loss label decides it (``loss.name`` and ``loss.beta`` given
+    ``fbeta(beta=2)``), a data setting when the data set decides it (``data.n_samples`` of a KEEL set): it
+    would add a column but no row. Any other varying key is shown, even where it happens to follow the loss
+    (f1 run at another learning rate than bce must say so).
+    """
+    ok = run_table(df[df["status"] == "ok"])
+    if ok.empty:
+        return [DATA_KEY, LOSS_KEY] if DATA_KEY in df.columns else [LOSS_KEY]
+    varying = [k for k in varying_keys(ok) if k not in REPLICATE_KEYS]
+    keys = [k for k in (DATA_KEY,) if k in ok.columns]
+    if "name" in ok.columns and ok["name"].nunique(dropna=False) > 1:
+        keys.append("name")
+    keys += [LOSS_KEY, *(k for k in varying if k not in keys)]
+    return [k for k in keys if not _redundant(ok, k)]
+
+
+def _redundant(runs: pd.DataFrame, key: str) -> bool:
+    owner = {"loss.": LOSS_KEY, "data.": DATA_KEY}.get(key[:5])
+    # The ratio is what a reader looks for first: shown whenever it varies, even if each data set has one.
+    if owner is None or key in (DATA_KEY, RATIO_KEY) or owner not in runs.columns:
+        return False
+    return bool((runs.groupby(owner, dropna=False)[key].nunique(dropna=False) <= 1).all())
+
+
+def match_keys(df: pd.DataFrame) -> list[str]:
+    """What a run and its baseline partner must share: every varying key but the loss's own (``loss.*``)."""
+    ok = run_table(df[df["status"] == "ok"])
+    keys = [k for k in varying_keys(ok) if not k.startswith("loss.")]
+    if "name" in ok.columns and ok["name"].nunique(dropna=False) > 1:
+        keys.append("name")
+    return keys
+
+
+def pooled_keys(df: pd.DataFrame, by: Sequence[str]) -> list[str]:
+    """Config keys besides the seeds that vary *inside* some row of ``by``: the rows average over them."""
+    runs = run_table(df[df["status"] == "ok"])
+    if runs.empty:
+        return []
+    skip = {*by, *REPLICATE_KEYS}
+    candidates = [k for k in varying_keys(runs) if k not in skip]
+    if "name" in runs.columns and "name" not in by:
+        candidates.append("name")
+    grouped = runs.groupby(list(by), dropna=False)
+    return [k for k in candidates if (grouped[k].nunique(dropna=False) > 1).any()]
+
+
+def trained_fscores(df: pd.DataFrame) -> list[str]:
+    """``f1`` and ``f<beta>`` of every beta the runs' losses train for (fbeta's ``loss.beta``)."""
+    ok = run_table(df[df["status"] == "ok"])
+    betas: set[float] = set()
+    if "loss.name" in ok.columns and "loss.beta" in ok.columns:
+        betas = {float(b) for b in ok.loc[ok["loss.name"] == "fbeta", "loss.beta"].dropna()}
+    return list(dict.fromkeys(["f1", *(fbeta_column(b) for b in sorted(betas))]))
+
+
+def default_metrics(df: pd.DataFrame) -> list[str]:
+    return [*BASE_METRICS, *trained_fscores(df)]
