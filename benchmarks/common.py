@@ -25,6 +25,8 @@ class Settings:
     device: torch.device
     quick: bool
     threads: int | None = None
+    matmul_flops: float | None = None
+    """The device's measured float32 matmul throughput (FLOP/s, :func:`matmul_throughput`), if measured."""
 
     @property
     def repeats(self) -> int:
@@ -126,6 +128,27 @@ def compare(
         for name in candidates:
             samples[name].append(block(name))
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def matmul_throughput(device: torch.device, seconds: float = 1.0) -> float:
+    """Median float32 FLOP/s of square matrix products on ``device``: the arithmetic limit each case is set against.
+
+    4096 x 4096 products (1024 x 1024 on CPU, where one takes ~10-50 ms): large enough that the product runs at the BLAS
+    library's full rate, small enough to repeat for ``seconds``.
+    """
+    n = 1024 if device.type == "cpu" else 4096
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    one = max(timed(lambda: a @ b, device), 1e-6)  # also the warm-up
+    calls = max(1, int(seconds / 5 / one))
+    samples = [timed(lambda: [a @ b for _ in range(calls)], device) / calls for _ in range(5)]
+    return 2 * n**3 / statistics.median(samples)
+
+
+def fmt_flops(value: float) -> str:
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:.3g} {prefix}FLOP"
+    return f"{value:.3g} FLOP"
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Run hfa's benchmarks side by side with their baselines and print/save a table of ratios.
 
-    python benchmarks/run.py [--quick] [--device auto|cpu|cuda] [--only loss,training,sweep,scale] [--threads N]
+    python benchmarks/run.py [--quick] [--device auto|cpu|cuda] [--only startup,loss,training,sweep,scale]
+                             [--threads N]
 
-Writes ``benchmarks/results/<device>-<date>.csv`` and ``benchmarks/results/latest-<device>.csv``.
+Prints three tables: every case against its baseline; the arithmetic each case needs and the fraction of the
+device's matmul throughput (measured in the same run) it reaches; and every target of issue 10 with its ratio and
+met / not met. Writes ``benchmarks/results/<device>-<date>.csv`` and ``benchmarks/results/latest-<device>.csv``.
 See ``benchmarks/README.md`` for what each case measures.
 """
 
@@ -20,9 +23,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from common import HERE, Row, Settings, environment, pick_device
+from common import HERE, Row, Settings, environment, fmt_flops, matmul_throughput, pick_device
+from targets import limits_table, targets_table
 
-CASES = ("loss", "training", "sweep", "scale")
+CASES = ("startup", "loss", "training", "sweep", "scale")
 
 
 def load_case(name: str):
@@ -68,7 +72,8 @@ def render(rows: list[Row], env: dict[str, object], seconds: float) -> Table:
         table.add_column(column, justify=justify)
     for row in rows:
         met = "-" if row.met is None else ("[green]yes[/]" if row.met else "[red]no[/]")
-        table.add_row(row.case, row.size, row.hfa, row.baseline, f"{row.ratio:.2f}x", row.target, met)
+        ratio = "-" if row.ratio != row.ratio else f"{row.ratio:.2f}x"  # NaN: a skipped baseline
+        table.add_row(row.case, row.size, row.hfa, row.baseline, ratio, row.target, met)
     return table
 
 
@@ -102,12 +107,16 @@ def main(argv: list[str]) -> int:
     except ValueError as error:
         print(f"run.py: error: {error}", file=sys.stderr)
         return 2
-    settings = Settings(device=device, quick=args.quick, threads=args.threads)
-    env = environment(settings)
     console = Console()
     if not console.is_terminal:
         # Piped into a file or CI log: Rich would wrap at 80 columns and split every cell over lines.
         console = Console(width=140)
+    with console.status("measuring the device's matmul throughput"):
+        flops = matmul_throughput(device)
+    settings = Settings(device=device, quick=args.quick, threads=args.threads, matmul_flops=flops)
+    env = environment(settings)
+    env["matmul_flop_per_s"] = round(flops)
+    console.log(f"float32 matmul throughput: {fmt_flops(flops)}/s")
     busy = env["load_avg_1m"] >= 0.5 * (env["cpu_count"] or 1)
     if busy and not args.threads and torch.get_num_threads() > 1:
         console.print(
@@ -122,6 +131,8 @@ def main(argv: list[str]) -> int:
             rows.extend(load_case(name)(settings))
         console.log(f"{name} done in {time.perf_counter() - case_start:.0f} s")
     console.print(render(rows, env, time.perf_counter() - start))
+    console.print(limits_table(rows, flops, device))
+    console.print(targets_table(rows, device))
     for path in write_csv(rows, env, args.results):
         console.print(f"wrote {path}")
     return 0

@@ -256,10 +256,10 @@ class LossConfig(_Section):
     @field_validator("name")
     @classmethod
     def _known_loss(cls, name: str) -> str:
-        from hfa.losses import LOSSES
+        from hfa.loss_catalog import CATALOG  # the names alone: validating a config needs no torch
 
-        if name not in LOSSES:
-            raise ValueError(f"unknown loss {name!r}; allowed: {', '.join(LOSSES)}")
+        if name not in CATALOG:
+            raise ValueError(f"unknown loss {name!r}; allowed: {', '.join(CATALOG)}")
         return name
 
     @field_validator("pos_weight")

@@ -20,14 +20,16 @@ __all__ = ["app", "main"]
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:
-    """Recent Typer vendors its own copy of Click; older ones use Click itself. Catch whichever is in use."""
-    found: list[type[Exception]] = []
+    """Recent Typer vendors its own copy of Click; older ones use Click itself. Catch whichever is in use.
+
+    Only the first found is imported: Click itself, when Typer does not use it, would cost start-up time.
+    """
     for module in ("typer._click.exceptions", "click.exceptions"):
         try:
-            found.append(__import__(module, fromlist=["UsageError"]).UsageError)
+            return (__import__(module, fromlist=["UsageError"]).UsageError,)
         except ImportError:
             continue
-    return tuple(found)
+    return ()
 
 
 USAGE_ERRORS = _usage_errors()

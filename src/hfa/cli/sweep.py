@@ -47,6 +47,7 @@ def sweep(
     In a terminal a progress bar shows the runs; in a log, one line per finished run with the time left.
     With --mlflow the sweep is one MLflow run with a child run per run.
     """
+    # Imported here so `hfa --help` answers without loading torch and scikit-learn.
     from hfa.results import write_results
     from hfa.sweep import check_options, execute, expand, result_keys
 

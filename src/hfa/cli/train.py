@@ -9,7 +9,6 @@ import typer
 
 from hfa.cli.app import app, console, err_console, frame_table, interruption, stop_on_sigterm, user_errors
 from hfa.cli.progress import EpochLines, bar
-from hfa.config import load_config
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,10 +53,11 @@ def train(
 
 
 def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, mlflow: str | None) -> None:
-    # A bad config is answered before torch and scikit-learn load (seconds); they are imported here, not at the
-    # top, so `hfa --help` answers without them too.
+    # Imported here so `hfa --help` answers without loading torch, scikit-learn or pydantic; a bad config is
+    # answered before torch and scikit-learn load (seconds).
+    from hfa.config import load_config, run_id
+
     cfg = load_config(config, overrides)
-    from hfa.config import run_id
     from hfa.devices import resolve_device
     from hfa.metrics import fbeta_of
     from hfa.rundir import check_output

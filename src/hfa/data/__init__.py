@@ -2,24 +2,38 @@
 
 from hfa.data import prepare_data
 splits = prepare_data(config.data)      # Splits: x_/y_ train/val/test as float32, feature_names, info
+
+Names are imported on first use, so ``hfa.data.listing`` (the shipped table ``hfa datasets`` prints) loads
+without pandas or scikit-learn.
 """
 
-from hfa.data.catalog import list_datasets
-from hfa.data.imbalance import kept_counts, subsample_to_ratio
-from hfa.data.named import SKLEARN_DATASETS
-from hfa.data.sources import load_raw, parse_name
-from hfa.data.splits import MIN_POSITIVES, Splits, clear_caches, prepare_data, stratified_split
+import importlib
 
-__all__ = [
-    "MIN_POSITIVES",
-    "SKLEARN_DATASETS",
-    "Splits",
-    "clear_caches",
-    "kept_counts",
-    "list_datasets",
-    "load_raw",
-    "parse_name",
-    "prepare_data",
-    "stratified_split",
-    "subsample_to_ratio",
-]
+_EXPORTS = {
+    "MIN_POSITIVES": "splits",
+    "SKLEARN_DATASETS": "named",
+    "Splits": "splits",
+    "clear_caches": "splits",
+    "kept_counts": "imbalance",
+    "list_datasets": "catalog",
+    "load_raw": "sources",
+    "parse_name": "sources",
+    "prepare_data": "splits",
+    "stratified_split": "splits",
+    "subsample_to_ratio": "imbalance",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    submodule = _EXPORTS.get(name)
+    if submodule is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{submodule}"), name)
+    globals()[name] = value  # found once; later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -95,3 +95,15 @@ def list_datasets() -> pd.DataFrame:
     table = pd.concat([table, mulan], ignore_index=True).reindex(columns=COLUMNS)
     types = {"rows": "Int64", "features": "Int64", "positives": "Int64", "ratio": float, "labels": "Int64"}
     return table.astype(types)
+
+
+def listing_records() -> list[dict[str, object]]:
+    """:func:`list_datasets` as plain Python values (missing sizes ``None``): what ``datasets.csv`` ships."""
+    frame = list_datasets().astype(object)
+    return [
+        {
+            key: None if pd.isna(value) else value.item() if isinstance(value, np.generic) else value
+            for key, value in row.items()
+        }
+        for row in frame.to_dict("records")
+    ]

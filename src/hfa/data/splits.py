@@ -97,7 +97,8 @@ def _split_class_counts(n_pos: int, n_neg: int, cfg: DataConfig) -> SplitCounts 
     """
     y = np.concatenate([np.ones(n_pos, np.int8), np.zeros(n_neg, np.int8)])
     try:
-        parts = stratified_split(y, cfg.test_size, cfg.val_size, cfg.seed)
+        # drawn_seed, not seed: a null data.seed (the run's seed) would make the answer vary from call to call.
+        parts = stratified_split(y, cfg.test_size, cfg.val_size, cfg.drawn_seed)
     except ValueError:
         return None
     return {name: (int(y[idx].sum()), int(len(idx) - y[idx].sum())) for name, idx in parts.items()}

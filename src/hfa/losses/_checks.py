@@ -106,4 +106,4 @@ def per_sample(name: str, values: Tensor, n: int) -> Tensor:
     """``values`` flattened to ``(n,)``, or ValueError (a programming error, not user input) naming ``name``."""
     if values.numel() != n:
         raise ValueError(f"{name} must hold one value per sample ({n}), got shape {tuple(values.shape)}")
-    return values.reshape(-1)
+    return values if values.dim() == 1 else values.reshape(-1)

@@ -13,19 +13,44 @@ Every :math:`H(\cdot; \tau_t)` is linear between consecutive breakpoints :math:`
 :math:`\partial L / \partial p_i = w_i \, [\, y_i (g_{TP} - g_{FN}) + (1 - y_i)(g_{FP} - g_{TN}) \,] \cdot B[:, k_i]`.
 One pass to bin the samples, two weighted bincounts forward, one gather backward: no ``(T, N)`` intermediate
 is ever built (for ``M`` rows of ``N`` samples, the bins of row ``m`` are offset by ``m * 2K``, so one scatter
-and one product serve every row, and one gather the backward), which is what makes the loss memory-light and
-fast at large ``N``. The values equal the dense computation in :mod:`hfa.losses.confusion` up to rounding
-(tested, including ``gradcheck``).
+serves every row, and one gather the backward), which is what makes the loss memory-light and fast at large ``N``.
+The values equal the dense computation in :mod:`hfa.losses.confusion` up to rounding (tested, including
+``gradcheck``).
+
+Two entry points: :func:`binned_counts` gives the counts (autograd carries any metric of them), and
+:func:`binned_metric_loss` goes from logits to ``1 - mean_t metric`` in one autograd node, for metrics with
+closed-form partial derivatives (see :data:`Partials`): at small batches the loss is then a few dozen tensor
+operations rather than a graph of them, which is what its time is made of.
+
+Every row of a stack gets exactly (bit for bit) what it gets alone: the logistic function is computed from
+``exp`` (``torch.sigmoid``'s vectorised and scalar code paths round differently, so an element's value would
+depend on its position in the tensor), sums run along each row, and the small per-row products are written as
+elementwise products and row sums rather than matrix products, whose blocking depends on how many rows there are.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 # Bins are found through a lookup table over [0, 1] in this many cells, refined by comparisons only with the few
-# breakpoints that fall inside a sample's cell; cheaper than a binary search for every sample.
+# breakpoints that fall inside a sample's cell; cheaper than a binary search for every sample at large N.
 _CELLS = 1024
+# Below this many samples per row one binary search (torch.bucketize) is fewer operations than the lookup table's
+# several; both give every sample the same bin. It is a row length, never the stack's size, so the path a row
+# takes does not depend on how many rows come with it.
+_SEARCH_BELOW = 8192
+
+Partials = Callable[[Tensor, Tensor, Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]
+"""``(tp, fp, fn, tn) -> (value, d_pos, d_neg)`` for ``(M, T)`` counts: the metric, and its derivatives along a
+positive's move (``dV/dTP - dV/dFN``) and a negative's move (``dV/dFP - dV/dTN``)."""
+
+
+def logistic(z: Tensor) -> Tensor:
+    """``1 / (1 + exp(-z))``: ``torch.sigmoid``'s value, with every element rounded alike wherever it sits."""
+    return (1 + torch.exp(-z)).reciprocal()
 
 
 class BinnedTable:
@@ -36,6 +61,7 @@ class BinnedTable:
         self.dense = table
         lower, upper, slope_l, slope_m, slope_r, icpt_l, icpt_m, icpt_r = table.to(torch.float64)
         edges, _ = torch.sort(torch.cat((lower, upper)))
+        self.edges = edges
         self.n_bins = edges.numel() + 1
         # A bin's left edge decides each threshold's piece (the middle piece is closed on the left, as in H).
         left = torch.cat((edges.new_full((1,), -torch.inf), edges))[None, :]
@@ -45,8 +71,20 @@ class BinnedTable:
             return torch.where(below, low[:, None], torch.where(above, high[:, None], mid[:, None]))
 
         self.slope = piece(slope_l, slope_m, slope_r)  # (T, K)
-        # [intercepts | slopes] so one product with [counts; moments] gives every threshold's counts.
-        self.lines = torch.cat((piece(icpt_l, icpt_m, icpt_r), self.slope), 1)  # (T, 2K)
+        # Each count as one contraction of the per-bin [counts | moments] of the positives and the negatives:
+        # TP = [A | B] . positives, FN = [1 - A | -B] . positives (FN = #pos - TP), FP and TN alike over the
+        # negatives. Shape (4 counts, T, 2 classes, 2K).
+        lines = torch.cat((piece(icpt_l, icpt_m, icpt_r), self.slope), 1)  # (T, 2K): H = A + B p in every bin
+        ones = torch.cat((torch.ones(self.n_bins), torch.zeros(self.n_bins))).to(lines)
+        zero = torch.zeros_like(lines)
+        self.weights = torch.stack(
+            (
+                torch.stack((lines, zero), 1),
+                torch.stack((zero, lines), 1),
+                torch.stack((ones - lines, zero), 1),
+                torch.stack((zero, ones - lines), 1),
+            )
+        )
         cells = torch.arange(_CELLS + 1, dtype=torch.float64) / _CELLS
         # Bin of each cell's left end, and the breakpoints inside each cell (padded with +inf).
         self.cell_bin = torch.searchsorted(edges, cells[:-1], right=True)
@@ -59,77 +97,132 @@ class BinnedTable:
             padded[rows, j] = edges.expand(_CELLS, -1)[nth]
         self.cell_edges = padded.T.contiguous()  # (depth, cells)
         self._cache: dict[tuple[torch.dtype, torch.device], tuple[Tensor, ...]] = {}
+        self._offsets: dict[tuple[int, torch.device], Tensor] = {}
+
+    def row_offsets(self, rows: int, device: torch.device) -> Tensor:
+        """``(rows, 1)``: where each row's ``2K`` bins start in the flattened sums, cached per stack size."""
+        key = (rows, device)
+        if key not in self._offsets:
+            self._offsets[key] = torch.arange(0, rows * 2 * self.n_bins, 2 * self.n_bins, device=device)[:, None]
+        return self._offsets[key]
 
     def on(self, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, ...]:
+        """``(weights (4, T, 2, 2K), slopes (K, T), edges, cell_bin, cell_edges)`` in ``dtype`` on ``device``."""
         key = (dtype, device)
         if key not in self._cache:
             self._cache[key] = (
-                self.lines.to(device, dtype),
-                self.slope.to(device, dtype),
+                self.weights.to(device, dtype),
+                self.slope.T.contiguous().to(device, dtype),
+                self.edges.to(device, dtype),
                 self.cell_bin.to(device),
                 self.cell_edges.to(device, dtype),
             )
         return self._cache[key]
 
     def bins(self, p: Tensor) -> Tensor:
-        _, _, cell_bin, cell_edges = self.on(p.dtype, p.device)
-        cell = (p.detach() * _CELLS).long().clamp_(0, _CELLS - 1)
+        """The bin of every value of ``p``: how many breakpoints are ``<= p``, from 0 to ``K - 1``."""
+        _, _, edges, cell_bin, cell_edges = self.on(p.dtype, p.device)
+        if p.shape[-1] < _SEARCH_BELOW:
+            return torch.bucketize(p, edges, right=True)
+        cell = (p * _CELLS).long().clamp_(0, _CELLS - 1)
         index = cell_bin[cell]
-        for edges in cell_edges:
-            index = index + (p.detach() >= edges[cell])
+        for column in cell_edges:
+            index = index + (p >= column[cell])
         return index
+
+
+def _sums(p: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """``(index, (tp, fp, fn, tn))`` for probabilities ``p`` of shape ``(N,)`` (counts ``(T,)``) or ``(M, N)``
+    (counts ``(M, T)``); ``index`` is each sample's bin in the flattened per-bin sums."""
+    weights = table.on(p.dtype, p.device)[0]
+    k, rows = table.n_bins, p.shape[0] if p.dim() == 2 else 1
+    # Per row, positives take bins 0..K-1 and negatives K..2K-1; row m is offset by m * 2K, so one scatter sums
+    # every row and both classes. (At small N the time is the number of tensor operations, not their size: the
+    # code below is written to need few.)
+    index = table.bins(p).add_(y < 0.5, alpha=k)
+    if rows > 1:
+        index += table.row_offsets(rows, p.device)
+    size = rows * 2 * k
+    flat, moment = index, p if w is None else w * p
+    if p.dim() == 2:  # the scatters take one flat index
+        flat, moment, w = flat.reshape(-1), moment.reshape(-1), None if w is None else w.reshape(-1)
+    if p.device.type == "cpu":
+        # bincount adds in sample order, as index_add_ does, in one call; on CUDA it would read back its input's
+        # maximum (a sync), so index_add_ there.
+        counts = torch.bincount(flat, w, minlength=size)
+        moments = torch.bincount(flat, moment, minlength=size)
+    else:
+        counts = p.new_zeros(size).index_add_(0, flat, torch.ones_like(moment) if w is None else w)
+        moments = p.new_zeros(size).index_add_(0, flat, moment)
+    # [counts | moments] per (row, class), against the (4, T, 2, 2K) weights: all four counts in one product.
+    operand = torch.cat((counts.view(rows, 1, 1, 2, k), moments.view(rows, 1, 1, 2, k)), 4)  # casts the counts
+    sums = (operand * weights).sum((-2, -1))  # (M, 4, T)
+    return index, (sums.view(4, -1) if p.dim() == 1 else sums).unbind(-2)
+
+
+def _grad(g_class: Tensor, index: Tensor, table: BinnedTable, w: Tensor | None, p: Tensor, logits: bool) -> Tensor:
+    """The gradient for each sample from ``(M, 2, T)`` gradients along a positive's and a negative's move."""
+    slope_t = table.on(g_class.dtype, g_class.device)[1]
+    per_bin = (g_class.unsqueeze(-2) * slope_t).sum(-1)  # (M, 2, K): the flattened (M, 2K) bins of the forward
+    grad = torch.take(per_bin, index)
+    if w is not None:
+        grad = grad * w
+    if logits:
+        grad = grad * (p * torch.rsub(p, 1))
+    return grad
 
 
 class _BinnedCounts(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, p: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable):  # type: ignore[override]
-        lines, slope, _, _ = table.on(p.dtype, p.device)
-        k = table.n_bins
-        # A flat (N,) batch is one row; reshaping here rather than in the caller adds no autograd nodes.
-        flat = p.dim() == 1
-        p, y = p.reshape(-1, p.shape[-1]), y.reshape(-1, p.shape[-1])
-        w = None if w is None else w.reshape(p.shape)
-        rows = p.shape[0]
-        # Per row, positives take bins 0..K-1 and negatives K..2K-1; row m is offset by m * 2K, so one scatter sums
-        # every row and both classes, and the weights (counts) and weighted probabilities (moments) go through it
-        # together.
-        index = table.bins(p).add_(y < 0.5, alpha=k)
-        if rows > 1:
-            index += torch.arange(0, rows * 2 * k, 2 * k, device=p.device).unsqueeze(1)
-        index = index.reshape(-1)
-        values = torch.stack((torch.ones_like(p), p) if w is None else (w, w * p)).reshape(2, -1)
-        sums = p.new_zeros(2, rows * 2 * k).index_add_(1, index, values).view(2, rows, 2, k)
-        # counts[m, c, t] = sum_j lines[t, j] * [sums; moments][m, c, j], as a product and a sum over the last axis:
-        # a matrix product would round each row differently depending on how many rows it holds, and a run's
-        # loss must not depend on how many runs share its stack.
-        operand = sums.permute(1, 2, 0, 3).reshape(rows, 2, 1, 2 * k)
-        tp, fp = (operand * lines).sum(-1).unbind(1)
-        pos, neg = sums[0].sum(2).T
-        fn, tn = pos[:, None] - tp, neg[:, None] - fp
-        ctx.save_for_backward(index, slope, w)
-        ctx.flat = flat
-        if flat:
-            return tp[0], fp[0], fn[0], tn[0]
-        return tp, fp, fn, tn
+    def forward(ctx, x: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable, logits: bool):  # type: ignore[override]
+        p = torch.exp(-x).add_(1).reciprocal_() if logits else x  # logistic(x) in place: no autograd here
+        index, counts = _sums(p, y, w, table)
+        ctx.save_for_backward(index, w, p)
+        ctx.table, ctx.logits = table, logits
+        return counts
 
     @staticmethod
     def backward(ctx, g_tp: Tensor, g_fp: Tensor, g_fn: Tensor, g_tn: Tensor):  # type: ignore[override]
-        index, slope, w = ctx.saved_tensors
+        index, w, p = ctx.saved_tensors
         # FN = #pos - TP and TN = #neg - FP, so their gradients flow back through TP and FP with a minus sign.
-        g_pos, g_neg = (g_tp - g_fn).reshape(-1, slope.shape[0]), (g_fp - g_tn).reshape(-1, slope.shape[0])
-        # (M, 2, K): the flattened (M, 2K) bins of the forward; a sum over the last axis, not a matrix product,
-        # for the reason given in forward.
-        per_bin = (torch.stack((g_pos, g_neg), 1).unsqueeze(2) * slope.T).sum(-1)
-        # The forward's row offsets index the flattened bins: one gather for every row.
-        grad = per_bin.reshape(-1)[index].view(g_pos.shape[0], -1)
-        if w is not None:
-            grad = grad * w
-        return (grad.reshape(-1) if ctx.flat else grad), None, None, None
+        g_class = torch.stack((g_tp - g_fn, g_fp - g_tn), -2)
+        return _grad(g_class, index, ctx.table, w, p, ctx.logits), None, None, None, None
 
 
-def binned_counts(p: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``(tp, fp, fn, tn)`` of probabilities ``p``, labels ``y`` and optional weights ``w`` (``w`` gets no grad).
+class _BinnedMetricLoss(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, z: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable, partials: Partials):  # type: ignore[override]
+        p = torch.exp(-z).add_(1).reciprocal_()  # logistic(z) in place: no autograd here
+        index, counts = _sums(p, y, w, table)
+        value, d_pos, d_neg = partials(*counts)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(index, w, p, torch.stack((d_pos, d_neg), -2))
+            ctx.table = table
+        return torch.rsub(value.mean(-1), 1)
 
-    ``p``, ``y`` and ``w`` are ``(N,)`` (counts ``(T,)``) or ``(M, N)``: ``M`` independent rows (counts ``(M, T)``).
+    @staticmethod
+    def backward(ctx, g: Tensor):  # type: ignore[override]
+        index, w, p, d_class = ctx.saved_tensors
+        # L = 1 - mean_t V_t: the upstream gradient of each row, times -1/T, scales that row's partials.
+        scale = (g if g.dim() == 0 else g.view(-1, 1, 1)) * (-1 / d_class.shape[-1])
+        return _grad(d_class * scale, index, ctx.table, w, p, logits=True), None, None, None, None
+
+
+def binned_counts(
+    x: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable, logits: bool = False
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(tp, fp, fn, tn)`` of probabilities ``x`` (or of ``logistic(x)`` with ``logits=True``), labels ``y`` and
+    optional weights ``w`` (``w`` gets no grad).
+
+    ``x``, ``y`` and ``w`` are ``(N,)`` (counts ``(T,)``) or ``(M, N)``: ``M`` independent rows (counts ``(M, T)``).
     """
-    return _BinnedCounts.apply(p, y, w, table)
+    return _BinnedCounts.apply(x, y, w, table, logits)
+
+
+def binned_metric_loss(z: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable, partials: Partials) -> Tensor:
+    """``1 - mean_t V_t`` of logits ``z`` (``(N,)``: a scalar; ``(M, N)``: one per row), ``V`` from ``partials``.
+
+    Equal to ``1 - metric(*binned_counts(z, y, w, table, logits=True)).mean(-1)``, gradient included, in one
+    autograd node.
+    """
+    return _BinnedMetricLoss.apply(z, y, w, table, partials)

@@ -51,10 +51,11 @@ def heaviside_counts(p: Tensor, targets: Tensor, weights: Tensor | None, table: 
 def _like(p: Tensor, name: str, values: Tensor) -> Tensor:
     """``values`` shaped like ``p`` (one per sample, or one per sample of each row) in ``p``'s dtype."""
     if p.dim() == 1:
-        return per_sample(name, values, p.numel()).to(p.dtype)
-    if values.shape != p.shape:
+        values = per_sample(name, values, p.numel())
+    elif values.shape != p.shape:
         raise ValueError(f"{name} must have the shape of the logits {tuple(p.shape)}, got {tuple(values.shape)}")
-    return values.to(p.dtype)
+    # Skipping the no-op cast saves a dispatch: at small batches a loss's time is its count of tensor operations.
+    return values if values.dtype == p.dtype else values.to(p.dtype)
 
 
 def _counts(h: Tensor, targets: Tensor, weights: Tensor | None) -> Counts:

@@ -53,7 +53,9 @@ def _heaviside(p: Tensor, tau: float | Tensor, delta: float) -> Tensor:
 def _sigmoid_step(p: Tensor, tau: float | Tensor, k: float) -> Tensor:
     """:func:`sigmoid_step` without argument checks."""
     tau = torch.as_tensor(tau, dtype=p.dtype, device=p.device)
-    return torch.sigmoid(k * (p - tau.reshape(*tau.shape, *([1] * p.dim()))))
+    # exp rather than torch.sigmoid: every element rounds alike wherever it sits, so rows of a stack match
+    # the same rows alone (see hfa.losses.binned).
+    return 1 / (1 + torch.exp(-k * (p - tau.reshape(*tau.shape, *([1] * p.dim())))))
 
 
 def heaviside(p: Tensor, tau: float | Tensor = 0.5, delta: float = 0.1) -> Tensor:

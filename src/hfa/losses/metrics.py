@@ -6,6 +6,11 @@ Each function takes ``tp, fp, fn, tn`` of shape ``(T,)`` (one entry per threshol
 Leading axes broadcast: counts of shape ``(M, T)`` (one row per independent batch) give ``(M, T)``, or ``(M, 1)``
 for :func:`auroc`.
 
+The ``*_partials`` functions return ``(value, d_pos, d_neg)``: the metric and its derivatives along the two ways
+one sample moves the counts. Raising a positive's score moves soft weight from FN to TP, so
+``d_pos = dV/dTP - dV/dFN``; raising a negative's moves it from TN to FP, so ``d_neg = dV/dFP - dV/dTN``. With them
+a metric loss needs no autograd graph of its own (:func:`hfa.losses.binned.binned_metric_loss`).
+
 Every denominator has :data:`EPS` added, so a batch without positives or without predicted positives gives a finite
 value and finite gradients (a ratio whose numerator and denominator are both 0 then reads 0). Counts are in units of
 samples (or of the per-sample weights), so :data:`EPS` is negligible unless the weights themselves are tiny.
@@ -18,7 +23,17 @@ from torch import Tensor
 
 from hfa.losses._checks import check_positive
 
-__all__ = ["EPS", "accuracy", "auroc", "balanced_accuracy", "fbeta", "mcc"]
+__all__ = [
+    "EPS",
+    "accuracy",
+    "accuracy_partials",
+    "auroc",
+    "balanced_accuracy",
+    "balanced_accuracy_partials",
+    "fbeta",
+    "fbeta_partials",
+    "mcc",
+]
 
 EPS = 1e-7
 
@@ -30,9 +45,31 @@ def fbeta(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, beta: float = 1.0) -> 
     return (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp + EPS)
 
 
+def fbeta_partials(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, beta: float = 1.0) -> tuple[Tensor, Tensor, Tensor]:
+    r""":func:`fbeta` and its derivatives along a positive's and a negative's move (see the module docstring).
+
+    With :math:`a = 1 + \beta^2` and :math:`D = a TP + \beta^2 FN + FP + \epsilon`:
+    :math:`\partial F/\partial TP - \partial F/\partial FN = a (D - TP) / D^2` and
+    :math:`\partial F/\partial FP - \partial F/\partial TN = -a TP / D^2`.
+    """
+    del tn
+    b2 = check_positive("beta", beta) ** 2
+    numerator = (1 + b2) * tp
+    denominator = (numerator + (fn if b2 == 1 else b2 * fn)) + fp + EPS
+    scale = (denominator * denominator).reciprocal_().mul_(1 + b2)
+    return numerator / denominator, (denominator - tp).mul_(scale), (tp * scale).neg_()
+
+
 def accuracy(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor) -> Tensor:
     r"""Accuracy: :math:`(TP + TN) / (TP + FP + FN + TN)`."""
     return (tp + tn) / (tp + fp + fn + tn + EPS)
+
+
+def accuracy_partials(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`accuracy` and its derivatives along a positive's and a negative's move: ``+1/D`` and ``-1/D``."""
+    denominator = tp + fp + fn + tn + EPS
+    inverse = 1 / denominator
+    return (tp + tn) / denominator, inverse, -inverse
 
 
 def balanced_accuracy(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor) -> Tensor:
@@ -41,6 +78,15 @@ def balanced_accuracy(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor) -> Tensor:
     A class absent from the batch contributes 0 to the mean, so such a batch scores at most 1/2.
     """
     return 0.5 * (tp / (tp + fn + EPS) + tn / (tn + fp + EPS))
+
+
+def balanced_accuracy_partials(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`balanced_accuracy` and its derivatives along a positive's and a negative's move.
+
+    They are ``0.5 / (TP + FN + EPS)`` and ``-0.5 / (TN + FP + EPS)``: a sample moves only its own class's rate.
+    """
+    positives, negatives = tp + fn + EPS, tn + fp + EPS
+    return 0.5 * (tp / positives + tn / negatives), 0.5 / positives, -0.5 / negatives
 
 
 def mcc(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, rescale: bool = True) -> Tensor:

@@ -38,10 +38,19 @@ from hfa.losses._checks import (
     check_positive,
     check_thresholds,
 )
-from hfa.losses.binned import BinnedTable
+from hfa.losses.binned import BinnedTable, Partials, binned_counts, binned_metric_loss, logistic
 from hfa.losses.confusion import _counts, _like, heaviside_counts
 from hfa.losses.heaviside import _heaviside_table, _sigmoid_step
-from hfa.losses.metrics import accuracy, auroc, balanced_accuracy, fbeta, mcc
+from hfa.losses.metrics import (
+    accuracy,
+    accuracy_partials,
+    auroc,
+    balanced_accuracy,
+    balanced_accuracy_partials,
+    fbeta,
+    fbeta_partials,
+    mcc,
+)
 
 __all__ = [
     "AUTHORS_THRESHOLDS",
@@ -155,6 +164,8 @@ class MetricLoss(_Loss):
         delta: slope parameter of the Heaviside approximation, in (0, 0.5).
         approx: ``"heaviside"`` (piecewise linear, Tsoi et al.) or ``"sigmoid"``.
         k: slope of the sigmoid approximation (``approx="sigmoid"`` only), > 0.
+        partials: optional closed form of ``metric`` with its derivatives (see :mod:`hfa.losses.metrics`); with
+            it the Heaviside loss is one autograd node from logits to loss, much faster on small batches.
     """
 
     def __init__(
@@ -164,9 +175,11 @@ class MetricLoss(_Loss):
         delta: float = 0.1,
         approx: str = "heaviside",
         k: float = 10.0,
+        partials: Partials | None = None,
     ) -> None:
         super().__init__()
         self.metric = metric
+        self.partials = partials
         checked = check_thresholds(thresholds)
         # float64 keeps the grid exact until forward casts it to the logits' dtype; non-persistent so a loss
         # never adds keys to a state dict.
@@ -182,7 +195,7 @@ class MetricLoss(_Loss):
         self, logits: Tensor, targets: Tensor, weights: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The soft ``(tp, fp, fn, tn)`` this loss is computed from, each of shape ``(T,)`` (``(M, T)`` for rows)."""
-        return self._soft_counts(torch.sigmoid(_logits(logits)), targets, weights)
+        return self._soft_counts(logistic(_logits(logits)), targets, weights)
 
     def _soft_counts(
         self, probs: Tensor, targets: Tensor, weights: Tensor | None
@@ -192,12 +205,21 @@ class MetricLoss(_Loss):
         return _counts(_sigmoid_step(probs, self.thresholds, self.k), targets, weights)
 
     def _compute(self, z: Tensor, targets: Tensor, weights: Tensor | None) -> Tensor:
-        return 1 - self.metric(*self._soft_counts(torch.sigmoid(z), targets, weights)).mean(-1)
+        # Weights that need a gradient take the dense path (in _soft_counts), whose autograd covers them.
+        if self.approx == "heaviside" and (weights is None or not weights.requires_grad):
+            y = _like(z, "targets", targets)
+            w = None if weights is None else _like(z, "weights", weights)
+            if self.partials is not None:
+                return binned_metric_loss(z, y, w, self._binned, self.partials)
+            counts = binned_counts(z, y, w, self._binned, logits=True)
+        else:
+            counts = self._soft_counts(logistic(z), targets, weights)
+        return 1 - self.metric(*counts).mean(-1)
 
     def _group_params(self) -> tuple:
         # A subclass's metric is a function of its class (FBetaLoss: of beta), shared by every instance; a plain
         # MetricLoss groups only with losses holding the very same metric object.
-        metric = self.beta if isinstance(self, FBetaLoss) else self.metric
+        metric = self.beta if isinstance(self, FBetaLoss) else (self.metric, self.partials)
         return (metric, tuple(self.thresholds.tolist()), self.delta, self.approx, self.k)
 
     def extra_repr(self) -> str:
@@ -221,7 +243,7 @@ class FBetaLoss(MetricLoss):
         k: float = 10.0,
     ) -> None:
         beta = check_positive("beta", beta)
-        super().__init__(partial(fbeta, beta=beta), thresholds, delta, approx, k)
+        super().__init__(partial(fbeta, beta=beta), thresholds, delta, approx, k, partial(fbeta_partials, beta=beta))
         self.beta = beta
 
     def extra_repr(self) -> str:
@@ -232,6 +254,7 @@ class _GridMetricLoss(MetricLoss):
     """A :class:`MetricLoss` whose metric is fixed by the subclass (``_metric_fn``); the rest as MetricLoss."""
 
     _metric_fn: Metric
+    _partials_fn: Partials | None = None
 
     def __init__(
         self,
@@ -240,13 +263,14 @@ class _GridMetricLoss(MetricLoss):
         approx: str = "heaviside",
         k: float = 10.0,
     ) -> None:
-        super().__init__(type(self)._metric_fn, thresholds, delta, approx, k)
+        super().__init__(type(self)._metric_fn, thresholds, delta, approx, k, type(self)._partials_fn)
 
 
 class F1Loss(_GridMetricLoss):
     r"""``1 - mean_t F1``, :math:`F_1 = 2 TP / (2 TP + FN + FP)`: :class:`FBetaLoss` with ``beta = 1``."""
 
     _metric_fn = staticmethod(fbeta)  # beta defaults to 1
+    _partials_fn = staticmethod(fbeta_partials)
     beta = 1.0
 
 
@@ -254,12 +278,14 @@ class AccuracyLoss(_GridMetricLoss):
     r"""``1 - mean_t (TP + TN) / (TP + FP + FN + TN)``. Arguments as :class:`MetricLoss`."""
 
     _metric_fn = staticmethod(accuracy)
+    _partials_fn = staticmethod(accuracy_partials)
 
 
 class BalancedAccuracyLoss(_GridMetricLoss):
     r"""``1 - mean_t (TP/(TP+FN) + TN/(TN+FP)) / 2``. Arguments as :class:`MetricLoss`."""
 
     _metric_fn = staticmethod(balanced_accuracy)
+    _partials_fn = staticmethod(balanced_accuracy_partials)
 
 
 class MCCLoss(_GridMetricLoss):
@@ -277,16 +303,28 @@ class AUROCLoss(_GridMetricLoss):
     _metric_fn = staticmethod(auroc)
 
 
+def _bce(z: Tensor, y: Tensor, pos_weight: Tensor | None = None) -> Tensor:
+    """``-(w y log s(z) + (1 - y) log(1 - s(z)))`` per sample, ``w = pos_weight`` (default 1).
+
+    As ``F.binary_cross_entropy_with_logits``, written with ``log(1 - s(z)) = log s(z) - z``. Its backward
+    computes ``torch.sigmoid``, whose vectorised and scalar code paths round differently, so a sample's gradient
+    would depend on where it sits in the tensor; ``logsigmoid`` and its gradient do not, which keeps each row of
+    a stack exactly what it is alone.
+    """
+    log_p = F.logsigmoid(z)
+    weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * y
+    return (1 - y) * z - weight * log_p
+
+
 class BCELoss(_PerSampleLoss):
     r"""Binary cross-entropy on logits: :math:`\ell_i = -(y_i \log s(z_i) + (1 - y_i) \log(1 - s(z_i)))`.
 
-    Computed stably by :func:`torch.nn.functional.binary_cross_entropy_with_logits`; optional per-sample weights
-    multiply :math:`\ell_i` before the reduction.
+    Computed stably from :math:`\log s(z)` (see :func:`_bce`); optional per-sample weights multiply
+    :math:`\ell_i` before the reduction.
     """
 
     def _compute(self, z: Tensor, targets: Tensor, weights: Tensor | None) -> Tensor:
-        losses = F.binary_cross_entropy_with_logits(z, _like(z, "targets", targets), reduction="none")
-        return self._reduce(losses, weights)
+        return self._reduce(_bce(z, _like(z, "targets", targets)), weights)
 
 
 class WeightedBCELoss(_PerSampleLoss):
@@ -363,10 +401,7 @@ class WeightedBCELoss(_PerSampleLoss):
                 f"a WeightedBCELoss with {len(self.pos_weight)} row weights needs logits of shape "
                 f"({len(self.pos_weight)}, N), got {tuple(z.shape)}"
             )
-        losses = F.binary_cross_entropy_with_logits(
-            z, _like(z, "targets", targets), pos_weight=self._weight(z), reduction="none"
-        )
-        return self._reduce(losses, weights)
+        return self._reduce(_bce(z, _like(z, "targets", targets), self._weight(z)), weights)
 
     def group_key(self) -> Hashable | None:
         # The weight is left out: for_group stacks the members' weights into one per row.

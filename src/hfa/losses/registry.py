@@ -1,8 +1,8 @@
 """Loss names -> how to build them, which parameters they use, and what they compute.
 
-``LOSSES`` is what config validation checks loss names against and what ``hfa losses`` lists; ``build_loss``
-turns a name and the (whole) loss section of a config into a module; ``loss_label`` names a configured loss in
-reports.
+``LOSSES`` is :data:`~hfa.loss_catalog.CATALOG` (what config validation checks names against and ``hfa losses``
+lists) with the module class of each loss; ``build_loss`` turns a name and the (whole) loss section of a
+config into a module; ``loss_label`` names a configured loss in reports.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from hfa.errors import HfaError
+from hfa.loss_catalog import CATALOG, PARAMETERS
 from hfa.losses.modules import (
     AUTHORS_THRESHOLDS,
     AccuracyLoss,
@@ -29,11 +30,6 @@ from hfa.losses.modules import (
 )
 
 __all__ = ["LOSSES", "PARAMETERS", "LossSpec", "build_loss", "loss_label"]
-
-PARAMETERS = ("beta", "pos_weight", "thresholds", "delta", "approx", "k", "alpha", "gamma")
-"""Every parameter a loss may use (the ``loss.*`` config keys besides ``name``)."""
-
-_METRIC_PARAMS = ("thresholds", "delta", "approx", "k")
 
 
 @dataclass(frozen=True)
@@ -58,63 +54,22 @@ class LossSpec:
         return {name: signature.parameters[name].default for name in self.params}
 
 
-LOSSES: dict[str, LossSpec] = {
-    "bce": LossSpec(
-        BCELoss,
-        (),
-        "L = -mean(y log s(z) + (1-y) log(1-s(z)))",
-        "plain binary cross-entropy on logits",
-    ),
-    "wbce": LossSpec(
-        WeightedBCELoss,
-        ("pos_weight",),
-        "L = -mean(w y log s(z) + (1-y) log(1-s(z))), w = pos_weight or #neg/#pos (auto)",
-        "BCE with positives up-weighted (Rezaei-Dastjerdehei et al.)",
-    ),
-    "focal": LossSpec(
-        FocalLoss,
-        ("alpha", "gamma"),
-        "L = -mean(a_t (1-p_t)^gamma log p_t), a_t = alpha | 1-alpha",
-        "focal loss (Lin et al.): down-weights well-classified samples",
-    ),
-    "f1": LossSpec(
-        F1Loss,
-        _METRIC_PARAMS,
-        "L = 1 - mean_t 2TP / (2TP + FN + FP)",
-        "soft F1 averaged over thresholds (Tsoi et al.)",
-    ),
-    "fbeta": LossSpec(
-        FBetaLoss,
-        ("beta", *_METRIC_PARAMS),
-        "L = 1 - mean_t (1+b^2)TP / ((1+b^2)TP + b^2 FN + FP)",
-        "soft F-beta averaged over thresholds; beta > 1 favours recall",
-    ),
-    "accuracy": LossSpec(
-        AccuracyLoss,
-        _METRIC_PARAMS,
-        "L = 1 - mean_t (TP + TN) / (TP + FP + FN + TN)",
-        "soft accuracy averaged over thresholds",
-    ),
-    "balanced_accuracy": LossSpec(
-        BalancedAccuracyLoss,
-        _METRIC_PARAMS,
-        "L = 1 - mean_t (TP/(TP+FN) + TN/(TN+FP)) / 2",
-        "soft balanced accuracy (mean of recall and specificity) averaged over thresholds",
-    ),
-    "mcc": LossSpec(
-        MCCLoss,
-        _METRIC_PARAMS,
-        "L = 1 - mean_t (MCC+1)/2, MCC = (TP TN - FP FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN))",
-        "soft Matthews correlation, rescaled to [0, 1], averaged over thresholds",
-    ),
-    "auroc": LossSpec(
-        AUROCLoss,
-        _METRIC_PARAMS,
-        "L = 1 - trapezoid area under the points (FPR_t, TPR_t) plus (0,0) and (1,1)",
-        "soft ROC AUC over the threshold grid (Tsoi et al.)",
-    ),
+_FACTORIES: dict[str, Callable[..., nn.Module]] = {
+    "bce": BCELoss,
+    "wbce": WeightedBCELoss,
+    "focal": FocalLoss,
+    "f1": F1Loss,
+    "fbeta": FBetaLoss,
+    "accuracy": AccuracyLoss,
+    "balanced_accuracy": BalancedAccuracyLoss,
+    "mcc": MCCLoss,
+    "auroc": AUROCLoss,
 }
-"""Every loss by name; soft counts use TP = sum y H(s(z); tau) etc. (see ``hfa.losses.confusion``)."""
+
+LOSSES: dict[str, LossSpec] = {
+    name: LossSpec(_FACTORIES[name], info.params, info.formula, info.summary) for name, info in CATALOG.items()
+}
+"""Every loss of :data:`~hfa.loss_catalog.CATALOG` by name, with the class that builds it."""
 
 
 def _spec(name: str) -> LossSpec:

@@ -1,0 +1,125 @@
+"""The two summary tables of ``run.py``: how far each case is from the device's arithmetic limit, and issue 10's
+targets with their ratios and met / not met (computed from the rows the cases return)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from rich.table import Table
+
+from common import Row, fmt_flops, fmt_seconds
+
+
+def _training_flop_per_row() -> float:
+    """FLOP per training row of bench_training's case: forward (2 x MACs) and backward (4 x MACs) of the default
+    MLP, plus the per-epoch validation forward spread over the epoch's training rows."""
+    import bench_training
+    from hfa.config import ModelConfig
+
+    widths = [bench_training.N_FEATURES, *ModelConfig().hidden, 1]
+    macs = sum(a * b for a, b in zip(widths, widths[1:], strict=False))
+    return 6 * macs + 2 * macs * bench_training.N_VAL / bench_training.N_TRAIN
+
+
+def _limit_cells(row: Row, matmul: float) -> tuple[str, str, str, str, str]:
+    """(arithmetic, hfa time or rate, achieved FLOP/s, fraction of matmul throughput, what holds it there)."""
+    if "flop" in row.extra:  # the loss: seconds per call
+        ops = int(row.extra.get("aten_ops", 0))
+        achieved = row.extra["flop"] / row.hfa_value
+        each = f"{ops} tensor ops a call, {fmt_seconds(row.hfa_value / ops)} each"
+        if row.extra.get("samples", 0) < 10_000:
+            held = f"{each}: their dispatch, not arithmetic"
+        else:
+            held = f"{each}: the passes over the samples (bin search, two scatters, one gather) are scalar loops"
+        return (
+            f"{fmt_flops(row.extra['flop'])} a call",
+            row.hfa,
+            f"{fmt_flops(achieved)}/s",
+            f"{achieved / matmul:.2%}",
+            held,
+        )
+    if row.case == "training":
+        per_row = _training_flop_per_row()
+        achieved = per_row * row.hfa_value
+        held = "per-step overhead of small matrices (batch 256 x width 64): a step is ~20 µs of arithmetic"
+        return f"{fmt_flops(per_row)} a row", row.hfa, f"{fmt_flops(achieved)}/s", f"{achieved / matmul:.2%}", held
+    if row.case == "startup":
+        floors = (
+            f"python {fmt_seconds(row.extra['python_floor_s'])}, Typer --help {fmt_seconds(row.extra['typer_floor_s'])}"
+        )
+        return "none", row.hfa, "-", "-", f"imports and the interpreter; floors: {floors}"
+    return "not reported by this case", row.hfa, "-", "-", row.note[:70]
+
+
+def limits_table(rows: list[Row], matmul: float, device: torch.device) -> Table:
+    table = Table(
+        title=f"How far from the limit: each case's arithmetic against the measured {fmt_flops(matmul)}/s "
+        f"float32 matmul throughput of this {device.type}",
+        title_justify="left",
+    )
+    for column in ("case", "size", "arithmetic", "hfa", "achieved", "of matmul", "what holds it there"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        if row.case != "loss vs loop":  # the same hfa timing as the torch-btg row above it
+            table.add_row(row.case, row.size, *_limit_cells(row, matmul))
+    return table
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str
+    pick: Callable[[Row], bool]
+    need: float | None  # ratio >= need; None: the row's own met flag decides
+
+
+def _is(case: str, size: str = "") -> Callable[[Row], bool]:
+    return lambda row: row.case == case and size in row.size
+
+
+def issue_targets(device: torch.device) -> list[tuple[Target, str | None]]:
+    """Issue 10's targets; the second item says why a target has no row in this run (None: it has one)."""
+    gpu = device.type == "cuda"
+    not_here = "no case of benchmarks/run.py measures it"
+    return [
+        (Target("hfa --help under 0.5 s", _is("startup", "hfa --help"), 1.0), None),
+        (Target("hfa losses under 0.5 s", _is("startup", "hfa losses"), 1.0), None),
+        (Target("hfa datasets under 0.5 s", _is("startup", "hfa datasets"), 1.0), None),
+        (Target("hfa sweep (54-run quickstart) >= 50x a shell loop of hfa train", lambda r: False, 50.0), not_here),
+        (
+            Target(
+                f"in-process sweep, stacked vs one by one >= {30 if gpu else 10}x", _is("sweep"), 30.0 if gpu else 10.0
+            ),
+            None,
+        ),
+        (Target("hfa train whole process (100k x 20, dropout) >= 2x a plain script", lambda r: False, 2.0), not_here),
+        (
+            Target(f"training core >= {10 if gpu else 5}x the DataLoader loop", _is("training"), 10.0 if gpu else 5.0),
+            None,
+        ),
+        (Target("training core with dropout >= 5x the DataLoader loop", lambda r: False, 5.0), not_here),
+        (Target("metric loss >= 10x torch-btg at 1,024", _is("loss vs torch-btg", "1,024"), 10.0), None),
+        (Target("metric loss >= 10x torch-btg at 65,536", _is("loss vs torch-btg", "65,536"), 10.0), None),
+        (Target("time per row at 1M x 32 within 1.5x of 10k", _is("scale time", "1M"), None), None),
+        (Target("peak memory at 1M x 32 < 3x the data", _is("scale memory"), None), None),
+    ]
+
+
+def targets_table(rows: list[Row], device: torch.device) -> Table:
+    table = Table(title="Issue 10 targets", title_justify="left")
+    for column, justify in (("target", "left"), ("measured", "right"), ("ratio", "right"), ("met", "center")):
+        table.add_column(column, justify=justify)
+    for target, absent in issue_targets(device):
+        found = [row for row in rows if target.pick(row)]
+        if not found:
+            why = absent or "its case was not run (see --only)"
+            table.add_row(target.text, "-", "-", f"[yellow]not measured[/]: {why}")
+            continue
+        row = found[0]
+        met = row.met if target.need is None or math.isnan(row.ratio) else row.ratio >= target.need
+        verdict = "[yellow]skipped[/]" if met is None else "[green]met[/]" if met else "[red]not met[/]"
+        ratio = "-" if math.isnan(row.ratio) else f"{row.ratio:.2f}x"
+        table.add_row(target.text, f"{row.hfa} vs {row.baseline}", ratio, verdict)
+    return table
