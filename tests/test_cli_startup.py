@@ -49,7 +49,7 @@ def test_datasets_reads_the_shipped_listing_without_the_data_packages(args):
 
 
 def test_the_probe_sees_heavy_imports():
-    """The check above means something: a command that trains imports torch (even to report a missing file)."""
-    code, modules = _loaded("train", "--config", "/nonexistent.yaml")
+    """The check above means something: a command that trains imports torch (even to report a missing data file)."""
+    code, modules = _loaded("train", "data.name=/nonexistent.csv", "data.target=y", "--out", "/tmp/hfa-probe")
     assert code == 2
     assert {"torch", "pandas"} <= modules

@@ -34,7 +34,9 @@ def write_whole(run_dir, cfg=None, marker=1):
     cfg = cfg or Config()
     frame = pd.DataFrame({"split": ["test"], "rule": ["fixed"], "threshold": [0.5], "marker": [marker]})
     model, fitted = torch.nn.Linear(2, 1), {"columns": ["a", "b"]}
-    write_run(run_dir, cfg, {"status": "ok"}, metrics=frame, history=frame, model=model, preprocessing=fitted)
+    write_run(
+        run_dir, cfg, {"status": "ok"}, metrics=frame, history=frame, model=model, preprocessing=fitted, curves=frame
+    )
 
 
 def hidden(folder):
