@@ -164,7 +164,13 @@ def write_scored_run(
     from hfa.metrics import curve_points, evaluate
 
     betas = (1.0, config["loss"]["beta"]) if config["loss"]["name"] == "fbeta" else (1.0,)
-    metrics = evaluate(splits, threshold=config["eval"]["threshold"], beta=config["loss"]["beta"], betas=betas)
+    metrics = evaluate(
+        splits,
+        threshold=config["eval"]["threshold"],
+        beta=config["loss"]["beta"],
+        betas=betas,
+        tune_betas=config["eval"]["tune_betas"],
+    )
     folder = write_run(root, run_id, loss_label, config, metrics)
     curve_points(splits).to_csv(folder / "curves.csv", index=False)
     epochs = np.arange(1, 6)

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -302,6 +302,12 @@ class EvalConfig(_Section):
     threshold: float = Field(0.5, gt=0, lt=1, description="the fixed decision threshold")
     tune_metric: Literal["f1", "fbeta", "mcc", "balanced_accuracy", "accuracy"] = Field(
         "f1", description="metric the tuned threshold maximises on validation"
+    )
+    tune_betas: list[Annotated[float, Field(gt=0, le=MAX_SCALE)]] = Field(
+        default_factory=list,
+        max_length=16,
+        description="more tuned rules: for each beta, rule tuned_f<beta> at the threshold maximising F-beta on "
+        "validation (the honest BCE baseline for an F-beta loss)",
     )
 
 

@@ -44,6 +44,8 @@ __all__ = [
     "metrics_at_thresholds",
     "probability_scores",
     "tune_threshold",
+    "tuned_rule_beta",
+    "tuned_rules",
 ]
 
 COUNT_COLUMNS: tuple[str, ...] = ("tp", "fp", "fn", "tn")
@@ -81,6 +83,16 @@ _TIE_RTOL = 1e-12
 def fbeta_column(beta: float) -> str:
     """The column of F-beta at ``beta``: ``f1``, ``f2``, ``f0.5``."""
     return f"f{_check_beta(beta):g}"
+
+
+def tuned_rules(betas: Sequence[float]) -> dict[str, float]:
+    """``{"tuned_f2": 2.0, ...}``: the extra tuned rules of ``eval.tune_betas``, in order, each beta once."""
+    return {f"tuned_{fbeta_column(b)}": float(b) for b in dict.fromkeys(float(b) for b in betas)}
+
+
+def tuned_rule_beta(rule: str) -> float | None:
+    """The beta of a ``tuned_f<beta>`` rule; None for any other rule."""
+    return fbeta_of(rule[len("tuned_") :]) if rule.startswith("tuned_") else None
 
 
 def fbeta_of(name: str) -> float | None:
@@ -393,8 +405,10 @@ def evaluate(
     beta: float = 1.0,
     mean_thresholds: Sequence[float] = AUTHORS_THRESHOLDS,
     betas: Sequence[float] = (1.0,),
+    tune_betas: Sequence[float] = (),
 ) -> pd.DataFrame:
-    """The metrics table of a run: for each split (in mapping order), rows ``fixed``, ``tuned``, ``mean``.
+    """The metrics table of a run: for each split (in mapping order), rows ``fixed``, ``tuned``, then
+    ``tuned_f<beta>`` for each of ``tune_betas``, then ``mean``.
 
     Columns are ``split, rule, threshold`` followed by ``metric_columns(betas)``: ``f1`` always, and
     ``f<beta>`` for every other beta in ``betas`` (a column means one metric in every row).
@@ -402,6 +416,8 @@ def evaluate(
     - ``fixed``: at ``threshold`` (``eval.threshold``).
     - ``tuned``: at the threshold that ``tune_threshold`` picks for ``tune_metric`` (at ``beta`` for ``fbeta``) on
       the ``val`` split, the same threshold for every split, so the test row is an honest post-hoc baseline.
+    - ``tuned_f<beta>`` (``eval.tune_betas``): as ``tuned``, at the threshold maximising F-beta at that beta,
+      so an F-beta loss can be compared with BCE tuned for its own metric.
     - ``mean``: the mean of each metric column over ``mean_thresholds`` (the authors' 0.1, ..., 0.9); the counts
       become float means and ``threshold`` is NaN (written empty in CSV). A rate undefined at any of those
       thresholds has an undefined mean.
@@ -423,16 +439,18 @@ def evaluate(
         raise HfaError("splits must name at least one split, e.g. 'val' and 'test'")
     if "val" not in splits:
         raise HfaError(f"splits must include 'val' to tune the threshold on; got {', '.join(map(str, splits))}")
-    tuned = tune_threshold(*splits["val"], metric=tune_metric, beta=beta)
+    rules = tuned_rules(tune_betas)
+    tuned = [tune_threshold(*splits["val"], metric=tune_metric, beta=beta)]
+    tuned += [tune_threshold(*splits["val"], metric="fbeta", beta=b) for b in rules.values()]
 
     rows: list[dict[str, Any]] = []
     for split, (y_true, y_prob) in splits.items():
         # One pass per split: the fixed and tuned thresholds and the mean grid share the sort.
-        table = metrics_at_thresholds(y_true, y_prob, np.concatenate((fixed, [tuned], means)), betas=betas)
-        rows.append({"split": split, "rule": "fixed", **table.iloc[0].to_dict()})
-        rows.append({"split": split, "rule": "tuned", **table.iloc[1].to_dict()})
+        table = metrics_at_thresholds(y_true, y_prob, np.concatenate((fixed, tuned, means)), betas=betas)
+        for i, rule in enumerate(["fixed", "tuned", *rules]):
+            rows.append({"split": split, "rule": rule, **table.iloc[i].to_dict()})
         # skipna=False: a mean over thresholds where the metric is sometimes undefined is undefined.
-        mean_row = table.iloc[2:][names].mean(axis=0, skipna=False).to_dict()
+        mean_row = table.iloc[1 + len(tuned) :][names].mean(axis=0, skipna=False).to_dict()
         rows.append({"split": split, "rule": "mean", "threshold": float("nan"), **mean_row})
     frame = pd.DataFrame(rows, columns=["split", "rule", "threshold", *names])
     return frame.astype({column: np.float64 for column in ["threshold", *names]})

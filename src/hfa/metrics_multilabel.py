@@ -35,6 +35,7 @@ from hfa.metrics import (
     metric_columns,
     metrics_at_thresholds,
     tune_threshold,
+    tuned_rules,
 )
 
 __all__ = ["AGGREGATES", "MULTILABEL_COLUMNS", "evaluate_multilabel", "subset_accuracy"]
@@ -61,9 +62,16 @@ def subset_accuracy(y: NDArray, p: NDArray, thresholds: NDArray) -> NDArray[np.f
 
 
 def _split_rows(
-    split: str, y: NDArray, p: NDArray, labels: Sequence[str], thresholds: NDArray, beta: float
+    split: str,
+    y: NDArray,
+    p: NDArray,
+    labels: Sequence[str],
+    thresholds: NDArray,
+    beta: float,
+    rules: Sequence[tuple[str, slice]],
 ) -> list[dict[str, Any]]:
-    """The rows of one split; ``thresholds`` is ``(L, K)``: fixed, tuned, then the mean grid, per label."""
+    """The rows of one split; ``thresholds`` is ``(L, K)`` per label, ``rules`` says which of its columns make
+    each rule (one column, or the mean grid for ``mean``)."""
     tables = [metrics_at_thresholds(y[:, j], p[:, j], thresholds[j], betas=(1.0, beta)) for j in range(len(labels))]
     counts = tuple(np.stack([t[c].to_numpy(np.int64) for t in tables]).sum(0) for c in COUNT_COLUMNS)
     micro = pd.DataFrame(
@@ -77,7 +85,7 @@ def _split_rows(
         }
     )
     rows: list[dict[str, Any]] = []
-    for rule, at in (("fixed", slice(0, 1)), ("tuned", slice(1, 2)), ("mean", slice(2, None))):
+    for rule, at in rules:
         per_label = pd.DataFrame([t.iloc[at][METRIC_COLUMNS].mean(axis=0) for t in tables])
         shown = float(thresholds[0, 0]) if rule == "fixed" else float("nan")
         for j, label in enumerate(labels):
@@ -100,10 +108,12 @@ def evaluate_multilabel(
     tune_metric: str = "f1",
     beta: float = 1.0,
     mean_thresholds: Sequence[float] = AUTHORS_THRESHOLDS,
+    tune_betas: Sequence[float] = (),
 ) -> pd.DataFrame:
     """The metrics table of a multi-label run (columns :data:`MULTILABEL_COLUMNS`); see the module docstring.
 
-    For each split (in mapping order) and rule (``fixed``, ``tuned``, ``mean``): one row per label in ``labels``
+    For each split (in mapping order) and rule (``fixed``, ``tuned``, ``tuned_f<beta>`` for each of
+    ``tune_betas``, ``mean``): one row per label in ``labels``
     order, then ``macro``, then ``micro``. ``splits`` maps a split name to ``(labels (n, L), probabilities (n, L))``
     and must include ``val``, on which each label's threshold is tuned.
 
@@ -121,11 +131,17 @@ def evaluate_multilabel(
         raise HfaError(f"threshold must be one number in (0, 1), got {threshold!r}")
     data = {split: _matrices(*pair, len(labels), split) for split, pair in splits.items()}
     y_val, p_val = data["val"]
-    tuned = [tune_threshold(y_val[:, j], p_val[:, j], metric=tune_metric, beta=beta) for j in range(len(labels))]
+    extra = tuned_rules(tune_betas)
+    tuned = [[tune_threshold(y_val[:, j], p_val[:, j], metric=tune_metric, beta=beta) for j in range(len(labels))]]
+    tuned += [[tune_threshold(y_val[:, j], p_val[:, j], "fbeta", b) for j in range(len(labels))] for b in extra.values()]
     grid = np.asarray(mean_thresholds, dtype=np.float64)
     thresholds = np.column_stack(
-        [np.full(len(labels), float(threshold)), tuned, np.tile(grid, (len(labels), 1))]
+        [np.full(len(labels), float(threshold)), *tuned, np.tile(grid, (len(labels), 1))]
     ).astype(np.float64)
-    rows = [row for split, (y, p) in data.items() for row in _split_rows(split, y, p, labels, thresholds, beta)]
+    rules = [("fixed", slice(0, 1))] + [(rule, slice(i, i + 1)) for i, rule in enumerate(["tuned", *extra], start=1)]
+    rules.append(("mean", slice(1 + len(tuned), None)))
+    rows = [
+        row for split, (y, p) in data.items() for row in _split_rows(split, y, p, labels, thresholds, beta, rules)
+    ]
     frame = pd.DataFrame(rows, columns=MULTILABEL_COLUMNS)
     return frame.astype({column: np.float64 for column in ["threshold", *METRIC_COLUMNS, *SET_COLUMNS]})

@@ -20,6 +20,7 @@ import pandas as pd
 from hfa.config import Config, read_yaml, validate
 from hfa.data.preprocess import Preprocessing
 from hfa.errors import HfaError
+from hfa.metrics import tuned_rule_beta
 
 NEEDED = ("run.json", "config.yaml", "model.pt", "preprocessing.json")
 THRESHOLD_RULES = ("fixed", "tuned")
@@ -75,7 +76,10 @@ class Predictor:
     def thresholds(self) -> dict[str, float | np.ndarray]:
         """Per rule the threshold, or (multi-label) one threshold per label."""
         width = len(self.labels) if self.labels else None
-        return {rule: _per_label(self.info["thresholds"][rule], width) for rule in THRESHOLD_RULES}
+        stored = self.info["thresholds"]
+        # tuned_f<beta> rules exist where the run's config asked for them (eval.tune_betas).
+        rules = [*THRESHOLD_RULES, *(rule for rule in stored if tuned_rule_beta(rule) is not None)]
+        return {rule: _per_label(stored[rule], width) for rule in rules}
 
     @property
     def feature_columns(self) -> list[str]:
@@ -84,7 +88,7 @@ class Predictor:
     def threshold(self, which: str | float = "fixed") -> float | np.ndarray:
         """The decision threshold a rule names (per label for a multi-label run), or a number checked to lie in
         (0, 1)."""
-        if isinstance(which, str) and which in THRESHOLD_RULES:
+        if isinstance(which, str) and which in self.thresholds:
             return self.thresholds[which]
         if isinstance(which, np.ndarray) and ((which > 0) & (which < 1)).all():
             return which  # per-label thresholds this predictor gave out
@@ -93,7 +97,8 @@ class Predictor:
         except (TypeError, ValueError):
             value = float("nan")
         if not 0 < value < 1:
-            raise HfaError(f"threshold {which!r} is not allowed; allowed: fixed, tuned or a number in (0, 1)")
+            rules = ", ".join(self.thresholds)
+            raise HfaError(f"threshold {which!r} is not allowed; allowed: {rules} or a number in (0, 1)")
         return value
 
     def predict_proba(self, rows: pd.DataFrame, source: str = "the input") -> np.ndarray:

@@ -24,7 +24,7 @@ from hfa.data import Splits, prepare_data
 from hfa.devices import resolve_device
 from hfa.errors import HfaError
 from hfa.losses import LOSSES, build_loss, loss_label
-from hfa.metrics import curve_points, evaluate
+from hfa.metrics import curve_points, evaluate, tuned_rules
 from hfa.model import build_model
 from hfa.rundir import RUN_FILES, completed, run_config, run_dir_for, write_run  # noqa: F401  (re-exported)
 from hfa.training import EpochLog, Member, MemberData, Streams, TrainingError, TrainResult, predict_proba, train
@@ -232,7 +232,12 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         from hfa.metrics_multilabel import evaluate_multilabel
 
         metrics = evaluate_multilabel(
-            scores, splits.info["labels"], cfg.eval.threshold, cfg.eval.tune_metric, beta=cfg.loss.beta
+            scores,
+            splits.info["labels"],
+            cfg.eval.threshold,
+            cfg.eval.tune_metric,
+            beta=cfg.loss.beta,
+            tune_betas=cfg.eval.tune_betas,
         )
     else:
         metrics = evaluate(
@@ -241,6 +246,7 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
             tune_metric=cfg.eval.tune_metric,
             beta=cfg.loss.beta,
             betas=trained_betas(cfg),
+            tune_betas=cfg.eval.tune_betas,
         )
         curves = curve_points(scores)
     eval_s = time.perf_counter() - clock
@@ -291,18 +297,23 @@ def trained_betas(cfg: Config) -> tuple[float, ...]:
 
 
 def decision_thresholds(cfg: Config, metrics: pd.DataFrame) -> dict[str, Any]:
-    """The fixed threshold and the one tuned on validation, as ``hfa predict --threshold fixed|tuned`` reads them.
+    """The fixed threshold and those tuned on validation (``tuned``, and ``tuned_f<beta>`` of ``eval.tune_betas``),
+    as ``hfa predict --threshold fixed|tuned|tuned_f<beta>`` reads them.
 
     Multi-label runs: ``tuned`` lists one threshold per label, in the order of ``labels``.
     """
-    rows = metrics[(metrics["split"] == "val") & (metrics["rule"] == "tuned")]
-    if "label" in metrics.columns:
-        per_label = rows[~rows["label"].isin(("macro", "micro"))]
-        tuned: float | list[float] = [float(t) for t in per_label["threshold"]]
-        labels = {"labels": per_label["label"].tolist()}
-    else:
-        tuned, labels = float(rows["threshold"].iloc[0]), {}
-    return {"fixed": cfg.eval.threshold, "tuned": tuned, "tune_metric": cfg.eval.tune_metric, **labels}
+    val = metrics[metrics["split"] == "val"]
+    tuned: dict[str, float | list[float]] = {}
+    labels: dict[str, list[str]] = {}
+    for rule in ["tuned", *tuned_rules(cfg.eval.tune_betas)]:
+        rows = val[val["rule"] == rule]
+        if "label" in metrics.columns:
+            per_label = rows[~rows["label"].isin(("macro", "micro"))]
+            tuned[rule] = [float(t) for t in per_label["threshold"]]
+            labels = {"labels": per_label["label"].tolist()}
+        else:
+            tuned[rule] = float(rows["threshold"].iloc[0])
+    return {"fixed": cfg.eval.threshold, **tuned, "tune_metric": cfg.eval.tune_metric, **labels}
 
 
 def _resolved_pos_weight(loss_fn: torch.nn.Module) -> float | list[float] | None:

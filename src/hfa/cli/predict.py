@@ -28,7 +28,8 @@ def predict(
         "--threshold",
         "-t",
         metavar="fixed|tuned|NUMBER",
-        help="fixed (eval.threshold), tuned (chosen on validation at training) or a number in (0, 1).",
+        help="fixed (eval.threshold), tuned (chosen on validation at training), tuned_f<beta> (where the run "
+        "has eval.tune_betas) or a number in (0, 1).",
     ),
     id_column: str | None = typer.Option(None, "--id", metavar="COLUMN", help="Carry this column through."),
 ) -> None:

@@ -86,6 +86,23 @@ def report(
         "the losses train for)",
         show_default=False,
     ),
+    tests: str | None = typer.Option(
+        None,
+        "--test",
+        "-t",
+        metavar="LIST",
+        help="Comma-separated metrics to test against the baseline, each among those shown. (default: the "
+        "F-scores shown)",
+        show_default=False,
+    ),
+    label: str | None = typer.Option(
+        None,
+        "--label",
+        metavar="LIST",
+        help="Multi-label runs: the rows to show, comma-separated: target columns, macro, micro. (default: "
+        "every label, then macro and micro)",
+        show_default=False,
+    ),
     baseline: str | None = typer.Option(
         None,
         "--baseline",
@@ -99,6 +116,7 @@ def report(
 
     Failed runs are left out (and counted). Each loss is compared with the baseline under the same rule and
     with the baseline plus a tuned threshold: Δ, 95% bootstrap interval, Wilcoxon p, Holm-corrected.
+    Multi-label runs get a row per label and its macro and micro averages, each paired label by label.
 
     Examples:
 
@@ -107,11 +125,13 @@ def report(
       hfa report runs/quickstart --format markdown --out results.md --plot results.png
 
       hfa report runs --metrics f1,f3,mcc,brier --rule tuned --baseline wbce
+
+      hfa report runs/mulan-yeast --label macro,micro --test recall,precision
     """
     from hfa.report import DEFAULT_RULES, build_report, load_runs, render
 
     metric_names = _split_list([metrics]) if metrics else None
-    runs = load_runs(runs_dir, metrics=metric_names or ())
+    runs = load_runs(runs_dir, metrics=metric_names or (), labels=_split_list([label]) if label else ())
     rules = _split_list(rule) or list(DEFAULT_RULES)
     off = baseline is not None and baseline.lower() == "none"
     built = build_report(
@@ -122,6 +142,7 @@ def report(
         by=_split_list(by) or None,
         baseline=None if off else baseline or AUTO_BASELINE,
         explicit_baseline=baseline is not None,
+        tests=_split_list([tests]) if tests else None,
     )
     _print_notes(runs, built)
 
@@ -152,11 +173,12 @@ def _print_notes(runs: Runs, built: Report) -> None:
     if len(not_ok):
         statuses = ", ".join(sorted(set(not_ok["status"].astype(str))))
         _note(f"{len(not_ok)} of {len(every)} runs left out (status {statuses}); their errors are in run.json")
+    what = "label(s) of runs" if "label" in built.keys else "run(s)"
     for rule, summary in built.summaries.items():
         collapsed = int(summary["collapsed"].sum())
         if collapsed:
             _note(
-                f"{collapsed} run(s) collapsed under the {rule} rule: every {built.split} row predicted one class "
+                f"{collapsed} {what} collapsed under the {rule} rule: every {built.split} row predicted one class "
                 "(see the coll. column)"
             )
     for text in report_notes(built):
@@ -178,16 +200,53 @@ def _print_rich(built: Report, source: str) -> None:
     screen = Console(width=min(console.width, TABLE_WIDTH)) if console.is_terminal else console
     screen.print(f"[bold]{source}[/]", highlight=False)
     for section in sections(built):
-        table = Table(
-            title=section.title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
-        )
-        _columns(table, section)
-        for row in section.rows:
-            table.add_row(*row)
-        screen.print(table)
+        for part in _fit(section, screen.width):
+            table = Table(
+                title=part.title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+            )
+            _columns(table, part)
+            for row in part.rows:
+                table.add_row(*row)
+            screen.print(table)
         for note in section.notes:
             screen.print(f"  {note}", highlight=False, style="dim")
         screen.print()
+
+
+def _fit(section: Section, width: int) -> list[Section]:
+    """``section`` as tables that fit ``width``: the numeric columns split into groups, each group beside the
+    key columns, when one table would be wider (a loss label squeezed to one character per line reads as noise)."""
+    from dataclasses import replace
+
+    keys = len(section.header) - section.numeric
+
+    def column_width(i: int) -> int:
+        return max(len(section.header[i]), *(len(row[i]) for row in section.rows)) if section.rows else 1
+
+    widths = [column_width(i) for i in range(len(section.header))]
+    gap = 2  # one space of padding either side of a column border; the box's two edges are one space each
+    budget = width - 2 - sum(widths[:keys]) - gap * keys
+    if sum(widths[keys:]) + gap * (section.numeric - 1) <= budget or section.numeric <= 1:
+        return [section]
+    groups: list[list[int]] = [[]]
+    used = 0
+    for i in range(keys, len(section.header)):
+        if groups[-1] and used + widths[i] > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(i)
+        used += widths[i] + gap
+    columns = [[*range(keys), *group] for group in groups]
+    return [
+        replace(
+            section,
+            title=section.title if n == 0 else "(continued)",
+            header=[section.header[i] for i in cols],
+            rows=[[row[i] for i in cols] for row in section.rows],
+            numeric=len(cols) - keys,
+        )
+        for n, cols in enumerate(columns)
+    ]
 
 
 def _columns(table: object, section: Section) -> None:

@@ -123,7 +123,7 @@ class BinnedTable:
         """The bin of every value of ``p``: how many breakpoints are ``<= p``, from 0 to ``K - 1``."""
         _, _, edges, cell_bin, cell_edges = self.on(p.dtype, p.device)
         if p.shape[-1] < _SEARCH_BELOW:
-            return torch.bucketize(p, edges, right=True)
+            return torch.bucketize(p.contiguous(), edges, right=True)  # multi-label rows come transposed
         cell = (p * _CELLS).long().clamp_(0, _CELLS - 1)
         index = cell_bin[cell]
         for column in cell_edges:

@@ -7,6 +7,8 @@ config into a module; ``loss_label`` names a configured loss in reports.
 
 from __future__ import annotations
 
+import hashlib
+
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -94,11 +96,20 @@ def build_loss(name: str, **params: Any) -> nn.Module:
     return spec.factory(**used)
 
 
+LIST_SHOWN = 4
+
+
 def _format(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_format(v) for v in value) + "]"
+        items = [_format(v) for v in value]
+        if len(items) <= LIST_SHOWN:
+            return "[" + ",".join(items) + "]"
+        # A label a table can hold (one weight per label of a multi-label set is 14+ numbers); the digest of
+        # every value keeps two lists that share their ends apart.
+        digest = hashlib.sha256(",".join(items).encode()).hexdigest()[:4]
+        return f"[{items[0]}…{items[-1]}]#{digest}"
     return str(value)
 
 

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from hfa.errors import HfaError
-from hfa.metrics import fbeta_of
+from hfa.metrics import fbeta_of, tuned_rule_beta
 from hfa.report.collect import (
+    AGGREGATE_LABELS,
     DATA_KEY,
+    LABEL_KEY,
     DEFAULT_RULES,
     LOSS_KEY,
     RATIO_KEY,
@@ -24,10 +26,13 @@ from hfa.report.collect import (
     check_metrics,
     default_metrics,
     group_columns,
+    has_rule,
+    label_order,
     match_keys,
     pooled_keys,
     row_keys,
     select_rows,
+    with_label,
 )
 from hfa.report.stats import Ranking, paired_comparison, ranking, summarize
 
@@ -62,23 +67,30 @@ def build_report(
     by: Sequence[str] | None = None,
     baseline: str | None = AUTO_BASELINE,
     explicit_baseline: bool = False,
+    tests: Sequence[str] | None = None,
 ) -> Report:
-    """The report of ``runs``. ``by=None`` makes the default row keys (``collect.row_keys``).
+    """The report of ``runs``. ``by=None`` makes the default row keys (``collect.row_keys``); multi-label runs
+    always have the label among them.
 
     ``baseline=None`` leaves out the comparisons. The automatic baseline (``explicit_baseline=False``) is left
-    out quietly when the runs have no such loss; an explicit one must be present.
+    out quietly when the runs have no such loss; an explicit one must be present. ``tests`` are the metrics
+    compared with the baseline (default: the F-scores shown, else the first metric); each must be shown.
     """
     table = runs.table
     rules = list(dict.fromkeys(rules))
     metrics = list(dict.fromkeys(metrics or default_metrics(table)))
     check_metrics(table, metrics)
-    keys = list(dict.fromkeys(by)) if by else row_keys(table)
+    keys = with_label(table, dict.fromkeys(by)) if by else row_keys(table)
     check_columns(keys, group_columns(table), "grouping key")
+    if tests:
+        tests = list(dict.fromkeys(tests))
+        check_columns(tests, metrics, "tested metric (it must be among --metrics)")
     rows = {rule: select_rows(table, split, rule) for rule in rules}
     if TUNED not in rows and rules:
         # The honest baseline is BCE with a tuned threshold, whichever rule the table shows.
         rows[TUNED] = select_rows(table, split, TUNED)
-    summaries = {rule: _sorted(summarize(rows[rule], keys, metrics), keys, baseline) for rule in rules}
+    order = label_order(table)
+    summaries = {rule: _sorted(summarize(rows[rule], keys, metrics), keys, baseline, order) for rule in rules}
     report = Report(
         split=split,
         rules=rules,
@@ -102,31 +114,58 @@ def build_report(
     report.match = match_keys(table)
     if LOSS_KEY not in keys:
         return report  # without the loss as a row key there is nothing to compare with the baseline
-    pairs = [(rule, rule) for rule in rules] + [(rule, TUNED) for rule in rules if rule != TUNED]
-    for metric in _tested_metrics(table, metrics):
+    tuned_for: dict[str, str] = {}
+    for metric in tests or _tested_metrics(metrics):
+        # The honest baseline of an F-beta: BCE tuned for that F-beta, where the runs have the rule
+        # (eval.tune_betas); the tuned rule of both sides then means tuned for the metric tested.
+        tuned = _tuned_rule_for(table, metric, split, rows)
+        tuned_for[metric] = tuned
+        shown = [tuned if rule == TUNED else rule for rule in rules]
+        pairs = [(rule, rule) for rule in shown] + [(rule, tuned) for rule in shown if rule != tuned]
         paired = paired_comparison(rows, keys, report.match, metric, baseline, pairs)
-        report.comparisons[metric] = _sorted(paired, keys, baseline, extra=["rule", "baseline_rule"])
-    report.rankings = _rankings(rows, keys, report.comparisons, rules)
+        report.comparisons[metric] = _sorted(paired, keys, baseline, order, extra=["rule", "baseline_rule"])
+    report.rankings = _rankings(rows, keys, report.comparisons, rules, tuned_for)
     return report
 
 
-def _tested_metrics(table: pd.DataFrame, metrics: Sequence[str]) -> list[str]:
+def _tuned_rule_for(table: pd.DataFrame, metric: str, split: str, rows: dict[str, pd.DataFrame]) -> str:
+    """``tuned_f2`` for metric ``f2`` when the runs have that rule (loaded into ``rows``), else ``tuned``."""
+    beta = fbeta_of(metric)
+    rule = f"tuned_{metric}"
+    if beta is None or beta == 1.0 or not has_rule(table, rule):
+        return TUNED
+    if rule not in rows:
+        rows[rule] = select_rows(table, split, rule)
+    return rule
+
+
+def _tested_metrics(metrics: Sequence[str]) -> list[str]:
     """The F-scores shown (F1 and every trained F-beta), or the first metric when none is shown."""
     fscores = [m for m in metrics if fbeta_of(m) is not None]
     return fscores or list(metrics[:1])
 
 
 def _rankings(
-    rows: dict[str, pd.DataFrame], keys: list[str], comparisons: dict[str, pd.DataFrame], rules: Sequence[str]
+    rows: dict[str, pd.DataFrame],
+    keys: list[str],
+    comparisons: dict[str, pd.DataFrame],
+    rules: Sequence[str],
+    tuned_for: dict[str, str],
 ) -> list[Ranking]:
-    """Mean ranks over blocks (every row key but the loss), one per tested metric and rule, where >= 2 blocks."""
+    """Mean ranks over blocks (every row key but the loss), one per tested metric and rule, where >= 2 blocks.
+
+    A multi-label run's labels are blocks; its macro and micro rows are not (they average the label blocks).
+    """
     blocks = [k for k in keys if k != LOSS_KEY]
     out: list[Ranking] = []
     if not blocks:
         return out
     for metric in comparisons:
-        for rule in rules:
-            cells = rows[rule].groupby([*blocks, LOSS_KEY], dropna=False)[metric].mean()
+        for rule in (tuned_for.get(metric, TUNED) if r == TUNED else r for r in rules):
+            ranked = rows[rule]
+            if LABEL_KEY in blocks:
+                ranked = ranked[~ranked[LABEL_KEY].isin(AGGREGATE_LABELS)]
+            cells = ranked.groupby([*blocks, LOSS_KEY], dropna=False)[metric].mean()
             scores = cells.unstack(LOSS_KEY)
             if scores.dropna().shape[0] >= 2 and scores.shape[1] >= 2:
                 out.append(ranking(scores, metric, rule))
@@ -162,15 +201,27 @@ def _threshold_rules(table: pd.DataFrame) -> dict[str, str]:
     fixed = sorted(set(ok.loc[ok["rule"] == "fixed", "threshold"].dropna()))
     tuned_for = sorted(set(ok["eval.tune_metric"].dropna())) if "eval.tune_metric" in ok.columns else ["f1"]
     fixed_text = "τ = " + ", ".join(f"{t:g}" for t in fixed) if fixed else "eval.threshold"
-    return {
+    words = {
         "fixed": f"fixed rule ({fixed_text})",
         "tuned": f"tuned rule (τ maximising {'/'.join(map(str, tuned_for))} on validation)",
         "mean": "mean over τ = 0.1, 0.2, ..., 0.9",
     }
+    for rule in dict.fromkeys(ok["rule"]):
+        beta = tuned_rule_beta(str(rule))
+        if beta is not None:
+            words[str(rule)] = f"{rule} rule (τ maximising F{beta:g} on validation)"
+    return words
 
 
-def _sorted(frame: pd.DataFrame, keys: Sequence[str], baseline: str | None, extra: Sequence[str] = ()) -> pd.DataFrame:
-    """Numbers numerically (a natural ratio last), the baseline loss first, other text alphabetically."""
+def _sorted(
+    frame: pd.DataFrame,
+    keys: Sequence[str],
+    baseline: str | None,
+    labels: dict[str, int] | None = None,
+    extra: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Numbers numerically (a natural ratio last), the baseline loss first, labels in target order with the
+    averages last, other text alphabetically."""
     order = [k for k in keys if k != LOSS_KEY] + [k for k in (LOSS_KEY,) if k in keys] + list(extra)
     if frame.empty:
         return frame.reset_index(drop=True)
@@ -183,10 +234,12 @@ def _sorted(frame: pd.DataFrame, keys: Sequence[str], baseline: str | None, extr
         text = column.map(lambda v: "" if v is None or v != v else str(v))
         if column.name == LOSS_KEY and baseline is not None:
             return text.map(lambda v: ("0" if v == baseline else "1") + v)
+        if column.name == LABEL_KEY and labels:
+            return text.map(lambda v: labels.get(v, len(labels)))
         if column.name == "baseline_rule":
-            return text.map(lambda v: "1" if v == TUNED else "0")
+            return text.map(lambda v: "1" if v.startswith(TUNED) else "0")
         if column.name == "rule":
-            return text.map(lambda v: {"fixed": "0", "tuned": "1"}.get(v, "2") + v)
+            return text.map(lambda v: ("0" if v == "fixed" else "1" if v.startswith(TUNED) else "2") + v)
         return text
 
     return frame.sort_values(order, key=key, na_position="last", kind="stable").reset_index(drop=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from hfa.errors import HfaError
-from hfa.metrics import fbeta_column, is_count_metric
+from hfa.metrics import fbeta_column, is_count_metric, tuned_rule_beta
 from hfa.results import collect_results, config_columns, metric_columns, run_infos, run_table, varying_keys
 
 SPLITS = ("val", "test")
@@ -25,6 +25,10 @@ REPLICATE_KEYS = ("seed", "data.seed")
 DATA_KEY = "data.name"
 RATIO_KEY = "data.imbalance_ratio"
 LOSS_KEY = "loss"
+# Multi-label runs have one results row per label (and macro / micro rows, their averages): the label is a row
+# key that is never pooled, and a run's partner is the baseline run's row of the same label.
+LABEL_KEY = "label"
+AGGREGATE_LABELS = ("macro", "micro")
 BASE_METRICS = ("precision", "recall")
 
 
@@ -45,24 +49,45 @@ class Runs:
         return {(r.name, r.run_id): r.folder for r in self.infos.itertuples(index=False)}
 
 
-def load_runs(root: str | Path, metrics: Iterable[str] = ()) -> Runs:
-    """Every run below ``root``, with the count metrics named in ``metrics`` filled in for every run."""
+def load_runs(root: str | Path, metrics: Iterable[str] = (), labels: Sequence[str] = ()) -> Runs:
+    """Every run below ``root``, with the count metrics named in ``metrics`` filled in for every run.
+
+    ``labels`` keeps only those rows of multi-label runs (``macro``, ``micro`` or a target column); an unknown
+    label is an HfaError naming the labels there are.
+    """
     table = collect_results(root, metrics=[m for m in metrics if is_count_metric(m)])
-    if "label" in table.columns and table["label"].notna().any():
-        # Pooling a run's label rows (and its macro and micro rows) as if they were runs would give wrong numbers.
-        raise HfaError(
-            "these runs are multi-label (results have a 'label' column), which hfa report does not summarise yet; "
-            "read results.csv by label (scripts/mulan_yeast_study.py does for configs/mulan-yeast.yaml)"
-        )
+    if labels:
+        present = list(dict.fromkeys(table[LABEL_KEY].dropna())) if is_multilabel(table) else []
+        if not present:
+            raise HfaError("--label selects rows of multi-label runs, and these runs have one target")
+        for label in labels:
+            if label not in present:
+                raise HfaError(f"unknown label {label!r}; the runs have: {', '.join(map(str, present))}")
+        table = table[table[LABEL_KEY].isin(list(labels))].reset_index(drop=True)
     return Runs(table=table, infos=run_infos(root), root=Path(root))
+
+
+def has_rule(df: pd.DataFrame, rule: str) -> bool:
+    return bool((df["rule"] == rule).any())
+
+
+def is_multilabel(df: pd.DataFrame) -> bool:
+    return LABEL_KEY in df.columns and bool(df[LABEL_KEY].notna().any())
+
+
+def label_order(df: pd.DataFrame) -> dict[str, int]:
+    """Labels in target order (as results.csv lists them), the averages last."""
+    labels = [str(v) for v in dict.fromkeys(df[LABEL_KEY].dropna())] if is_multilabel(df) else []
+    ordered = [v for v in labels if v not in AGGREGATE_LABELS] + [v for v in AGGREGATE_LABELS if v in labels]
+    return {label: i for i, label in enumerate(ordered)}
 
 
 def select_rows(df: pd.DataFrame, split: str, rule: str) -> pd.DataFrame:
     """Rows of successful runs at one split and threshold rule; HfaError if the choice is invalid or empty."""
     if split not in SPLITS:
         raise HfaError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
-    if rule not in RULES:
-        raise HfaError(f"unknown rule {rule!r}; allowed: {', '.join(RULES)}")
+    if rule not in RULES and tuned_rule_beta(rule) is None:
+        raise HfaError(f"unknown rule {rule!r}; allowed: {', '.join(RULES)}, tuned_f<beta> (eval.tune_betas)")
     ok = df[df["status"] == "ok"]
     rows = ok[(ok["split"] == split) & (ok["rule"] == rule)]
     if rows.empty:
@@ -73,8 +98,18 @@ def select_rows(df: pd.DataFrame, split: str, rule: str) -> pd.DataFrame:
 
 
 def group_columns(df: pd.DataFrame) -> list[str]:
-    """What a table may be grouped by: the loss label, the experiment name and every config key."""
-    return [c for c in (LOSS_KEY, "name") if c in df.columns] + config_columns(df)
+    """What a table may be grouped by: the loss label, the experiment name, the label and every config key."""
+    label = [LABEL_KEY] if is_multilabel(df) else []
+    return [c for c in (LOSS_KEY, "name") if c in df.columns] + label + config_columns(df)
+
+
+def with_label(df: pd.DataFrame, keys: Sequence[str]) -> list[str]:
+    """``keys`` with the label after the data set (or first) for multi-label runs: labels are never pooled."""
+    keys = list(keys)
+    if not is_multilabel(df) or LABEL_KEY in keys:
+        return keys
+    at = keys.index(DATA_KEY) + 1 if DATA_KEY in keys else 0
+    return [*keys[:at], LABEL_KEY, *keys[at:]]
 
 
 def check_columns(names: Sequence[str], available: Sequence[str], kind: str) -> None:
@@ -108,7 +143,7 @@ def row_keys(df: pd.DataFrame) -> list[str]:
     if "name" in ok.columns and ok["name"].nunique(dropna=False) > 1:
         keys.append("name")
     keys += [LOSS_KEY, *(k for k in varying if k not in keys)]
-    return [k for k in keys if not _redundant(ok, k)]
+    return with_label(df, [k for k in keys if not _redundant(ok, k)])
 
 
 def _redundant(runs: pd.DataFrame, key: str) -> bool:
@@ -125,7 +160,7 @@ def match_keys(df: pd.DataFrame) -> list[str]:
     keys = [k for k in varying_keys(ok) if not k.startswith("loss.")]
     if "name" in ok.columns and ok["name"].nunique(dropna=False) > 1:
         keys.append("name")
-    return keys
+    return with_label(df, keys)
 
 
 def pooled_keys(df: pd.DataFrame, by: Sequence[str]) -> list[str]:

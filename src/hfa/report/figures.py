@@ -19,7 +19,7 @@ from hfa import io
 from hfa.errors import HfaError
 from hfa.metrics import count_metric
 from hfa.report.build import Report
-from hfa.report.collect import DATA_KEY, LOSS_KEY, RATIO_KEY, Runs, select_rows
+from hfa.report.collect import DATA_KEY, LABEL_KEY, LOSS_KEY, RATIO_KEY, Runs, select_rows
 from hfa.report.stats import Ranking
 from hfa.report.tables import data_title, format_key, header, p_equals
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 IMAGE_FORMATS = ("png", "pdf", "svg")
 PANEL = (4.0, 3.2)  # inches per panel
+MIN_WIDTH = 8.0
+LEGEND_CHAR_INCHES = 0.075  # one character of a 10-point label, roughly
 MAX_PANELS = 24
 RULE_STYLES = {"fixed": "-", "tuned": "--", "mean": ":"}
 OPERATING_MARKERS = {"fixed": "o", "tuned": "s"}
@@ -114,7 +116,10 @@ def _legend(figure: Figure, axes: np.ndarray, extra: Sequence[Any] = ()) -> None
                 handles.append(handle)
                 labels.append(label)
     if labels:
-        figure.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), frameon=False)
+        # As many columns as the widest entry leaves room for: a long loss label must not run off the figure.
+        entry = LEGEND_CHAR_INCHES * max(map(len, labels)) + 0.6
+        ncol = max(1, min(len(labels), 4, int(figure.get_figwidth() // entry)))
+        figure.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -181,10 +186,10 @@ def _rule_handles(report: Report, numeric: bool) -> list[Any]:
     for rule in report.rules:
         text = report.thresholds.get(rule, rule)
         if numeric:
-            handles.append(Line2D([], [], color="black", linestyle=RULE_STYLES[rule], label=text))
+            handles.append(Line2D([], [], color="black", linestyle=RULE_STYLES.get(rule, "-."), label=text))
         else:
             face = "black" if rule == "fixed" else "white"
-            handles.append(Line2D([], [], color="black", marker=markers[rule], mfc=face, linestyle="none", label=text))
+            handles.append(Line2D([], [], color="black", marker=markers.get(rule, "D"), mfc=face, linestyle="none", label=text))
     return handles
 
 
@@ -204,7 +209,7 @@ def _draw_metric(
         label = _label(hue, key)
         color = colors[i % len(colors)]
         if numeric:
-            ax.plot(xs, mean, RULE_STYLES[rule], marker="o", markersize=4, color=color, label=label)
+            ax.plot(xs, mean, RULE_STYLES.get(rule, "-."), marker="o", markersize=4, color=color, label=label)
             low, high = _BOUNDED.get(metric, (0.0, 1.0))  # a band past a metric's range shows impossible values
             ax.fill_between(xs, np.clip(mean - std, low, high), np.clip(mean + std, low, high), color=color, alpha=0.12)
         else:
@@ -293,7 +298,10 @@ def _label(hue: list[str], key: Any) -> str:
 def _cell_runs(runs: Runs, report: Report) -> list[tuple[str, pd.DataFrame]]:
     """(panel title, the runs of the cell) for each cell: the row keys but the loss, at most ``MAX_PANELS``."""
     rows = select_rows(runs.table, report.split, report.rules[0])
-    cell_keys = [k for k in report.keys if k != LOSS_KEY]
+    # A run's history and curves are the run's, not a label's: a multi-label run is one line in its cell.
+    cell_keys = [k for k in report.keys if k not in (LOSS_KEY, LABEL_KEY)]
+    if LABEL_KEY in report.keys:
+        rows = rows.drop_duplicates(subset=["name", "run_id"])
     groups = rows.groupby(cell_keys, dropna=False, sort=False) if cell_keys else [((), rows)]
     out = []
     for key, cell in groups:
@@ -320,6 +328,8 @@ def _finish_panels(figure: Figure, axes: np.ndarray, used: int, title: str, extr
     """Hide the unused panels of a grid, title the figure and put one legend beneath it."""
     for ax in list(axes.flat)[used:]:
         ax.set_visible(False)
+    # A single panel is too narrow for the title that names the split, the rule and the data set.
+    figure.set_figwidth(max(figure.get_figwidth(), MIN_WIDTH, LEGEND_CHAR_INCHES * max(map(len, title.split("\n")))))
     figure.suptitle(title, fontsize=10)
     _legend(figure, axes, extra)
     return figure
@@ -359,10 +369,10 @@ def learning_figure(runs: Runs, report: Report) -> Figure | None:
             ax.fill_between(mean.index, curves.min(axis=1), curves.max(axis=1), color=f"C{i % 10}", alpha=0.1)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(_history_words(column))
+        ax.set_ylabel(_history_words(column, LABEL_KEY in report.keys))
         ax.grid(True, alpha=0.3)
     title = (
-        f"Learning curves: {_history_words(column)} per epoch, mean over seeds (band: min to max); "
+        f"Learning curves: {_history_words(column, LABEL_KEY in report.keys)} per epoch, mean over seeds (band: min to max); "
         "a seed stops where early stopping ended it"
     )
     return _finish_panels(figure, axes, len(cells), title)
@@ -376,8 +386,10 @@ def _history_column(histories: Any) -> str | None:
     return None
 
 
-def _history_words(column: str) -> str:
-    return {"val_f1": "validation F1 at τ = 0.5", "val_loss": "validation loss"}.get(column, column)
+def _history_words(column: str, multilabel: bool = False) -> str:
+    # A multi-label run's history holds the micro F1 (counts summed over its labels).
+    f1 = "validation micro F1 at τ = 0.5" if multilabel else "validation F1 at τ = 0.5"
+    return {"val_f1": f1, "val_loss": "validation loss"}.get(column, column)
 
 
 def pr_figure(runs: Runs, report: Report) -> Figure | None:
@@ -477,9 +489,15 @@ def cd_figure(report: Report) -> Figure | None:
         return None
     import scikit_posthocs
 
-    figure, axes = _figure(len(rankings), 1, extra_height=0.3)
-    figure.set_size_inches(8.0, 2.6 * len(rankings) + 0.3)
     losses = list(dict.fromkeys(loss for r in rankings for loss in sorted(r.mean_rank.index, key=str)))
+    # The labels hang left and right of the axis, outside what constrained layout measures: the margins are
+    # sized for the longest label ("name (rank)") instead, so a long loss label is not cut off.
+    margin = 0.3 + CD_CHAR_INCHES * (max(len(str(loss)) for loss in losses) + 7)
+    width = max(8.0, CD_AXIS_INCHES + 2 * margin)
+    figure, axes = _figure(len(rankings), 1, extra_height=0.3)
+    figure.set_layout_engine(None)
+    figure.set_size_inches(width, 2.6 * len(rankings) + 0.3)
+    figure.subplots_adjust(left=margin / width, right=1 - margin / width, top=0.9, bottom=0.08, hspace=0.6)
     palette = {loss: f"C{i % 10}" for i, loss in enumerate(losses)}
     for ax, ranking in zip(axes[:, 0], rankings, strict=True):
         scikit_posthocs.critical_difference_diagram(
@@ -495,6 +513,10 @@ def cd_figure(report: Report) -> Figure | None:
         ax.set_title(_cd_title(report, ranking), fontsize=9)
         ax.set_xlabel("mean rank (1 = best); a bar joins losses whose ranks Nemenyi's test cannot tell apart")
     return figure
+
+
+CD_CHAR_INCHES = 0.085  # width of one character of a 10-point label, roughly
+CD_AXIS_INCHES = 4.0
 
 
 def _cd_title(report: Report, r: Ranking) -> str:

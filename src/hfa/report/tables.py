@@ -16,7 +16,7 @@ import pandas as pd
 
 from hfa.errors import HfaError
 from hfa.report.build import Report
-from hfa.report.collect import DATA_KEY, LOSS_KEY, RATIO_KEY
+from hfa.report.collect import AGGREGATE_LABELS, DATA_KEY, LABEL_KEY, LOSS_KEY, RATIO_KEY
 from hfa.report.stats import (
     BOOTSTRAP_RESAMPLES,
     EXACT_MAX_N,
@@ -163,9 +163,19 @@ def data_title(report: Report, data: str) -> str:
     fixed = [format_ratio(r) for r in ratios if r is not None]
     parts = [f"ratio {', '.join(fixed)}"] if fixed else []
     shows_natural = None in ratios or (RATIO_KEY in report.keys and _has_natural(report, data))
-    if shows_natural:
+    if LABEL_KEY in report.keys and natural is None:
+        # Multi-label data has a ratio per label (run.json lists them), not one natural ratio.
+        labels = _labels(report, data)
+        parts.append(f"{len(labels)} label{'' if len(labels) == 1 else 's'}" if labels else "averages over labels")
+    elif shows_natural:
         parts.append("natural ratio " + (f"{natural:.3g}" if natural is not None else "unknown"))
     return f"{data} ({', '.join(parts)})" if parts else data
+
+
+def _labels(report: Report, data: str) -> list[str]:
+    summary = report.summaries[report.rules[0]]
+    rows = summary[summary[DATA_KEY].astype(str) == data] if DATA_KEY in summary.columns else summary
+    return [str(v) for v in dict.fromkeys(rows[LABEL_KEY].dropna()) if v not in AGGREGATE_LABELS]
 
 
 def _has_natural(report: Report, data: str) -> bool:
@@ -190,7 +200,8 @@ def _summary_section(report: Report, data: str, rule: str, rows: pd.DataFrame, k
             "predicted positives (precision) or with an empty row or column of the confusion matrix"
         )
     if with_collapsed:
-        notes.append("coll. = runs that predicted one class for every test row at this rule (a collapsed model)")
+        what = "runs whose label" if LABEL_KEY in report.keys else "runs that"
+        notes.append(f"coll. = {what} predicted one class for every test row at this rule (a collapsed model)")
     title = (
         f"{data_title(report, data)} · {report.split} split · {report.thresholds.get(rule, rule)} · mean±std over seeds"
     )
@@ -224,7 +235,10 @@ def _comparison_section(
         f"{data_title(report, data)} · {report.split} split · Δ {metric} = loss − {report.baseline}, paired on "
         f"{', '.join(report.match) or 'seed'}"
     )
-    return Section(title, head, cells, numeric=5, notes=_test_notes(rows, tests))
+    notes = _test_notes(rows, tests)
+    extra_rules = dict.fromkeys(r for r in (*rows["rule"], *rows["baseline_rule"]) if r not in ("fixed", "tuned"))
+    notes += [report.thresholds.get(str(rule), str(rule)) for rule in extra_rules]
+    return Section(title, head, cells, numeric=5, notes=notes)
 
 
 def _test_notes(rows: pd.DataFrame, tests: int) -> list[str]:
