@@ -100,7 +100,6 @@ def test_multilabel_runs_stack_in_a_sweep_and_equal_their_runs_alone(csv, tmp_pa
     results = pd.read_csv(write_results(tmp_path / "sweep" / "mls"))
     assert results.columns[results.columns.get_loc("rule") + 1] == "label"
     assert set(results["label"]) == {"a", "b", "c", "macro", "micro"}
-    refused = runner.invoke(app, ["report", str(tmp_path / "sweep" / "mls")])
     shown = runner.invoke(app, ["report", str(tmp_path / "sweep" / "mls"), "--label", "a,macro"])
     assert shown.exit_code == 0 and "label" in shown.output, shown.output  # a row per label, never pooled
 

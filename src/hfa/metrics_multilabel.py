@@ -133,15 +133,14 @@ def evaluate_multilabel(
     y_val, p_val = data["val"]
     extra = tuned_rules(tune_betas)
     tuned = [[tune_threshold(y_val[:, j], p_val[:, j], metric=tune_metric, beta=beta) for j in range(len(labels))]]
-    tuned += [[tune_threshold(y_val[:, j], p_val[:, j], "fbeta", b) for j in range(len(labels))] for b in extra.values()]
+    for b in extra.values():
+        tuned.append([tune_threshold(y_val[:, j], p_val[:, j], metric="fbeta", beta=b) for j in range(len(labels))])
     grid = np.asarray(mean_thresholds, dtype=np.float64)
     thresholds = np.column_stack(
         [np.full(len(labels), float(threshold)), *tuned, np.tile(grid, (len(labels), 1))]
     ).astype(np.float64)
     rules = [("fixed", slice(0, 1))] + [(rule, slice(i, i + 1)) for i, rule in enumerate(["tuned", *extra], start=1)]
     rules.append(("mean", slice(1 + len(tuned), None)))
-    rows = [
-        row for split, (y, p) in data.items() for row in _split_rows(split, y, p, labels, thresholds, beta, rules)
-    ]
+    rows = [row for split, (y, p) in data.items() for row in _split_rows(split, y, p, labels, thresholds, beta, rules)]
     frame = pd.DataFrame(rows, columns=MULTILABEL_COLUMNS)
     return frame.astype({column: np.float64 for column in ["threshold", *METRIC_COLUMNS, *SET_COLUMNS]})

@@ -8,7 +8,6 @@ config into a module; ``loss_label`` names a configured loss in reports.
 from __future__ import annotations
 
 import hashlib
-
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass

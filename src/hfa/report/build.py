@@ -17,8 +17,8 @@ from hfa.metrics import fbeta_of, tuned_rule_beta
 from hfa.report.collect import (
     AGGREGATE_LABELS,
     DATA_KEY,
-    LABEL_KEY,
     DEFAULT_RULES,
+    LABEL_KEY,
     LOSS_KEY,
     RATIO_KEY,
     Runs,

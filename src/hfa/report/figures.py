@@ -189,7 +189,8 @@ def _rule_handles(report: Report, numeric: bool) -> list[Any]:
             handles.append(Line2D([], [], color="black", linestyle=RULE_STYLES.get(rule, "-."), label=text))
         else:
             face = "black" if rule == "fixed" else "white"
-            handles.append(Line2D([], [], color="black", marker=markers.get(rule, "D"), mfc=face, linestyle="none", label=text))
+            marker = markers.get(rule, "D")
+            handles.append(Line2D([], [], color="black", marker=marker, mfc=face, linestyle="none", label=text))
     return handles
 
 
@@ -371,8 +372,9 @@ def learning_figure(runs: Runs, report: Report) -> Figure | None:
         ax.set_xlabel("epoch")
         ax.set_ylabel(_history_words(column, LABEL_KEY in report.keys))
         ax.grid(True, alpha=0.3)
+    words = _history_words(column, LABEL_KEY in report.keys)
     title = (
-        f"Learning curves: {_history_words(column, LABEL_KEY in report.keys)} per epoch, mean over seeds (band: min to max); "
+        f"Learning curves: {words} per epoch, mean over seeds (band: min to max); "
         "a seed stops where early stopping ended it"
     )
     return _finish_panels(figure, axes, len(cells), title)
