@@ -1,6 +1,6 @@
 """Run hfa's benchmarks side by side with their baselines and print/save a table of ratios.
 
-    python benchmarks/run.py [--quick] [--device auto|cpu|cuda] [--only startup,loss,training,sweep,scale]
+    python benchmarks/run.py [--quick] [--device auto|cpu|cuda] [--only startup,loss,training,sweep,scale,process]
                              [--threads N]
 
 Prints three tables: every case against its baseline; the arithmetic each case needs and the fraction of the
@@ -26,7 +26,7 @@ from rich.table import Table
 from common import HERE, Row, Settings, environment, fmt_flops, matmul_throughput, pick_device
 from targets import limits_table, targets_table
 
-CASES = ("startup", "loss", "training", "sweep", "scale")
+CASES = ("startup", "loss", "training", "sweep", "scale", "process")
 
 
 def load_case(name: str):

@@ -13,17 +13,6 @@ from rich.table import Table
 from common import Row, fmt_flops, fmt_seconds
 
 
-def _training_flop_per_row() -> float:
-    """FLOP per training row of bench_training's case: forward (2 x MACs) and backward (4 x MACs) of the default
-    MLP, plus the per-epoch validation forward spread over the epoch's training rows."""
-    import bench_training
-    from hfa.config import ModelConfig
-
-    widths = [bench_training.N_FEATURES, *ModelConfig().hidden, 1]
-    macs = sum(a * b for a, b in zip(widths, widths[1:], strict=False))
-    return 6 * macs + 2 * macs * bench_training.N_VAL / bench_training.N_TRAIN
-
-
 def _limit_cells(row: Row, matmul: float) -> tuple[str, str, str, str, str]:
     """(arithmetic, hfa time or rate, achieved FLOP/s, fraction of matmul throughput, what holds it there)."""
     if "flop" in row.extra:  # the loss: seconds per call
@@ -41,8 +30,8 @@ def _limit_cells(row: Row, matmul: float) -> tuple[str, str, str, str, str]:
             f"{achieved / matmul:.2%}",
             held,
         )
-    if row.case == "training":
-        per_row = _training_flop_per_row()
+    if row.case.startswith("training"):
+        per_row = row.extra["flop_per_row"]
         achieved = per_row * row.hfa_value
         held = "per-step overhead of small matrices (batch 256 x width 64): a step is ~20 µs of arithmetic"
         return f"{fmt_flops(per_row)} a row", row.hfa, f"{fmt_flops(achieved)}/s", f"{achieved / matmul:.2%}", held
@@ -82,24 +71,30 @@ def _is(case: str, size: str = "") -> Callable[[Row], bool]:
 def issue_targets(device: torch.device) -> list[tuple[Target, str | None]]:
     """Issue 10's targets; the second item says why a target has no row in this run (None: it has one)."""
     gpu = device.type == "cuda"
-    not_here = "no case of benchmarks/run.py measures it"
     return [
         (Target("hfa --help under 0.5 s", _is("startup", "hfa --help"), 1.0), None),
         (Target("hfa losses under 0.5 s", _is("startup", "hfa losses"), 1.0), None),
         (Target("hfa datasets under 0.5 s", _is("startup", "hfa datasets"), 1.0), None),
-        (Target("hfa sweep (54-run quickstart) >= 50x a shell loop of hfa train", lambda r: False, 50.0), not_here),
+        (Target("hfa sweep (quickstart grid) >= 50x a shell loop of hfa train", _is("sweep process"), 50.0), None),
         (
             Target(
                 f"in-process sweep, stacked vs one by one >= {30 if gpu else 10}x", _is("sweep"), 30.0 if gpu else 10.0
             ),
             None,
         ),
-        (Target("hfa train whole process (100k x 20, dropout) >= 2x a plain script", lambda r: False, 2.0), not_here),
+        (Target("hfa train whole process (100k x 20, dropout) >= 2x a plain script", _is("train process"), 2.0), None),
         (
             Target(f"training core >= {10 if gpu else 5}x the DataLoader loop", _is("training"), 10.0 if gpu else 5.0),
             None,
         ),
-        (Target("training core with dropout >= 5x the DataLoader loop", lambda r: False, 5.0), not_here),
+        (
+            Target(
+                f"training core with dropout >= {10 if gpu else 5}x the DataLoader loop",
+                _is("training dropout"),
+                10.0 if gpu else 5.0,
+            ),
+            None,
+        ),
         (Target("metric loss >= 10x torch-btg at 1,024", _is("loss vs torch-btg", "1,024"), 10.0), None),
         (Target("metric loss >= 10x torch-btg at 65,536", _is("loss vs torch-btg", "65,536"), 10.0), None),
         (Target("time per row at 1M x 32 within 1.5x of 10k", _is("scale time", "1M"), None), None),

@@ -123,3 +123,17 @@ def test_bad_input():
         evaluate_multilabel({"test": (y, p)}, LABELS)
     with pytest.raises(HfaError, match="may not be called 'macro'"):
         evaluate_multilabel({"val": (y, p)}, ["a", "b", "c", "macro"])
+
+
+def test_macro_counts_an_undefined_precision_as_zero_as_scikit_learn_does():
+    rng = np.random.default_rng(5)
+    y = (rng.random((200, 3)) < 0.3).astype(int)
+    p = rng.random((200, 3))
+    p[:, 1] *= 0.4  # label b: no score reaches 0.5, no predicted positives at the fixed threshold
+    table = evaluate_multilabel({"val": (y, p), "test": (y, p)}, ["a", "b", "c"])
+    fixed = table[(table["split"] == "test") & (table["rule"] == "fixed")].set_index("label")
+    assert np.isnan(fixed.loc["b", "precision"])  # the label row says undefined
+    predicted = (p >= 0.5).astype(int)
+    for metric, score in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score)):
+        expected = score(y, predicted, average="macro", zero_division=0)
+        assert fixed.loc["macro", metric] == pytest.approx(expected)

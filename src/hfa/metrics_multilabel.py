@@ -9,7 +9,8 @@ Labels ``(n, L)`` in {0, 1} and probabilities ``(n, L)``. Each label is scored a
 - ``mean``: the mean over the authors' thresholds 0.1..0.9, as in single-label runs.
 
 ``macro`` is the mean over labels of every per-label column (counts included), so its precision, recall, F1,
-ROC AUC and average precision are scikit-learn's ``average="macro"``. ``micro`` scores the counts summed over
+ROC AUC and average precision are scikit-learn's ``average="macro"`` (a label's undefined precision, recall or F1
+counts as 0 there, scikit-learn's ``zero_division=0``; other undefined rates are left out of the mean). ``micro`` scores the counts summed over
 labels (its ROC AUC and average precision: all labels' scores pooled), scikit-learn's ``average="micro"``; its
 accuracy is ``1 - hamming_loss``. ``hamming_loss`` (the share of wrong label decisions) and ``subset_accuracy``
 (the share of rows with every label right) describe all labels at once, so they fill the ``macro`` and ``micro``
@@ -41,6 +42,10 @@ from hfa.metrics import (
 __all__ = ["AGGREGATES", "MULTILABEL_COLUMNS", "evaluate_multilabel", "subset_accuracy"]
 
 AGGREGATES = ("macro", "micro")
+# A label's precision is undefined without predicted positives (its row says so), but scikit-learn's macro
+# average, which papers report, counts it as 0 (zero_division=0); leaving it out would reward a loss for
+# never predicting a rare label. Other undefined rates are left out of the macro mean.
+ZERO_DIVISION_ZERO = ("precision", "recall", "f1")
 SET_COLUMNS = ["hamming_loss", "subset_accuracy"]
 MULTILABEL_COLUMNS = ["split", "rule", "label", "threshold", *METRIC_COLUMNS, *SET_COLUMNS]
 
@@ -92,9 +97,8 @@ def _split_rows(
             threshold = float(thresholds[j, at.start]) if rule != "mean" else float("nan")
             rows.append({"split": split, "rule": rule, "label": label, "threshold": threshold, **per_label.iloc[j]})
         both = sets.iloc[at].mean(axis=0).to_dict()
-        rows.append(
-            {"split": split, "rule": rule, "label": "macro", "threshold": shown, **per_label.mean(axis=0), **both}
-        )
+        macro = per_label.fillna({c: 0.0 for c in per_label.columns if c in ZERO_DIVISION_ZERO}).mean(axis=0)
+        rows.append({"split": split, "rule": rule, "label": "macro", "threshold": shown, **macro, **both})
         rows.append(
             {"split": split, "rule": rule, "label": "micro", "threshold": shown, **micro.iloc[at].mean(axis=0), **both}
         )
