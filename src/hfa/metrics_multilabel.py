@@ -10,11 +10,11 @@ Labels ``(n, L)`` in {0, 1} and probabilities ``(n, L)``. Each label is scored a
 
 ``macro`` is the mean over labels of every per-label column (counts included), so its precision, recall, F1,
 ROC AUC and average precision are scikit-learn's ``average="macro"`` (a label's undefined precision, recall or F1
-counts as 0 there, scikit-learn's ``zero_division=0``; other undefined rates are left out of the mean). ``micro`` scores the counts summed over
-labels (its ROC AUC and average precision: all labels' scores pooled), scikit-learn's ``average="micro"``; its
-accuracy is ``1 - hamming_loss``. ``hamming_loss`` (the share of wrong label decisions) and ``subset_accuracy``
-(the share of rows with every label right) describe all labels at once, so they fill the ``macro`` and ``micro``
-rows and are empty on label rows.
+counts as 0 there, scikit-learn's ``zero_division=0``; other undefined rates are left out of the mean).
+``micro`` scores the counts summed over labels (its ROC AUC and average precision: all labels' scores pooled),
+scikit-learn's ``average="micro"``; its accuracy is ``1 - hamming_loss``. ``hamming_loss`` (the share of wrong
+label decisions) and ``subset_accuracy`` (the share of rows with every label right) describe all labels at once,
+so they fill the ``macro`` and ``micro`` rows and are empty on label rows.
 """
 
 from __future__ import annotations
