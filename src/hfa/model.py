@@ -81,33 +81,45 @@ class _MemberLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         h = h.contiguous()
-        out = h.new_empty(h.shape[0], h.shape[1], weight.shape[2])
-        # unbind: one call for all members' views, where indexing costs a Python call per member.
-        for row in zip(bias.unbind(0), h.unbind(0), weight.unbind(0), out.unbind(0), strict=True):
-            torch.addmm(*row[:3], out=row[3])
         ctx.save_for_backward(h, weight)
-        return out
+        return member_linear(h, weight, bias)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         h, weight = ctx.saved_tensors
-        grad = grad.contiguous()
         need_h, need_w, need_b = ctx.needs_input_grad
-        grad_h = torch.empty_like(h) if need_h else None
-        grad_w = torch.empty_like(weight) if need_w else None
-        grad_b = grad.new_empty(grad.shape[0], 1, grad.shape[2]) if need_b else None
-        grads = grad.unbind(0)
-        if grad_b is not None:
-            for g, out in zip(grads, grad_b.unbind(0), strict=True):
-                torch.sum(g, 0, keepdim=True, out=out)
-        if grad_h is not None:
-            for g, w, out in zip(grads, weight.transpose(1, 2).unbind(0), grad_h.unbind(0), strict=True):
-                torch.mm(g, w, out=out)
-        if grad_w is not None:
-            for x, g, out in zip(h.transpose(1, 2).unbind(0), grads, grad_w.unbind(0), strict=True):
-                torch.mm(x, g, out=out)
-        return grad_h, grad_w, grad_b
+        return member_linear_backward(h, weight, grad, need_h, need_w, need_b)
+
+
+def member_linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``h[m] @ weight[m] + bias[m]`` for every member, one ``addmm`` per member (``h`` contiguous)."""
+    out = h.new_empty(h.shape[0], h.shape[1], weight.shape[2])
+    # unbind: one call for all members' views, where indexing costs a Python call per member.
+    for row in zip(bias.unbind(0), h.unbind(0), weight.unbind(0), out.unbind(0), strict=True):
+        torch.addmm(*row[:3], out=row[3])
+    return out
+
+
+def member_linear_backward(
+    h: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor, need_h: bool, need_w: bool = True, need_b: bool = True
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """The gradients of :func:`member_linear` for the input, weight and bias: per member ``sum`` and ``mm``."""
+    grad = grad.contiguous()
+    grad_h = torch.empty_like(h) if need_h else None
+    grad_w = torch.empty_like(weight) if need_w else None
+    grad_b = grad.new_empty(grad.shape[0], 1, grad.shape[2]) if need_b else None
+    grads = grad.unbind(0)
+    if grad_b is not None:
+        for g, out in zip(grads, grad_b.unbind(0), strict=True):
+            torch.sum(g, 0, keepdim=True, out=out)
+    if grad_h is not None:
+        for g, w, out in zip(grads, weight.transpose(1, 2).unbind(0), grad_h.unbind(0), strict=True):
+            torch.mm(g, w, out=out)
+    if grad_w is not None:
+        for x, g, out in zip(h.transpose(1, 2).unbind(0), grads, grad_w.unbind(0), strict=True):
+            torch.mm(x, g, out=out)
+    return grad_h, grad_w, grad_b
 
 
 class StackedMLP(nn.Module):
@@ -174,6 +186,57 @@ class StackedMLP(nn.Module):
             if self.training and self.dropout > 0:
                 h = h * self._masks(h, generators)
         return linear(h, weight, bias).squeeze(-1)
+
+    @torch.no_grad()
+    def forward_tape(self, x: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor, ...]]]:
+        """A training forward on CPU without autograd: logits and what :meth:`backward_tape` needs.
+
+        The same operations as :meth:`forward` in training mode, so the same bits; the backward is then the few
+        per-member products it is, with no autograd graph to build and walk at every step (on small batches
+        the graph, not the arithmetic, was most of a step's time).
+        """
+        *hidden, (weight, bias) = self._layers
+        tape: list[tuple[torch.Tensor, ...]] = []
+        h = x.contiguous()
+        for hidden_weight, hidden_bias in hidden:
+            z = member_linear(h, hidden_weight, hidden_bias)
+            a = self.activation(z)
+            mask = self._masks(a, self.generators) if self.dropout > 0 else None
+            tape.append((h, z, a, mask))
+            h = (a * mask if mask is not None else a).contiguous()
+        tape.append((h,))
+        out = member_linear(h, weight, bias)
+        return out.squeeze(-1), tape
+
+    @torch.no_grad()
+    def backward_tape(self, tape: list[tuple[torch.Tensor, ...]], grad_logits: torch.Tensor) -> None:
+        """Set every parameter's ``.grad`` from the gradient of the loss at the logits of :meth:`forward_tape`.
+
+        Layer by layer the very operations autograd runs for :meth:`forward` (``_MemberLinear``'s backward, the
+        mask product, ``threshold_backward`` for ReLU), so the gradients are bit for bit autograd's; other
+        activations take their backward from autograd, one small graph per layer.
+        """
+        (h,), hidden = tape[-1], tape[:-1]
+        weight, _ = self._layers[-1]
+        grad = grad_logits.reshape(*grad_logits.shape[:2], weight.shape[2])
+        for depth in range(len(self._layers) - 1, -1, -1):
+            weight, bias = self._layers[depth]
+            inputs = h if depth == len(self._layers) - 1 else hidden[depth][0]
+            grad_h, weight.grad, bias.grad = member_linear_backward(inputs, weight, grad, need_h=depth > 0)
+            if depth == 0:
+                break
+            _, z, a, mask = hidden[depth - 1]
+            if mask is not None:
+                grad_h = grad_h * mask
+            grad = self._activation_backward(grad_h, z, a)
+
+    def _activation_backward(self, grad: torch.Tensor, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.activation, nn.ReLU):
+            return torch.ops.aten.threshold_backward(grad, a, 0)
+        with torch.enable_grad():
+            leaf = z.detach().requires_grad_()
+            (out,) = torch.autograd.grad(self.activation(leaf), leaf, grad)
+        return out
 
     def _masks(self, h: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
         """Inverted-dropout masks ``(M, B, H)``, member ``m``'s drawn from its own generator alone."""

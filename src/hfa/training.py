@@ -184,6 +184,7 @@ def train(
     dropout_gen = [torch.Generator(device=device).manual_seed(streams[m].dropout) for m in active]
     stack = StackedMLP([members[m].model for m in active], dropout_gen).to(device)
     step_stack = torch.compile(stack) if cfg.compile and device.type == "cuda" else stack
+    taped = device.type == "cpu"  # the per-member products of StackedMLP; a GPU takes batched ones and autograd
     optimizer = StackedAdam(list(stack.parameters()), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     outcomes: list[TrainResult | TrainingError] = [TrainResult() for _ in members]
@@ -216,12 +217,19 @@ def train(
             rows_at = (index + which * n).view(-1)
             x_batch = x_train.index_select(0, rows_at).view(*index.shape, n_features)
             y_batch = y_train.index_select(0, rows_at).view(*index.shape, *y_train.shape[1:])  # labels: (M, B, L)
-            with _autocast(device, cfg.amp):
-                logits = step_stack(x_batch).float()
-                losses = _losses(loss_fns, sizes, logits, y_batch, weights)
             optimizer.zero_grad()
-            # The members' parameters are disjoint, so the gradient of the sum is each member's own gradient.
-            losses.sum().backward()
+            if taped:
+                # Autograd for the losses only; the MLP's backward is its per-member products (StackedMLP).
+                logits, tape = stack.forward_tape(x_batch)
+                losses = _losses(loss_fns, sizes, logits.requires_grad_(), y_batch, weights)
+                losses.sum().backward()
+                stack.backward_tape(tape, logits.grad)
+            else:
+                with _autocast(device, cfg.amp):
+                    logits = step_stack(x_batch).float()
+                    losses = _losses(loss_fns, sizes, logits, y_batch, weights)
+                # The members' parameters are disjoint, so the gradient of the sum is each member's own gradient.
+                losses.sum().backward()
             optimizer.step()
             total += losses.detach() * rows
 
