@@ -146,14 +146,10 @@ def _sums(p: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable) -> tuple[T
     flat, moment = index, p if w is None else w * p
     if p.dim() == 2:  # the scatters take one flat index
         flat, moment, w = flat.reshape(-1), moment.reshape(-1), None if w is None else w.reshape(-1)
-    if p.device.type == "cpu":
-        # bincount adds in sample order, as index_add_ does, in one call; on CUDA it would read back its input's
-        # maximum (a sync), so index_add_ there.
-        counts = torch.bincount(flat, w, minlength=size)
-        moments = torch.bincount(flat, moment, minlength=size)
-    else:
-        counts = p.new_zeros(size).index_add_(0, flat, torch.ones_like(moment) if w is None else w)
-        moments = p.new_zeros(size).index_add_(0, flat, moment)
+    # index_add_ sums in sample order on every device; bincount would read back its input's maximum (a sync on
+    # CUDA) and, on CPU, round-trip float weights through float64 (four casts a call).
+    counts = p.new_zeros(size).index_add_(0, flat, torch.ones_like(moment) if w is None else w)
+    moments = p.new_zeros(size).index_add_(0, flat, moment)
     # [counts | moments] per (row, class), against the (4, T, 2, 2K) weights: all four counts in one product.
     operand = torch.cat((counts.view(rows, 1, 1, 2, k), moments.view(rows, 1, 1, 2, k)), 4)  # casts the counts
     sums = (operand * weights).sum((-2, -1))  # (M, 4, T)
