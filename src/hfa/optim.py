@@ -1,4 +1,5 @@
-"""Adam over a stack's parameters: PyTorch's Adam algorithm as a few foreach operations, with member removal.
+"""Adam over a stack's parameters: PyTorch's Adam algorithm as a few operations on one flat buffer, with member
+removal.
 
 Why not ``torch.optim.Adam``: its constructor imports ``torch._dynamo`` (about 2 s of a run's start-up), and a stack
 that drops finished members needs its optimiser state cut along the member axis, which ``torch.optim`` makes a
@@ -16,7 +17,15 @@ import torch
 
 
 class StackedAdam:
-    """Adam for parameters whose first axis is the member axis; :meth:`keep` drops members."""
+    """Adam for parameters whose first axis is the member axis; :meth:`keep` drops members.
+
+    The parameters are moved into one flat buffer (each ``Parameter`` keeps its identity and becomes a view of
+    it), so a step is one gradient ``cat`` and seven operations on one tensor. Where torch's foreach ops would run
+    tensor by tensor on CPU, with a scalar cast for each, that is 20 µs a step instead of 60 for an MLP's six
+    tensors. The per-element arithmetic is the foreach path's, so the result is too, bit for bit. (PyTorch's fused
+    Adam kernel is faster still, but its vector lanes round differently from its scalar tail: a member's update
+    would then depend on where its elements fall, i.e. on the stack size.)
+    """
 
     def __init__(
         self,
@@ -26,11 +35,29 @@ class StackedAdam:
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ):
-        self.params = list(params)
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.steps = 0
+        self._seat(list(params))
+        self.exp_avg = torch.zeros_like(self.flat)
+        self.exp_avg_sq = torch.zeros_like(self.flat)
+
+    def _seat(self, params: list[torch.nn.Parameter]) -> None:
+        """Copy ``params`` into one flat buffer and make each a view of its part."""
+        self.params = params
+        first = params[0] if params else torch.empty(0)
+        if any(p.dtype != first.dtype or p.device != first.device for p in params):
+            raise ValueError("a stack's parameters must share one dtype and device")
+        with torch.no_grad():
+            self.flat = torch.cat([p.detach().reshape(-1) for p in params]) if params else first.new_empty(0)
+            offset = 0
+            for p in params:
+                p.data = self.flat[offset : offset + p.numel()].view_as(p)
+                offset += p.numel()
+
+    def _parts(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """``flat`` (a state buffer) as one tensor per parameter, shaped like it."""
+        sizes = [p.numel() for p in self.params]
+        return [part.view_as(p) for part, p in zip(flat.split(sizes), self.params, strict=True)]
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -40,21 +67,20 @@ class StackedAdam:
     def step(self) -> None:
         beta1, beta2 = self.betas
         self.steps += 1
-        grads = [p.grad for p in self.params]
+        grad = torch.cat([p.grad.reshape(-1) for p in self.params])
         if self.weight_decay:
-            grads = torch._foreach_add(grads, self.params, alpha=self.weight_decay)
-        torch._foreach_lerp_(self.exp_avg, grads, 1 - beta1)
-        torch._foreach_mul_(self.exp_avg_sq, beta2)
-        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, value=1 - beta2)
+            grad = grad.add(self.flat, alpha=self.weight_decay)
+        self.exp_avg.lerp_(grad, 1 - beta1)
+        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         step_size = self.lr / (1 - beta1**self.steps)
         correction2_sqrt = math.sqrt(1 - beta2**self.steps)
-        denom = torch._foreach_sqrt(self.exp_avg_sq)
-        torch._foreach_div_(denom, correction2_sqrt)
-        torch._foreach_add_(denom, self.eps)
-        torch._foreach_addcdiv_(self.params, self.exp_avg, denom, value=-step_size)
+        denom = self.exp_avg_sq.sqrt().div_(correction2_sqrt).add_(self.eps)
+        self.flat.addcdiv_(self.exp_avg, denom, value=-step_size)
 
     def keep(self, params: Sequence[torch.nn.Parameter], index: torch.Tensor) -> None:
         """Follow a stack that kept only the members at ``index``; ``params`` are its new parameters."""
-        self.params = list(params)
-        self.exp_avg = [state.index_select(0, index) for state in self.exp_avg]
-        self.exp_avg_sq = [state.index_select(0, index) for state in self.exp_avg_sq]
+        states = [
+            [part.index_select(0, index) for part in self._parts(state)] for state in (self.exp_avg, self.exp_avg_sq)
+        ]
+        self._seat(list(params))
+        self.exp_avg, self.exp_avg_sq = (torch.cat([part.reshape(-1) for part in parts]) for parts in states)

@@ -140,6 +140,8 @@ def _losses(
     weights: torch.Tensor | None,
 ) -> torch.Tensor:
     """Every member's loss, one call per group of members sharing a loss configuration (consecutive rows)."""
+    if len(loss_fns) == 1:  # a split and a cat (and their backward) cost more than the loss at small batches
+        return loss_fns[0].per_row(logits, targets, weights)
     row_weights = [None] * len(sizes) if weights is None else weights.split(sizes)
     parts = zip(loss_fns, logits.split(sizes), targets.split(sizes), row_weights, strict=True)
     return torch.cat([loss_fn.per_row(z, y, w) for loss_fn, z, y, w in parts])
