@@ -201,9 +201,9 @@ def _print_rich(built: Report, source: str) -> None:
     screen.print(f"[bold]{source}[/]", highlight=False)
     for section in sections(built):
         for part in _fit(section, screen.width):
-            table = Table(
-                title=part.title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
-            )
+            # The title on its own lines: as a table title Rich would wrap it to the table's width.
+            screen.print(part.title, highlight=False, style="bold")
+            table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
             _columns(table, part)
             for row in part.rows:
                 table.add_row(*row)
