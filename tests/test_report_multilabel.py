@@ -186,6 +186,70 @@ def test_tune_betas_is_validated() -> None:
     from hfa.config import load_config
 
     assert load_config(None, ["eval.tune_betas=[2, 0.5]"]).eval.tune_betas == [2.0, 0.5]
-    for bad in ("[0]", "[-1]", "[.inf]", "two"):
+    for bad in ("[0]", "[-1]", "[.inf]", "two", "[0.00001]", "[123456.7]"):
         with pytest.raises(HfaError, match="eval.tune_betas"):
             load_config(None, [f"eval.tune_betas={bad}"])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Review findings: F-beta of multi-label runs, partial tune_betas, failed runs under --label
+
+
+@pytest.fixture(scope="module")
+def multilabel_fbeta(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bce and fbeta(beta=2) multi-label runs, metrics.csv as runs.finish_run writes them (f2 for the fbeta runs)."""
+    root = tmp_path_factory.mktemp("multilabel_fbeta")
+    for loss, shift in (("bce", 0.2), ("fbeta", 0.3)):
+        for seed in SEEDS:
+            extra = {"loss.beta": 2.0} if loss == "fbeta" else {}
+            cfg = config_dict(loss, None, seed, **{"data.name": "mulan/yeast", **extra})
+            betas = (1.0, 2.0) if loss == "fbeta" else (1.0,)
+            metrics = evaluate_multilabel(multilabel_splits(200 + seed, shift), LABELS, betas=betas)
+            write_run(root, f"{loss}-s{seed}", "fbeta(beta=2)" if extra else loss, cfg, metrics)
+    return root / "fake"
+
+
+def test_macro_fbeta_is_scikit_learns_macro_not_the_micro(multilabel_fbeta: Path) -> None:
+    splits = multilabel_splits(200, 0.2)
+    y, p = splits["test"]
+    predicted = (p >= 0.5).astype(int)
+    report = build_report(load_runs(multilabel_fbeta, metrics=["f2"]))  # the default report shows f2
+    assert "f2" in report.metrics
+    fixed = report.summaries["fixed"]
+    runs = load_runs(multilabel_fbeta, metrics=["f2", "f3"])
+    rows = runs.table[(runs.table["run_id"] == "bce-s0") & (runs.table["split"] == "test")]
+    rows = rows[rows["rule"] == "fixed"].set_index("label")
+    for beta in (2.0, 3.0):
+        expected = fbeta_score(y, predicted, beta=beta, average="macro", zero_division=0)
+        assert rows.loc["macro", f"f{beta:g}"] == pytest.approx(expected)
+        assert rows.loc["micro", f"f{beta:g}"] == pytest.approx(fbeta_score(y, predicted, beta=beta, average="micro"))
+    macro = fixed[(fixed["label"] == "macro") & (fixed["loss"] == "bce")]["f2_mean"].iloc[0]
+    micro = fixed[(fixed["label"] == "micro") & (fixed["loss"] == "bce")]["f2_mean"].iloc[0]
+    assert macro != pytest.approx(micro)
+    shown = runner.invoke(app, ["report", str(multilabel_fbeta)])
+    assert shown.exit_code == 0 and "Δ f2" in shown.output, shown.output
+
+
+def test_a_baseline_with_more_tuned_rules_still_pairs(tmp_path: Path) -> None:
+    """eval.tune_betas only adds rules: BCE re-run with it pairs with F-beta runs trained without it."""
+    for loss, shift in (("bce", 0.25), ("fbeta", 0.3)):
+        for seed in SEEDS:
+            extra = {"loss.beta": 2.0} if loss == "fbeta" else {"eval.tune_betas": [2.0]}
+            cfg = config_dict(loss, 10.0, seed, **extra)
+            write_scored_run(tmp_path, f"{loss}-s{seed}", "fbeta(beta=2)" if loss == "fbeta" else loss, cfg,
+                             scored_splits(80 + seed, shift))  # fmt: skip
+    report = build_report(load_runs(tmp_path / "fake"))
+    assert "eval.tune_betas" not in report.keys and "eval.tune_betas" not in report.match
+    f2 = report.comparisons["f2"]
+    assert (f2["n"] == len(SEEDS)).all() and "tuned_f2" in set(f2["baseline_rule"])
+
+
+def test_label_selection_keeps_failed_runs_counted(multilabel: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(multilabel.parent, root)
+    write_run(root, "wbce-s99", "wbce", config_dict("wbce", None, 99, **{"data.name": "mulan/yeast"}), None,
+              status="failed", error="diverged")  # fmt: skip
+    shown = runner.invoke(app, ["report", str(root / "fake"), "--label", "a"])
+    assert shown.exit_code == 0 and "1 of 13 runs left out (status failed)" in shown.output, shown.output

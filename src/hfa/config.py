@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hfa.errors import HfaError, clip, shorten
 
@@ -298,12 +298,21 @@ class TrainConfig(_Section):
     stack: bool = Field(True, description="sweep: train runs sharing data and model shape together as one stack")
 
 
+def _readable_beta(beta: float) -> float:
+    # The rule is named tuned_f<beta> (``f"{beta:g}"``); a beta whose name would not read back as itself
+    # (1e-05, 123456.7) is refused.
+    name = f"{beta:g}"
+    if "e" in name or float(name) != beta:
+        raise ValueError(f"{beta!r} is not a beta its rule name can hold; use a plain number with at most 6 digits")
+    return beta
+
+
 class EvalConfig(_Section):
     threshold: float = Field(0.5, gt=0, lt=1, description="the fixed decision threshold")
     tune_metric: Literal["f1", "fbeta", "mcc", "balanced_accuracy", "accuracy"] = Field(
         "f1", description="metric the tuned threshold maximises on validation"
     )
-    tune_betas: list[Annotated[float, Field(gt=0, le=MAX_SCALE)]] = Field(
+    tune_betas: list[Annotated[float, Field(gt=0, le=MAX_SCALE), AfterValidator(_readable_beta)]] = Field(
         default_factory=list,
         max_length=16,
         description="more tuned rules: for each beta, rule tuned_f<beta> at the threshold maximising F-beta on "

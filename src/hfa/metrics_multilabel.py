@@ -33,6 +33,7 @@ from hfa.metrics import (
     METRIC_COLUMNS,
     _ranking_scores,
     _rates,
+    fbeta_of,
     metric_columns,
     metrics_at_thresholds,
     tune_threshold,
@@ -72,16 +73,15 @@ def _split_rows(
     p: NDArray,
     labels: Sequence[str],
     thresholds: NDArray,
-    beta: float,
+    betas: Sequence[float],
     rules: Sequence[tuple[str, slice]],
 ) -> list[dict[str, Any]]:
     """The rows of one split; ``thresholds`` is ``(L, K)`` per label, ``rules`` says which of its columns make
     each rule (one column, or the mean grid for ``mean``)."""
-    tables = [metrics_at_thresholds(y[:, j], p[:, j], thresholds[j], betas=(1.0, beta)) for j in range(len(labels))]
+    names = metric_columns(betas)
+    tables = [metrics_at_thresholds(y[:, j], p[:, j], thresholds[j], betas=betas) for j in range(len(labels))]
     counts = tuple(np.stack([t[c].to_numpy(np.int64) for t in tables]).sum(0) for c in COUNT_COLUMNS)
-    micro = pd.DataFrame(
-        {**dict(zip(COUNT_COLUMNS, counts, strict=True)), **_rates(counts, metric_columns((1.0, beta)))}
-    )
+    micro = pd.DataFrame({**dict(zip(COUNT_COLUMNS, counts, strict=True)), **_rates(counts, names)})
     micro["roc_auc"], micro["average_precision"] = _ranking_scores(y.ravel(), p.ravel())
     sets = pd.DataFrame(
         {
@@ -91,13 +91,15 @@ def _split_rows(
     )
     rows: list[dict[str, Any]] = []
     for rule, at in rules:
-        per_label = pd.DataFrame([t.iloc[at][METRIC_COLUMNS].mean(axis=0) for t in tables])
+        # skipna=False, as in single-label runs: a rate undefined at any threshold of the grid has no mean.
+        per_label = pd.DataFrame([t.iloc[at][names].mean(axis=0, skipna=False) for t in tables])
         shown = float(thresholds[0, 0]) if rule == "fixed" else float("nan")
         for j, label in enumerate(labels):
             threshold = float(thresholds[j, at.start]) if rule != "mean" else float("nan")
             rows.append({"split": split, "rule": rule, "label": label, "threshold": threshold, **per_label.iloc[j]})
         both = sets.iloc[at].mean(axis=0).to_dict()
-        macro = per_label.fillna({c: 0.0 for c in per_label.columns if c in ZERO_DIVISION_ZERO}).mean(axis=0)
+        zero = {c: 0.0 for c in per_label.columns if c in ZERO_DIVISION_ZERO or fbeta_of(c) is not None}
+        macro = per_label.fillna(zero).mean(axis=0)
         rows.append({"split": split, "rule": rule, "label": "macro", "threshold": shown, **macro, **both})
         rows.append(
             {"split": split, "rule": rule, "label": "micro", "threshold": shown, **micro.iloc[at].mean(axis=0), **both}
@@ -113,8 +115,10 @@ def evaluate_multilabel(
     beta: float = 1.0,
     mean_thresholds: Sequence[float] = AUTHORS_THRESHOLDS,
     tune_betas: Sequence[float] = (),
+    betas: Sequence[float] = (1.0,),
 ) -> pd.DataFrame:
-    """The metrics table of a multi-label run (columns :data:`MULTILABEL_COLUMNS`); see the module docstring.
+    """The metrics table of a multi-label run (columns :data:`MULTILABEL_COLUMNS`, with an ``f<beta>`` column for
+    every other beta of ``betas``, as :func:`hfa.metrics.evaluate`); see the module docstring.
 
     For each split (in mapping order) and rule (``fixed``, ``tuned``, ``tuned_f<beta>`` for each of
     ``tune_betas``, ``mean``): one row per label in ``labels``
@@ -145,6 +149,7 @@ def evaluate_multilabel(
     ).astype(np.float64)
     rules = [("fixed", slice(0, 1))] + [(rule, slice(i, i + 1)) for i, rule in enumerate(["tuned", *extra], start=1)]
     rules.append(("mean", slice(1 + len(tuned), None)))
-    rows = [row for split, (y, p) in data.items() for row in _split_rows(split, y, p, labels, thresholds, beta, rules)]
-    frame = pd.DataFrame(rows, columns=MULTILABEL_COLUMNS)
-    return frame.astype({column: np.float64 for column in ["threshold", *METRIC_COLUMNS, *SET_COLUMNS]})
+    rows = [row for split, (y, p) in data.items() for row in _split_rows(split, y, p, labels, thresholds, betas, rules)]
+    names = metric_columns(betas)
+    frame = pd.DataFrame(rows, columns=["split", "rule", "label", "threshold", *names, *SET_COLUMNS])
+    return frame.astype({column: np.float64 for column in ["threshold", *names, *SET_COLUMNS]})

@@ -20,6 +20,7 @@ from hfa import io
 from hfa.errors import HfaError
 from hfa.metrics import AUTHORS_THRESHOLDS, COUNT_COLUMNS, count_metric, fbeta_column, fbeta_of, is_count_metric
 from hfa.metrics import metric_columns as metrics_columns_for
+from hfa.metrics_multilabel import ZERO_DIVISION_ZERO
 
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.yaml"
@@ -86,12 +87,25 @@ def _is_fscore(column: str) -> bool:
 
 
 def _fill_count_metrics(records: list[dict[str, Any]], folders: list[Path], wanted: Sequence[str]) -> None:
-    """Fill each wanted count metric a run did not record: from the row's counts, or curves.csv for ``mean``."""
+    """Fill each wanted count metric a run did not record: from the row's counts, or curves.csv for ``mean``.
+
+    A multi-label run's ``macro`` row holds the mean of its labels' counts, from which no rate follows (F-beta of
+    mean counts is the micro F-beta): it gets the mean of its label rows' values instead, as its recorded columns
+    do (an undefined precision, recall or F-beta counted as 0, scikit-learn's macro average).
+    """
     curves: dict[Path, pd.DataFrame | None] = {}
+    macro: list[tuple[dict[str, Any], Path, list[str]]] = []
+    labels: dict[tuple[Path, Any, Any], list[dict[str, Any]]] = {}
     for record, folder in zip(records, folders, strict=True):
         missing = [m for m in wanted if m not in record]
         if not missing or record.get("split") is None:
             continue
+        label = record.get("label")
+        if label == "macro":
+            macro.append((record, folder, missing))
+            continue
+        if isinstance(label, str) and label != "micro":
+            labels.setdefault((folder, record["split"], record.get("rule")), []).append(record)
         if record.get("rule") == "mean":
             if folder not in curves:
                 curves[folder] = _read_curves(folder / CURVES_FILE)
@@ -100,6 +114,14 @@ def _fill_count_metrics(records: list[dict[str, Any]], folders: list[Path], want
             counts = [record.get(c) for c in COUNT_COLUMNS]
             values = {m: _count_value(m, counts) for m in missing}
         record.update(values)
+    for record, folder, missing in macro:
+        rows = labels.get((folder, record["split"], record.get("rule")), [])
+        for metric in missing:
+            values = np.array([row.get(metric, np.nan) for row in rows], dtype=float)
+            if metric in ZERO_DIVISION_ZERO or fbeta_of(metric) is not None:
+                values = np.nan_to_num(values, nan=0.0)
+            defined = values[~np.isnan(values)]
+            record[metric] = float(defined.mean()) if defined.size else float("nan")
 
 
 def _count_value(metric: str, counts: Sequence[Any]) -> float:

@@ -238,6 +238,7 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
             cfg.eval.tune_metric,
             beta=cfg.loss.beta,
             tune_betas=cfg.eval.tune_betas,
+            betas=trained_betas(cfg),
         )
     else:
         metrics = evaluate(

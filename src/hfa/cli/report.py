@@ -173,9 +173,12 @@ def _print_notes(runs: Runs, built: Report) -> None:
     if len(not_ok):
         statuses = ", ".join(sorted(set(not_ok["status"].astype(str))))
         _note(f"{len(not_ok)} of {len(every)} runs left out (status {statuses}); their errors are in run.json")
-    what = "label(s) of runs" if "label" in built.keys else "run(s)"
+    multilabel = "label" in built.keys
+    what = "label(s) of runs" if multilabel else "run(s)"
     for rule, summary in built.summaries.items():
-        collapsed = int(summary["collapsed"].sum())
+        # The macro and micro rows average a run's labels: counting them again would count a run twice more.
+        rows = summary[~summary["label"].isin(("macro", "micro"))] if multilabel else summary
+        collapsed = int(rows["collapsed"].sum())
         if collapsed:
             _note(
                 f"{collapsed} {what} collapsed under the {rule} rule: every {built.split} row predicted one class "

@@ -22,6 +22,8 @@ RULES = ("fixed", "tuned", "mean")
 DEFAULT_RULES = ("fixed", "tuned")
 # A seed is a replicate, not a setting: rows average over seeds and pairs are matched on them.
 REPLICATE_KEYS = ("seed", "data.seed")
+# Keys that add rows to metrics.csv without changing any other number: a run with them pairs with one without.
+ADDITIVE_KEYS = ("eval.tune_betas",)
 DATA_KEY = "data.name"
 RATIO_KEY = "data.imbalance_ratio"
 LOSS_KEY = "loss"
@@ -63,7 +65,9 @@ def load_runs(root: str | Path, metrics: Iterable[str] = (), labels: Sequence[st
         for label in labels:
             if label not in present:
                 raise HfaError(f"unknown label {label!r}; the runs have: {', '.join(map(str, present))}")
-        table = table[table[LABEL_KEY].isin(list(labels))].reset_index(drop=True)
+        # Failed runs have no label rows; they stay, so the report still counts them.
+        keep = table[LABEL_KEY].isin(list(labels)) | (table["status"] != "ok")
+        table = table[keep].reset_index(drop=True)
     return Runs(table=table, infos=run_infos(root), root=Path(root))
 
 
@@ -138,7 +142,7 @@ def row_keys(df: pd.DataFrame) -> list[str]:
     ok = run_table(df[df["status"] == "ok"])
     if ok.empty:
         return [DATA_KEY, LOSS_KEY] if DATA_KEY in df.columns else [LOSS_KEY]
-    varying = [k for k in varying_keys(ok) if k not in REPLICATE_KEYS]
+    varying = [k for k in varying_keys(ok) if k not in (*REPLICATE_KEYS, *ADDITIVE_KEYS)]
     keys = [k for k in (DATA_KEY,) if k in ok.columns]
     if "name" in ok.columns and ok["name"].nunique(dropna=False) > 1:
         keys.append("name")
@@ -157,7 +161,7 @@ def _redundant(runs: pd.DataFrame, key: str) -> bool:
 def match_keys(df: pd.DataFrame) -> list[str]:
     """What a run and its baseline partner must share: every varying key but the loss's own (``loss.*``)."""
     ok = run_table(df[df["status"] == "ok"])
-    keys = [k for k in varying_keys(ok) if not k.startswith("loss.")]
+    keys = [k for k in varying_keys(ok) if not k.startswith("loss.") and k not in ADDITIVE_KEYS]
     if "name" in ok.columns and ok["name"].nunique(dropna=False) > 1:
         keys.append("name")
     return with_label(df, keys)
@@ -168,7 +172,7 @@ def pooled_keys(df: pd.DataFrame, by: Sequence[str]) -> list[str]:
     runs = run_table(df[df["status"] == "ok"])
     if runs.empty:
         return []
-    skip = {*by, *REPLICATE_KEYS}
+    skip = {*by, *REPLICATE_KEYS, *ADDITIVE_KEYS}
     candidates = [k for k in varying_keys(runs) if k not in skip]
     if "name" in runs.columns and "name" not in by:
         candidates.append("name")
