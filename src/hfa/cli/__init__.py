@@ -6,6 +6,7 @@ or exits.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -36,15 +37,32 @@ USAGE_ERRORS = _usage_errors()
 
 
 def main(args: list[str] | None = None) -> None:
-    """The console script: like ``app()``, but a usage error is one line (exit 2), not a framed box."""
+    """The console script: like ``app()``, but a usage error is one line (exit 2), not a framed box.
+
+    Called without ``args`` (the ``hfa`` script, ``python -c "...main()"``), the process ends with ``os._exit``
+    once the output is flushed: every file is written and closed, every worker and Ray session shut down by then,
+    and the interpreter's own teardown of torch, scikit-learn and pandas would add about half a second to every
+    command. With ``args`` it raises ``SystemExit`` as usual, for callers in the same process.
+    """
+    code = _run(args)
+    if args is None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _run(args: list[str] | None) -> int:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=args, prog_name="hfa", standalone_mode=False)
     except USAGE_ERRORS as exc:
         hint = f" (see 'hfa {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.parent else " (see 'hfa --help')"
         err_console.print(f"[bold red]error:[/] {exc.format_message()}{hint}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        return 2
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("interrupted", highlight=False)
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+        return 130
+    except SystemExit as exc:  # typer.Exit and the commands' own exits
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return code if isinstance(code, int) else 0
