@@ -148,14 +148,18 @@ def test_multilabel_tuned_fbeta_rules_are_per_label() -> None:
     assert np.isnan(rows.loc["macro", "threshold"])
 
 
+def bce_or_f2(loss: str) -> tuple[dict[str, float], str]:
+    """The config keys and the report label of ``bce`` or ``fbeta`` at beta 2, the two losses of these sweeps."""
+    return ({"loss.beta": 2.0}, "fbeta(beta=2)") if loss == "fbeta" else ({}, loss)
+
+
 @pytest.fixture(scope="module")
 def tuned_f2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tuned_f2")
     for loss, shift in (("bce", 0.25), ("fbeta", 0.3)):
+        extra, label = bce_or_f2(loss)
         for seed in SEEDS:
-            extra = {"loss.beta": 2.0} if loss == "fbeta" else {}
             cfg = config_dict(loss, 10.0, seed, **extra, **{"eval.tune_betas": [2.0]})
-            label = "fbeta(beta=2)" if loss == "fbeta" else loss
             write_scored_run(root, f"{loss}-s{seed}", label, cfg, scored_splits(50 + seed, shift))
     return root / "fake"
 
@@ -200,12 +204,12 @@ def multilabel_fbeta(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """bce and fbeta(beta=2) multi-label runs, metrics.csv as runs.finish_run writes them (f2 for the fbeta runs)."""
     root = tmp_path_factory.mktemp("multilabel_fbeta")
     for loss, shift in (("bce", 0.2), ("fbeta", 0.3)):
+        extra, label = bce_or_f2(loss)
+        betas = (1.0, *extra.values())  # the F-betas a run records: runs.trained_betas
         for seed in SEEDS:
-            extra = {"loss.beta": 2.0} if loss == "fbeta" else {}
             cfg = config_dict(loss, None, seed, **{"data.name": "mulan/yeast", **extra})
-            betas = (1.0, 2.0) if loss == "fbeta" else (1.0,)
             metrics = evaluate_multilabel(multilabel_splits(200 + seed, shift), LABELS, betas=betas)
-            write_run(root, f"{loss}-s{seed}", "fbeta(beta=2)" if extra else loss, cfg, metrics)
+            write_run(root, f"{loss}-s{seed}", label, cfg, metrics)
     return root / "fake"
 
 
@@ -233,11 +237,11 @@ def test_macro_fbeta_is_scikit_learns_macro_not_the_micro(multilabel_fbeta: Path
 def test_a_baseline_with_more_tuned_rules_still_pairs(tmp_path: Path) -> None:
     """eval.tune_betas only adds rules: BCE re-run with it pairs with F-beta runs trained without it."""
     for loss, shift in (("bce", 0.25), ("fbeta", 0.3)):
+        extra, label = bce_or_f2(loss)
+        tuned = {} if extra else {"eval.tune_betas": [2.0]}  # only the baseline asks for tuned_f2
         for seed in SEEDS:
-            extra = {"loss.beta": 2.0} if loss == "fbeta" else {"eval.tune_betas": [2.0]}
-            cfg = config_dict(loss, 10.0, seed, **extra)
-            write_scored_run(tmp_path, f"{loss}-s{seed}", "fbeta(beta=2)" if loss == "fbeta" else loss, cfg,
-                             scored_splits(80 + seed, shift))  # fmt: skip
+            cfg = config_dict(loss, 10.0, seed, **extra, **tuned)
+            write_scored_run(tmp_path, f"{loss}-s{seed}", label, cfg, scored_splits(80 + seed, shift))
     report = build_report(load_runs(tmp_path / "fake"))
     assert "eval.tune_betas" not in report.keys and "eval.tune_betas" not in report.match
     f2 = report.comparisons["f2"]

@@ -43,10 +43,18 @@ from hfa.metrics import (
 __all__ = ["AGGREGATES", "MULTILABEL_COLUMNS", "evaluate_multilabel", "subset_accuracy"]
 
 AGGREGATES = ("macro", "micro")
-# A label's precision is undefined without predicted positives (its row says so), but scikit-learn's macro
-# average, which papers report, counts it as 0 (zero_division=0); leaving it out would reward a loss for
-# never predicting a rare label. Other undefined rates are left out of the macro mean.
-ZERO_DIVISION_ZERO = ("precision", "recall", "f1")
+
+
+def zero_in_macro(column: str) -> bool:
+    """Whether the macro average counts a label's undefined ``column`` as 0: precision, recall and every F-beta.
+
+    A label's precision is undefined without predicted positives (its row says so), but scikit-learn's macro
+    average, which papers report, counts it as 0 (``zero_division=0``); leaving it out would reward a loss for
+    never predicting a rare label. Other undefined rates are left out of the macro mean.
+    """
+    return column in ("precision", "recall") or fbeta_of(column) is not None
+
+
 SET_COLUMNS = ["hamming_loss", "subset_accuracy"]
 MULTILABEL_COLUMNS = ["split", "rule", "label", "threshold", *METRIC_COLUMNS, *SET_COLUMNS]
 
@@ -98,7 +106,7 @@ def _split_rows(
             threshold = float(thresholds[j, at.start]) if rule != "mean" else float("nan")
             rows.append({"split": split, "rule": rule, "label": label, "threshold": threshold, **per_label.iloc[j]})
         both = sets.iloc[at].mean(axis=0).to_dict()
-        zero = {c: 0.0 for c in per_label.columns if c in ZERO_DIVISION_ZERO or fbeta_of(c) is not None}
+        zero = {c: 0.0 for c in per_label.columns if zero_in_macro(c)}
         macro = per_label.fillna(zero).mean(axis=0)
         rows.append({"split": split, "rule": rule, "label": "macro", "threshold": shown, **macro, **both})
         rows.append(

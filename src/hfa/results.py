@@ -20,7 +20,7 @@ from hfa import io
 from hfa.errors import HfaError
 from hfa.metrics import AUTHORS_THRESHOLDS, COUNT_COLUMNS, count_metric, fbeta_column, fbeta_of, is_count_metric
 from hfa.metrics import metric_columns as metrics_columns_for
-from hfa.metrics_multilabel import ZERO_DIVISION_ZERO
+from hfa.metrics_multilabel import zero_in_macro
 
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.yaml"
@@ -118,7 +118,7 @@ def _fill_count_metrics(records: list[dict[str, Any]], folders: list[Path], want
         rows = labels.get((folder, record["split"], record.get("rule")), [])
         for metric in missing:
             values = np.array([row.get(metric, np.nan) for row in rows], dtype=float)
-            if metric in ZERO_DIVISION_ZERO or fbeta_of(metric) is not None:
+            if zero_in_macro(metric):
                 values = np.nan_to_num(values, nan=0.0)
             defined = values[~np.isnan(values)]
             record[metric] = float(defined.mean()) if defined.size else float("nan")
