@@ -40,3 +40,36 @@ def test_taped_gradients_are_autograds(activation, dropout, members, hidden, out
     assert torch.equal(logits.detach(), tape_logits.detach())
     for a, b in zip(auto.parameters(), taped.parameters(), strict=True):
         assert b.grad is not None and torch.equal(a.grad, b.grad)
+
+
+def test_taped_gradients_into_an_optimisers_buffer() -> None:
+    from hfa.optim import StackedAdam
+
+    x = torch.randn(2, 64, 5, generator=torch.Generator().manual_seed(4))
+    y = (torch.rand(2, 64, generator=torch.Generator().manual_seed(5)) < 0.3).float()
+    reference = stack(2, [8, 4], 0.3, "relu", 1)
+    logits, tape = reference.forward_tape(x)
+    loss_of(logits.requires_grad_(), y).backward()
+    reference.backward_tape(tape, logits.grad)
+
+    taped = stack(2, [8, 4], 0.3, "relu", 1)
+    optimizer = StackedAdam(list(taped.parameters()))  # moves the parameters into its buffer
+    logits, tape = taped.forward_tape(x)
+    loss_of(logits.requires_grad_(), y).backward()
+    taped.backward_tape(tape, logits.grad, optimizer.grads)
+    expected = torch.cat([p.grad.reshape(-1) for p in reference.parameters()])
+    assert torch.equal(optimizer.grad, expected)
+
+
+def test_taped_forward_follows_the_parameters_an_optimiser_moved_and_stepped() -> None:
+    from hfa.optim import StackedAdam
+
+    x = torch.randn(2, 64, 5, generator=torch.Generator().manual_seed(4))
+    taped = stack(2, [8, 4], 0.0, "relu", 1)
+    before, _ = taped.forward_tape(x)  # member views of the parameters' first storage
+    optimizer = StackedAdam(list(taped.parameters()), lr=0.1)
+    optimizer.grad.fill_(1.0)
+    optimizer.step(optimizer.grad)
+    after, _ = taped.forward_tape(x)
+    assert not torch.equal(before, after)
+    assert torch.equal(after, taped(x).detach())

@@ -94,9 +94,16 @@ class _MemberLinear(torch.autograd.Function):
 
 def member_linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """``h[m] @ weight[m] + bias[m]`` for every member, one ``addmm`` per member (``h`` contiguous)."""
-    out = h.new_empty(h.shape[0], h.shape[1], weight.shape[2])
+    return _member_linear(h, weight.unbind(0), bias.unbind(0), weight.shape[2])
+
+
+def _member_linear(
+    h: torch.Tensor, weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor], width: int
+) -> torch.Tensor:
+    """:func:`member_linear` from the members' weights and biases, already apart (a stack keeps them so)."""
+    out = h.new_empty(h.shape[0], h.shape[1], width)
     # unbind: one call for all members' views, where indexing costs a Python call per member.
-    for row in zip(bias.unbind(0), h.unbind(0), weight.unbind(0), out.unbind(0), strict=True):
+    for row in zip(biases, h.unbind(0), weights, out.unbind(0), strict=True):
         torch.addmm(*row[:3], out=row[3])
     return out
 
@@ -105,21 +112,43 @@ def member_linear_backward(
     h: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor, need_h: bool, need_w: bool = True, need_b: bool = True
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     """The gradients of :func:`member_linear` for the input, weight and bias: per member ``sum`` and ``mm``."""
-    grad = grad.contiguous()
-    grad_h = torch.empty_like(h) if need_h else None
     grad_w = torch.empty_like(weight) if need_w else None
     grad_b = grad.new_empty(grad.shape[0], 1, grad.shape[2]) if need_b else None
+    grad_h = _member_linear_backward(
+        h,
+        weight.transpose(1, 2).unbind(0),
+        grad,
+        need_h,
+        None if grad_w is None else grad_w.unbind(0),
+        None if grad_b is None else grad_b.unbind(0),
+    )
+    return grad_h, grad_w, grad_b
+
+
+def _member_linear_backward(
+    h: torch.Tensor,
+    weights_t: Sequence[torch.Tensor],
+    grad: torch.Tensor,
+    need_h: bool,
+    grad_w: Sequence[torch.Tensor] | None,
+    grad_b: Sequence[torch.Tensor] | None,
+) -> torch.Tensor | None:
+    """:func:`member_linear_backward` from the members' transposed weights, writing each member's weight and bias
+    gradient into the given views (``None``: not wanted); returns the input's gradient (or ``None``)."""
+    grad = grad.contiguous()
     grads = grad.unbind(0)
     if grad_b is not None:
-        for g, out in zip(grads, grad_b.unbind(0), strict=True):
+        for g, out in zip(grads, grad_b, strict=True):
             torch.sum(g, 0, keepdim=True, out=out)
-    if grad_h is not None:
-        for g, w, out in zip(grads, weight.transpose(1, 2).unbind(0), grad_h.unbind(0), strict=True):
+    grad_h = None
+    if need_h:
+        grad_h = torch.empty_like(h)
+        for g, w, out in zip(grads, weights_t, grad_h.unbind(0), strict=True):
             torch.mm(g, w, out=out)
     if grad_w is not None:
-        for x, g, out in zip(h.transpose(1, 2).unbind(0), grads, grad_w.unbind(0), strict=True):
+        for x, g, out in zip(h.transpose(1, 2).unbind(0), grads, grad_w, strict=True):
             torch.mm(x, g, out=out)
-    return grad_h, grad_w, grad_b
+    return grad_h
 
 
 class StackedMLP(nn.Module):
@@ -160,6 +189,22 @@ class StackedMLP(nn.Module):
     def _refresh(self) -> None:
         # Indexing a ParameterList costs microseconds per access, which adds up over thousands of batches.
         self._layers = list(zip(self.weights, self.biases, strict=True))
+        self._views_of: tuple[int, ...] = ()
+        self._grad_views: tuple[object, list] = (None, [])
+
+    def _member_views(self) -> list[tuple[tuple[torch.Tensor, ...], ...]]:
+        """Per layer, each member's ``(weight, bias, weight.T)`` views, made once while the storage stays.
+
+        An optimiser may move the parameters into a buffer of its own (``p.data = ...``), so the views are
+        remade whenever a parameter's storage moved; otherwise they are the previous step's.
+        """
+        where = tuple(p.data_ptr() for layer in self._layers for p in layer)
+        if where != self._views_of:
+            self._views = [
+                (weight.unbind(0), bias.unbind(0), weight.transpose(1, 2).unbind(0)) for weight, bias in self._layers
+            ]
+            self._views_of = where
+        return self._views
 
     def _apply(self, fn, recurse: bool = True):
         applied = super()._apply(fn, recurse)
@@ -195,40 +240,62 @@ class StackedMLP(nn.Module):
         per-member products it is, with no autograd graph to build and walk at every step (on small batches
         the graph, not the arithmetic, was most of a step's time).
         """
-        *hidden, (weight, bias) = self._layers
+        views = self._member_views()
         tape: list[tuple[torch.Tensor, ...]] = []
         h = x.contiguous()
-        for hidden_weight, hidden_bias in hidden:
-            z = member_linear(h, hidden_weight, hidden_bias)
+        for (weights, biases, _), (weight, _) in zip(views[:-1], self._layers, strict=False):
+            z = _member_linear(h, weights, biases, weight.shape[2])
             a = self.activation(z)
             mask = self._masks(a, self.generators) if self.dropout > 0 else None
             tape.append((h, z, a, mask))
             h = (a * mask if mask is not None else a).contiguous()
         tape.append((h,))
-        out = member_linear(h, weight, bias)
+        weights, biases, _ = views[-1]
+        out = _member_linear(h, weights, biases, self._layers[-1][0].shape[2])
         return out.squeeze(-1), tape
 
     @torch.no_grad()
-    def backward_tape(self, tape: list[tuple[torch.Tensor, ...]], grad_logits: torch.Tensor) -> None:
-        """Set every parameter's ``.grad`` from the gradient of the loss at the logits of :meth:`forward_tape`.
+    def backward_tape(
+        self,
+        tape: list[tuple[torch.Tensor, ...]],
+        grad_logits: torch.Tensor,
+        out: Sequence[torch.Tensor] | None = None,
+    ) -> None:
+        """The gradient of the loss at the logits of :meth:`forward_tape`, taken back to every parameter.
 
-        Layer by layer the very operations autograd runs for :meth:`forward` (``_MemberLinear``'s backward, the
-        mask product, ``threshold_backward`` for ReLU), so the gradients are bit for bit autograd's; other
-        activations take their backward from autograd, one small graph per layer.
+        ``out``: tensors shaped like :meth:`parameters` (in that order), e.g. an optimiser's gradient buffers, to
+        write the gradients into; without it each parameter's ``.grad`` is set. Layer by layer the very
+        operations autograd runs for :meth:`forward` (``_MemberLinear``'s backward, the mask product,
+        ``threshold_backward`` for ReLU), so the gradients are bit for bit autograd's; other activations take
+        their backward from autograd, one small graph per layer.
         """
+        if out is None:
+            out = [torch.empty_like(p) for p in self.parameters()]
+            for p, grad in zip(self.parameters(), out, strict=True):
+                p.grad = grad
+        views = self._member_views()
         (h,), hidden = tape[-1], tape[:-1]
-        weight, _ = self._layers[-1]
-        grad = grad_logits.reshape(*grad_logits.shape[:2], weight.shape[2])
+        grad = grad_logits.reshape(*grad_logits.shape[:2], self._layers[-1][0].shape[2])
         for depth in range(len(self._layers) - 1, -1, -1):
-            weight, bias = self._layers[depth]
             inputs = h if depth == len(self._layers) - 1 else hidden[depth][0]
-            grad_h, weight.grad, bias.grad = member_linear_backward(inputs, weight, grad, need_h=depth > 0)
+            grad_w, grad_b = self._unbound_grads(out, depth)
+            grad_h = _member_linear_backward(inputs, views[depth][2], grad, depth > 0, grad_w, grad_b)
             if depth == 0:
                 break
             _, z, a, mask = hidden[depth - 1]
             if mask is not None:
                 grad_h = grad_h * mask
             grad = self._activation_backward(grad_h, z, a)
+
+    def _unbound_grads(self, out: Sequence[torch.Tensor], depth: int) -> tuple[tuple[torch.Tensor, ...], ...]:
+        """Layer ``depth``'s weight and bias gradients in ``out``, member by member (kept while ``out`` is)."""
+        known, views = self._grad_views
+        if known is not out:
+            depth_of = len(self._layers)  # parameters() gives the weights, then the biases
+            views = [(w.unbind(0), b.unbind(0)) for w, b in zip(out[:depth_of], out[depth_of:], strict=True)]
+            # Holding ``out`` keeps its identity from being reused by another sequence.
+            self._grad_views = (out, views)
+        return views[depth]
 
     def _activation_backward(self, grad: torch.Tensor, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         if isinstance(self.activation, nn.ReLU):

@@ -20,7 +20,9 @@ class StackedAdam:
     """Adam for parameters whose first axis is the member axis; :meth:`keep` drops members.
 
     The parameters are moved into one flat buffer (each ``Parameter`` keeps its identity and becomes a view of
-    it), so a step is one gradient ``cat`` and seven operations on one tensor. Where torch's foreach ops would run
+    it), so a step is seven operations on one tensor. A caller that computes the gradients itself writes them into
+    :attr:`grads` (views of the flat :attr:`grad`) and calls ``step(optimizer.grad)``; otherwise ``step()``
+    gathers each parameter's ``.grad``. Where torch's foreach ops would run
     tensor by tensor on CPU, with a scalar cast for each, that is 20 µs a step instead of 60 for an MLP's six
     tensors. The per-element arithmetic is the foreach path's, so the result is too, bit for bit. (PyTorch's fused
     Adam kernel is faster still, but its vector lanes round differently from its scalar tail: a member's update
@@ -53,6 +55,10 @@ class StackedAdam:
             for p in params:
                 p.data = self.flat[offset : offset + p.numel()].view_as(p)
                 offset += p.numel()
+        self.grad = torch.zeros_like(self.flat)
+        """The gradient buffer, one flat tensor in the order of the parameters."""
+        self.grads = self._parts(self.grad)
+        """:attr:`grad` as one view per parameter, shaped like it: where a caller writes gradients."""
 
     def _parts(self, flat: torch.Tensor) -> list[torch.Tensor]:
         """``flat`` (a state buffer) as one tensor per parameter, shaped like it."""
@@ -64,10 +70,13 @@ class StackedAdam:
             p.grad = None
 
     @torch.no_grad()
-    def step(self) -> None:
+    def step(self, grad: torch.Tensor | None = None) -> None:
+        """One Adam update from ``grad`` (flat, in the order of the parameters; normally :attr:`grad`), or by
+        default from the parameters' ``.grad``."""
         beta1, beta2 = self.betas
         self.steps += 1
-        grad = torch.cat([p.grad.reshape(-1) for p in self.params])
+        if grad is None:
+            grad = torch.cat([p.grad.reshape(-1) for p in self.params])
         if self.weight_decay:
             grad = grad.add(self.flat, alpha=self.weight_decay)
         self.exp_avg.lerp_(grad, 1 - beta1)

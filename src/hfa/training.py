@@ -25,6 +25,7 @@ from torch import nn
 
 from hfa.config import TrainConfig
 from hfa.losses import group_losses
+from hfa.losses.modules import value_and_grad
 from hfa.model import MLP, StackedMLP
 from hfa.optim import StackedAdam
 
@@ -147,6 +148,28 @@ def _losses(
     return torch.cat([loss_fn.per_row(z, y, w) for loss_fn, z, y, w in parts])
 
 
+def _losses_and_grads(
+    loss_fns: Sequence[nn.Module],
+    sizes: list[int],
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_losses` and the gradient of their sum at the logits: each group's closed form where it has one."""
+
+    def one(loss_fn: nn.Module, z: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None):
+        if hasattr(loss_fn, "value_and_grad"):
+            return loss_fn.value_and_grad(z, y, w)
+        return value_and_grad(loss_fn.per_row, z, y, w)
+
+    if len(loss_fns) == 1:
+        return one(loss_fns[0], logits, targets, weights)
+    row_weights = [None] * len(sizes) if weights is None else weights.split(sizes)
+    parts = zip(loss_fns, logits.split(sizes), targets.split(sizes), row_weights, strict=True)
+    losses, grads = zip(*(one(*part) for part in parts), strict=True)
+    return torch.cat(losses), torch.cat(grads)
+
+
 def train(
     members: Sequence[Member],
     data: Sequence[MemberData],
@@ -204,9 +227,10 @@ def train(
         sizes = [len(positions) for positions, _ in groups]
         loss_fns = [loss_fn for _, loss_fn in groups]
         which = torch.as_tensor([members[m].data for m in active], device=device)[:, None]
-        # Each member draws its epoch's order from its own generator; together an (M, n) index matrix, so a batch
-        # of every member is one gather.
+        # Each member draws its epoch's order from its own generator; together an (M, n) index matrix into the
+        # stacked training rows (member m's row i is row data[m] * n + i), so a batch of every member is one gather.
         order = torch.stack([torch.randperm(n, generator=order_gen[m], device=device) for m in active])
+        order += which * n
         total = torch.zeros(len(active), device=device)
 
         stack.train()
@@ -215,24 +239,25 @@ def train(
             rows, pad = index.shape[1], -index.shape[1] % ROW_BLOCK
             weights = _mask(len(active), rows, pad, device)
             if pad:
-                index = nn.functional.pad(index, (0, pad))  # row 0 again, weighted 0
-            rows_at = (index + which * n).view(-1)
+                index = torch.cat((index, (which * n).expand(-1, pad)), 1)  # the member's row 0 again, weighted 0
+            rows_at = index.reshape(-1)
             x_batch = x_train.index_select(0, rows_at).view(*index.shape, n_features)
             y_batch = y_train.index_select(0, rows_at).view(*index.shape, *y_train.shape[1:])  # labels: (M, B, L)
-            optimizer.zero_grad()
             if taped:
-                # Autograd for the losses only; the MLP's backward is its per-member products (StackedMLP).
+                # No autograd graph: the losses' closed-form gradient at the logits, then the MLP's backward as
+                # its per-member products (StackedMLP), written into the optimiser's gradient buffer.
                 logits, tape = stack.forward_tape(x_batch)
-                losses = _losses(loss_fns, sizes, logits.requires_grad_(), y_batch, weights)
-                losses.sum().backward()
-                stack.backward_tape(tape, logits.grad)
+                losses, grad_logits = _losses_and_grads(loss_fns, sizes, logits, y_batch, weights)
+                stack.backward_tape(tape, grad_logits, optimizer.grads)
+                optimizer.step(optimizer.grad)
             else:
+                optimizer.zero_grad()
                 with _autocast(device, cfg.amp):
                     logits = step_stack(x_batch).float()
                     losses = _losses(loss_fns, sizes, logits, y_batch, weights)
                 # The members' parameters are disjoint, so the gradient of the sum is each member's own gradient.
                 losses.sum().backward()
-            optimizer.step()
+                optimizer.step()
             total += losses.detach() * rows
 
         # Validation: the whole split at once, a few members at a time so activations stay bounded.

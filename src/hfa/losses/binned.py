@@ -185,23 +185,45 @@ class _BinnedCounts(torch.autograd.Function):
         return _grad(g_class, index, ctx.table, w, p, ctx.logits), None, None, None, None
 
 
+def _metric_forward(
+    z: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable, partials: Partials
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """``1 - mean_t V_t`` and what its gradient needs: ``(index, w, p, d_class)``."""
+    p = torch.exp(-z).add_(1).reciprocal_()  # logistic(z) in place: no autograd here
+    index, counts = _sums(p, y, w, table)
+    value, d_pos, d_neg = partials(*counts)
+    return torch.rsub(value.mean(-1), 1), (index, w, p, torch.stack((d_pos, d_neg), -2))
+
+
+def _metric_grad(g: Tensor, saved: tuple[Tensor, ...], table: BinnedTable) -> Tensor:
+    """The gradient at the logits, from ``g``, the upstream gradient of the loss (a scalar or one per row)."""
+    index, w, p, d_class = saved
+    # L = 1 - mean_t V_t: the upstream gradient of each row, times -1/T, scales that row's partials.
+    scale = (g if g.dim() == 0 else g.view(-1, 1, 1)) * (-1 / d_class.shape[-1])
+    return _grad(d_class * scale, index, table, w, p, logits=True)
+
+
 class _BinnedMetricLoss(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable, partials: Partials):  # type: ignore[override]
-        p = torch.exp(-z).add_(1).reciprocal_()  # logistic(z) in place: no autograd here
-        index, counts = _sums(p, y, w, table)
-        value, d_pos, d_neg = partials(*counts)
+        loss, saved = _metric_forward(z, y, w, table, partials)
         if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(index, w, p, torch.stack((d_pos, d_neg), -2))
+            ctx.save_for_backward(*saved)
             ctx.table = table
-        return torch.rsub(value.mean(-1), 1)
+        return loss
 
     @staticmethod
     def backward(ctx, g: Tensor):  # type: ignore[override]
-        index, w, p, d_class = ctx.saved_tensors
-        # L = 1 - mean_t V_t: the upstream gradient of each row, times -1/T, scales that row's partials.
-        scale = (g if g.dim() == 0 else g.view(-1, 1, 1)) * (-1 / d_class.shape[-1])
-        return _grad(d_class * scale, index, ctx.table, w, p, logits=True), None, None, None, None
+        return _metric_grad(g, ctx.saved_tensors, ctx.table), None, None, None, None
+
+
+def binned_metric_value_and_grad(
+    z: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable, partials: Partials
+) -> tuple[Tensor, Tensor]:
+    """:func:`binned_metric_loss` of ``(M, N)`` rows and the gradient of the rows' sum at ``z``, without autograd
+    (the same operations as its backward, so the same bits)."""
+    loss, saved = _metric_forward(z, y, w, table, partials)
+    return loss, _metric_grad(loss.new_ones(loss.shape), saved, table)
 
 
 def binned_counts(

@@ -38,7 +38,14 @@ from hfa.losses._checks import (
     check_positive,
     check_thresholds,
 )
-from hfa.losses.binned import BinnedTable, Partials, binned_counts, binned_metric_loss, logistic
+from hfa.losses.binned import (
+    BinnedTable,
+    Partials,
+    binned_counts,
+    binned_metric_loss,
+    binned_metric_value_and_grad,
+    logistic,
+)
 from hfa.losses.confusion import _counts, _like, heaviside_counts
 from hfa.losses.heaviside import _heaviside_table, _sigmoid_step
 from hfa.losses.metrics import (
@@ -88,6 +95,18 @@ def _logits(logits: Tensor, targets: Tensor | None = None) -> Tensor:
     )
 
 
+def value_and_grad(
+    per_row: Callable[..., Tensor], logits: Tensor, targets: Tensor, weights: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """``per_row(logits, targets[, weights])`` (``(M,)``, detached) and the gradient of its sum at ``logits``,
+    by autograd: what any loss module with a ``per_row`` gives (see :meth:`_Loss.value_and_grad`)."""
+    with torch.enable_grad():
+        leaf = logits.detach().requires_grad_()
+        losses = per_row(leaf, targets) if weights is None else per_row(leaf, targets, weights)
+        (grad,) = torch.autograd.grad(losses.sum(), leaf)
+    return losses.detach(), grad
+
+
 class _Loss(nn.Module):
     def fit(self, train_targets: object) -> _Loss:
         """Adapt to the training labels (a no-op here); returns ``self``."""
@@ -108,6 +127,12 @@ class _Loss(nn.Module):
 
     def _compute(self, z: Tensor, targets: Tensor, weights: Tensor | None) -> Tensor:
         raise NotImplementedError
+
+    def value_and_grad(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``per_row(logits, targets, weights)`` and the gradient of its sum at ``logits``: a training step's two
+        needs, without the caller building a graph. Losses with a closed form (BCE, weighted BCE, the Heaviside
+        metric losses) compute the very operations autograd would, so the gradient is autograd's, bit for bit."""
+        return value_and_grad(self.per_row, logits, targets, weights)
 
     def _group_params(self) -> tuple:
         """What, besides the class, decides the function a row computes (see :meth:`group_key`)."""
@@ -216,6 +241,13 @@ class MetricLoss(_Loss):
             counts = self._soft_counts(logistic(z), targets, weights)
         return 1 - self.metric(*counts).mean(-1)
 
+    def value_and_grad(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        closed = self.approx == "heaviside" and self.partials is not None
+        if not (closed and _closed_form(self, MetricLoss, logits, weights)):
+            return super().value_and_grad(logits, targets, weights)
+        y, w = _like(logits, "targets", targets), None if weights is None else _like(logits, "weights", weights)
+        return binned_metric_value_and_grad(logits, y, w, self._binned, self.partials)
+
     def _group_params(self) -> tuple:
         # A subclass's metric is a function of its class (FBetaLoss: of beta), shared by every instance; a plain
         # MetricLoss groups only with losses holding the very same metric object.
@@ -316,6 +348,40 @@ def _bce(z: Tensor, y: Tensor, pos_weight: Tensor | None = None) -> Tensor:
     return (1 - y) * z - weight * log_p
 
 
+def _closed_form(loss: _Loss, cls: type, logits: Tensor, weights: Tensor | None) -> bool:
+    """Whether ``loss`` computes ``cls``'s own function on ``(M, N)`` rows with weights that need no gradient,
+    which is what a closed-form ``value_and_grad`` covers (a subclass computing something else takes autograd)."""
+    return (
+        type(loss)._compute is cls._compute
+        and type(loss).per_row is _Loss.per_row
+        and logits.dim() == 2
+        and (weights is None or not weights.requires_grad)
+    )
+
+
+def _bce_value_and_grad(
+    z: Tensor, y: Tensor, pos_weight: Tensor | None, weights: Tensor | None, reduction: str
+) -> tuple[Tensor, Tensor]:
+    """:func:`_bce` reduced over each row (``reduction`` ``'mean'`` or ``'sum'``), and the gradient of the rows'
+    sum at ``z``: the operations autograd's backward of the forward runs, in its order, so the same bits."""
+    log_p, buffer = torch.ops.aten.log_sigmoid_forward(z)
+    not_y = 1 - y
+    weight = None if pos_weight is None else 1 + (pos_weight - 1) * y
+    losses = not_y * z - (log_p if weight is None else weight * log_p)  # 1 * log_p is log_p exactly
+    if weights is not None:
+        losses = losses * weights
+    # The gradient reaching each sample: the sum's ones, over N for the mean (as MeanBackward divides), times
+    # the sample weight.
+    upstream = z.new_ones(z.shape[0], 1).expand(z.shape)
+    if reduction == "mean":
+        upstream = upstream / z.shape[-1]
+    if weights is not None:
+        upstream = upstream * weights
+    negated = -upstream if weight is None else -upstream * weight
+    grad = upstream * not_y + torch.ops.aten.log_sigmoid_backward(negated, z, buffer)
+    return (losses.mean(-1) if reduction == "mean" else losses.sum(-1)), grad
+
+
 class BCELoss(_PerSampleLoss):
     r"""Binary cross-entropy on logits: :math:`\ell_i = -(y_i \log s(z_i) + (1 - y_i) \log(1 - s(z_i)))`.
 
@@ -325,6 +391,12 @@ class BCELoss(_PerSampleLoss):
 
     def _compute(self, z: Tensor, targets: Tensor, weights: Tensor | None) -> Tensor:
         return self._reduce(_bce(z, _like(z, "targets", targets)), weights)
+
+    def value_and_grad(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if self.reduction == "none" or not _closed_form(self, BCELoss, logits, weights):
+            return super().value_and_grad(logits, targets, weights)
+        y, w = _like(logits, "targets", targets), None if weights is None else _like(logits, "weights", weights)
+        return _bce_value_and_grad(logits, y, None, w, self.reduction)
 
 
 class WeightedBCELoss(_PerSampleLoss):
@@ -390,7 +462,8 @@ class WeightedBCELoss(_PerSampleLoss):
             weight = self._weight_cache[key] = weight.unsqueeze(1) if weight.dim() else weight
         return weight
 
-    def _compute(self, z: Tensor, targets: Tensor, weights: Tensor | None) -> Tensor:
+    def _checked_weight(self, z: Tensor) -> Tensor:
+        """The weight for logits ``z``, once it is resolved and fits their rows."""
         if self.pos_weight is None:
             raise RuntimeError(
                 "WeightedBCELoss(pos_weight='auto') is unresolved: call .fit(train_targets) first, "
@@ -401,7 +474,16 @@ class WeightedBCELoss(_PerSampleLoss):
                 f"a WeightedBCELoss with {len(self.pos_weight)} row weights needs logits of shape "
                 f"({len(self.pos_weight)}, N), got {tuple(z.shape)}"
             )
-        return self._reduce(_bce(z, _like(z, "targets", targets), self._weight(z)), weights)
+        return self._weight(z)
+
+    def _compute(self, z: Tensor, targets: Tensor, weights: Tensor | None) -> Tensor:
+        return self._reduce(_bce(z, _like(z, "targets", targets), self._checked_weight(z)), weights)
+
+    def value_and_grad(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if self.reduction == "none" or not _closed_form(self, WeightedBCELoss, logits, weights):
+            return super().value_and_grad(logits, targets, weights)
+        y, w = _like(logits, "targets", targets), None if weights is None else _like(logits, "weights", weights)
+        return _bce_value_and_grad(logits, y, self._checked_weight(logits), w, self.reduction)
 
     def group_key(self) -> Hashable | None:
         # The weight is left out: for_group stacks the members' weights into one per row.
