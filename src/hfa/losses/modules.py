@@ -158,6 +158,18 @@ class _PerSampleLoss(_Loss):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         self.reduction = check_choice("reduction", reduction, REDUCTIONS)
+        self._upstreams: dict[tuple, tuple[Tensor, Tensor]] = {}
+
+    def _upstream(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """The gradient the rows' summed losses send each sample of ``(M, N)`` logits before sample weights (ones,
+        over N for the mean, as MeanBackward divides), and its negation: constants of the shape, made once."""
+        key = (z.shape, z.dtype, z.device, self.reduction)
+        if key not in self._upstreams:
+            upstream = z.new_ones(z.shape[0], 1).expand(z.shape)
+            if self.reduction == "mean":
+                upstream = upstream / z.shape[-1]
+            self._upstreams[key] = (upstream, -upstream)
+        return self._upstreams[key]
 
     def _group_params(self) -> tuple:
         return (self.reduction,)
@@ -360,26 +372,24 @@ def _closed_form(loss: _Loss, cls: type, logits: Tensor, weights: Tensor | None)
 
 
 def _bce_value_and_grad(
-    z: Tensor, y: Tensor, pos_weight: Tensor | None, weights: Tensor | None, reduction: str
+    loss: _PerSampleLoss, z: Tensor, y: Tensor, pos_weight: Tensor | None, weights: Tensor | None
 ) -> tuple[Tensor, Tensor]:
-    """:func:`_bce` reduced over each row (``reduction`` ``'mean'`` or ``'sum'``), and the gradient of the rows'
-    sum at ``z``: the operations autograd's backward of the forward runs, in its order, so the same bits."""
+    """:func:`_bce` reduced over each row as ``loss`` reduces (``'mean'`` or ``'sum'``), and the gradient of the
+    rows' sum at ``z``: the operations autograd's backward of the forward runs, in its order, so the same bits."""
     log_p, buffer = torch.ops.aten.log_sigmoid_forward(z)
     not_y = 1 - y
     weight = None if pos_weight is None else 1 + (pos_weight - 1) * y
     losses = not_y * z - (log_p if weight is None else weight * log_p)  # 1 * log_p is log_p exactly
     if weights is not None:
         losses = losses * weights
-    # The gradient reaching each sample: the sum's ones, over N for the mean (as MeanBackward divides), times
-    # the sample weight.
-    upstream = z.new_ones(z.shape[0], 1).expand(z.shape)
-    if reduction == "mean":
-        upstream = upstream / z.shape[-1]
+    upstream, negated = loss._upstream(z)
     if weights is not None:
         upstream = upstream * weights
-    negated = -upstream if weight is None else -upstream * weight
+        negated = -upstream
+    if weight is not None:
+        negated = negated * weight
     grad = upstream * not_y + torch.ops.aten.log_sigmoid_backward(negated, z, buffer)
-    return (losses.mean(-1) if reduction == "mean" else losses.sum(-1)), grad
+    return (losses.mean(-1) if loss.reduction == "mean" else losses.sum(-1)), grad
 
 
 class BCELoss(_PerSampleLoss):
@@ -396,7 +406,7 @@ class BCELoss(_PerSampleLoss):
         if self.reduction == "none" or not _closed_form(self, BCELoss, logits, weights):
             return super().value_and_grad(logits, targets, weights)
         y, w = _like(logits, "targets", targets), None if weights is None else _like(logits, "weights", weights)
-        return _bce_value_and_grad(logits, y, None, w, self.reduction)
+        return _bce_value_and_grad(self, logits, y, None, w)
 
 
 class WeightedBCELoss(_PerSampleLoss):
@@ -483,7 +493,7 @@ class WeightedBCELoss(_PerSampleLoss):
         if self.reduction == "none" or not _closed_form(self, WeightedBCELoss, logits, weights):
             return super().value_and_grad(logits, targets, weights)
         y, w = _like(logits, "targets", targets), None if weights is None else _like(logits, "weights", weights)
-        return _bce_value_and_grad(logits, y, self._checked_weight(logits), w, self.reduction)
+        return _bce_value_and_grad(self, logits, y, self._checked_weight(logits), w)
 
     def group_key(self) -> Hashable | None:
         # The weight is left out: for_group stacks the members' weights into one per row.
