@@ -11,6 +11,7 @@ is not promised). Dropout masks come from each member's own generator.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -151,6 +152,58 @@ def _member_linear_backward(
     return grad_h
 
 
+class _Block(NamedTuple):
+    """A stacked ``(M, B, H)`` tensor with each member's ``(B, H)`` rows and their transposes."""
+
+    block: torch.Tensor
+    rows: tuple[torch.Tensor, ...]
+    rows_t: tuple[torch.Tensor, ...]
+
+    @classmethod
+    def of(cls, block: torch.Tensor) -> _Block:
+        return cls(block, block.unbind(0), block.transpose(1, 2).unbind(0))
+
+
+class _Workspace:
+    """The buffers of a stack's training step, sized for its largest batch, with each member's views made once.
+
+    :meth:`StackedMLP.forward_tape` writes every activation here and :meth:`StackedMLP.backward_tape` every
+    gradient, so a step allocates little and splits no tensor into members (at small batches those calls, not
+    the arithmetic, were much of a step). A smaller batch (an epoch's last) uses the first rows of each member's
+    block, whose views are contiguous per member as a block of its own would be. A tape is therefore valid until
+    the next ``forward_tape``.
+    """
+
+    def __init__(self, widths: Sequence[int], members: int, rows: int, dropout: bool, like: torch.Tensor):
+        def new(width: int, dtype: torch.dtype = like.dtype) -> torch.Tensor:
+            return torch.empty(members, rows, width, dtype=dtype, device=like.device)
+
+        hidden, masked = widths[1:-1], widths[1:-1] if dropout else []
+        self.rows, self.dtype = rows, like.dtype
+        # Per hidden layer: pre-activation, activation, after dropout (draws, kept, mask), the gradients at the
+        # activation and the pre-activation; then the logits.
+        self.buffers = {
+            "z": [new(w) for w in hidden],
+            "a": [new(w) for w in hidden],
+            "h": [new(w) for w in masked],
+            "draw": [new(w) for w in masked],
+            "kept": [new(w, torch.bool) for w in masked],
+            "mask": [new(w) for w in masked],
+            "grad_a": [new(w) for w in hidden],
+            "grad_z": [new(w) for w in hidden],
+            "out": [new(widths[-1])],
+        }
+        self._views: dict[int, dict[str, list[_Block]]] = {}
+
+    def at(self, rows: int) -> dict[str, list[_Block]]:
+        """Every buffer's first ``rows`` rows of each member, as :class:`_Block` views (made once per ``rows``)."""
+        if rows not in self._views:
+            self._views[rows] = {
+                name: [_Block.of(buffer[:, :rows]) for buffer in buffers] for name, buffers in self.buffers.items()
+            }
+        return self._views[rows]
+
+
 class StackedMLP(nn.Module):
     """``M`` MLPs of one shape as one module: weights ``(M, in, out)``, biases ``(M, 1, out)``, logits ``(M, B)``
     (``(M, B, L)`` for members with ``L > 1`` outputs, one per label).
@@ -191,6 +244,15 @@ class StackedMLP(nn.Module):
         self._layers = list(zip(self.weights, self.biases, strict=True))
         self._views_of: tuple[int, ...] = ()
         self._grad_views: tuple[object, list] = (None, [])
+        self._workspace: _Workspace | None = None
+
+    def _step_buffers(self, x: torch.Tensor) -> dict[str, list[_Block]]:
+        """The workspace's views for a batch ``x`` of ``(M, B, F)`` (a larger batch makes a new workspace)."""
+        ws = self._workspace
+        if ws is None or ws.rows < x.shape[1] or ws.dtype != x.dtype:
+            widths = [self._layers[0][0].shape[1], *(weight.shape[2] for weight, _ in self._layers)]
+            ws = self._workspace = _Workspace(widths, self.size, x.shape[1], self.dropout > 0, x)
+        return ws.at(x.shape[1])
 
     def _member_views(self) -> list[tuple[tuple[torch.Tensor, ...], ...]]:
         """Per layer, each member's ``(weight, bias, weight.T)`` views, made once while the storage stays.
@@ -233,34 +295,41 @@ class StackedMLP(nn.Module):
         return linear(h, weight, bias).squeeze(-1)
 
     @torch.no_grad()
-    def forward_tape(self, x: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor, ...]]]:
+    def forward_tape(self, x: torch.Tensor) -> tuple[torch.Tensor, list]:
         """A training forward on CPU without autograd: logits and what :meth:`backward_tape` needs.
 
         The same operations as :meth:`forward` in training mode, so the same bits; the backward is then the few
         per-member products it is, with no autograd graph to build and walk at every step (on small batches
-        the graph, not the arithmetic, was most of a step's time).
+        the graph, not the arithmetic, was most of a step's time). Activations live in the stack's workspace:
+        the logits and the tape hold until the next call.
         """
-        views = self._member_views()
-        tape: list[tuple[torch.Tensor, ...]] = []
-        h = x.contiguous()
-        for (weights, biases, _), (weight, _) in zip(views[:-1], self._layers, strict=False):
-            z = _member_linear(h, weights, biases, weight.shape[2])
-            a = self.activation(z)
-            mask = self._masks(a, self.generators) if self.dropout > 0 else None
-            tape.append((h, z, a, mask))
-            h = (a * mask if mask is not None else a).contiguous()
-        tape.append((h,))
-        weights, biases, _ = views[-1]
-        out = _member_linear(h, weights, biases, self._layers[-1][0].shape[2])
-        return out.squeeze(-1), tape
+        views, ws = self._member_views(), self._step_buffers(x)
+        relu = isinstance(self.activation, nn.ReLU)
+        inputs = _Block.of(x.contiguous())
+        tape: list = [inputs]
+        for depth, (weights, biases, _) in enumerate(views):
+            z = ws["z"][depth] if depth < len(views) - 1 else ws["out"][0]
+            for row in zip(biases, inputs.rows, weights, z.rows, strict=True):
+                torch.addmm(*row[:3], out=row[3])
+            if depth == len(views) - 1:
+                return z.block.squeeze(-1), tape
+            if relu:
+                a = ws["a"][depth]
+                torch.clamp_min(z.block, 0, out=a.block)  # what relu computes, into the buffer
+            else:
+                a = _Block.of(self.activation(z.block))
+            mask = None
+            if self.dropout > 0:
+                mask = self._mask(ws, depth)
+                inputs = ws["h"][depth]
+                torch.mul(a.block, mask, out=inputs.block)
+            else:
+                inputs = a
+            tape.append((z, a, inputs, mask))
+        raise AssertionError("a stack has an output layer")
 
     @torch.no_grad()
-    def backward_tape(
-        self,
-        tape: list[tuple[torch.Tensor, ...]],
-        grad_logits: torch.Tensor,
-        out: Sequence[torch.Tensor] | None = None,
-    ) -> None:
+    def backward_tape(self, tape: list, grad_logits: torch.Tensor, out: Sequence[torch.Tensor] | None = None) -> None:
         """The gradient of the loss at the logits of :meth:`forward_tape`, taken back to every parameter.
 
         ``out``: tensors shaped like :meth:`parameters` (in that order), e.g. an optimiser's gradient buffers, to
@@ -273,19 +342,33 @@ class StackedMLP(nn.Module):
             out = [torch.empty_like(p) for p in self.parameters()]
             for p, grad in zip(self.parameters(), out, strict=True):
                 p.grad = grad
-        views = self._member_views()
-        (h,), hidden = tape[-1], tape[:-1]
-        grad = grad_logits.reshape(*grad_logits.shape[:2], self._layers[-1][0].shape[2])
+        views, ws = self._member_views(), self._step_buffers(tape[0].block)
+        relu = isinstance(self.activation, nn.ReLU)
+        grad = grad_logits.reshape(*grad_logits.shape[:2], self._layers[-1][0].shape[2]).contiguous().unbind(0)
         for depth in range(len(self._layers) - 1, -1, -1):
-            inputs = h if depth == len(self._layers) - 1 else hidden[depth][0]
+            inputs = tape[0] if depth == 0 else tape[depth][2]
             grad_w, grad_b = self._unbound_grads(out, depth)
-            grad_h = _member_linear_backward(inputs, views[depth][2], grad, depth > 0, grad_w, grad_b)
+            for g, o in zip(grad, grad_b, strict=True):
+                torch.sum(g, 0, keepdim=True, out=o)
+            for x_t, g, o in zip(inputs.rows_t, grad, grad_w, strict=True):
+                torch.mm(x_t, g, out=o)
             if depth == 0:
-                break
-            _, z, a, mask = hidden[depth - 1]
+                return
+            grad_a = ws["grad_a"][depth - 1]
+            for g, w_t, o in zip(grad, views[depth][2], grad_a.rows, strict=True):
+                torch.mm(g, w_t, out=o)
+            z, a, _, mask = tape[depth]
             if mask is not None:
-                grad_h = grad_h * mask
-            grad = self._activation_backward(grad_h, z, a)
+                grad_a.block.mul_(mask)
+            if relu:
+                grad_z = ws["grad_z"][depth - 1]
+                torch.ops.aten.threshold_backward.grad_input(grad_a.block, a.block, 0, grad_input=grad_z.block)
+                grad = grad_z.rows
+            else:
+                with torch.enable_grad():
+                    leaf = z.block.detach().requires_grad_()
+                    (grad_z,) = torch.autograd.grad(self.activation(leaf), leaf, grad_a.block)
+                grad = grad_z.unbind(0)
 
     def _unbound_grads(self, out: Sequence[torch.Tensor], depth: int) -> tuple[tuple[torch.Tensor, ...], ...]:
         """Layer ``depth``'s weight and bias gradients in ``out``, member by member (kept while ``out`` is)."""
@@ -297,13 +380,15 @@ class StackedMLP(nn.Module):
             self._grad_views = (out, views)
         return views[depth]
 
-    def _activation_backward(self, grad: torch.Tensor, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.activation, nn.ReLU):
-            return torch.ops.aten.threshold_backward(grad, a, 0)
-        with torch.enable_grad():
-            leaf = z.detach().requires_grad_()
-            (out,) = torch.autograd.grad(self.activation(leaf), leaf, grad)
-        return out
+    def _mask(self, ws: dict[str, list[_Block]], depth: int) -> torch.Tensor:
+        """Layer ``depth``'s inverted-dropout mask in the workspace, member ``m``'s drawn from its own generator:
+        the values :meth:`_masks` gives."""
+        draw, kept, mask = ws["draw"][depth], ws["kept"][depth], ws["mask"][depth]
+        for rows, generator in zip(draw.rows, self.generators, strict=True):
+            rows.uniform_(0, 1, generator=generator)  # what torch.rand draws
+        keep = 1.0 - self.dropout
+        torch.lt(draw.block, keep, out=kept.block)
+        return torch.div(kept.block, keep, out=mask.block)
 
     def _masks(self, h: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
         """Inverted-dropout masks ``(M, B, H)``, member ``m``'s drawn from its own generator alone."""
@@ -329,3 +414,4 @@ class StackedMLP(nn.Module):
         if self.generators:
             self.generators = [self.generators[row] for row in rows]
         self._refresh()
+        self._workspace = None
