@@ -346,3 +346,15 @@ def test_yaml_written_by_hfa_reads_back(tmp_path):
     # The bounded loader must accept what hfa itself writes (no aliases, plain values).
     text = yaml.safe_dump(load_config().to_dict())
     assert load_yaml(text) == load_config().to_dict()
+
+
+def test_config_yaml_is_what_yaml_safe_dump_writes(tmp_path):
+    # write_yaml takes libyaml's emitter for speed; its text must be PyYAML's own, odd values included.
+    from hfa.io import write_yaml
+
+    config = load_config().to_dict()
+    config["name"] = "naïve: run #1 — 'quoted'"
+    config["loss"]["pos_weight"] = [1e-05, 0.1, 123456.7, float("inf")]
+    config["data"]["path"] = None
+    write_yaml(tmp_path / "config.yaml", config)
+    assert (tmp_path / "config.yaml").read_text(encoding="utf-8") == yaml.safe_dump(config, sort_keys=False)

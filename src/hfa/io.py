@@ -58,8 +58,12 @@ def write_json(path: str | Path, obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+# libyaml's emitter where PyYAML has it: the same text as yaml.safe_dump, ~4x faster (a sweep writes a config a run).
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def write_yaml(path: str | Path, obj: Any) -> Path:
-    return write_text(path, yaml.safe_dump(obj, sort_keys=False))
+    return write_text(path, yaml.dump(obj, Dumper=_DUMPER, sort_keys=False))
 
 
 def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
