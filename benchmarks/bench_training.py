@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from bench_loss import tensor_ops
 from common import Row, Settings, compare, fmt_count, rate_row
 from hfa.config import ModelConfig, TrainConfig
 from hfa.losses import build_loss
@@ -109,6 +110,11 @@ def _case(settings: Settings, case: str, model_cfg: ModelConfig) -> Row:
 
     repeats = 2 if settings.quick else 3
     seconds = compare({"hfa": with_hfa, "plain": with_dataloader}, device, repeats, warmup=1)
+    # Tensor operations a step: one epoch of 100 batches (validation on one batch), set-up spread over them.
+    steps, batch = 100, cfg.batch_size
+    short = TrainConfig(epochs=1, batch_size=batch, lr=1e-3, patience=0)
+    small = [t[: steps * batch] for t in on_device[:2]] + [t[:batch] for t in on_device[2:]]
+    ops = tensor_ops(lambda: fit(build_model(N_FEATURES, model_cfg).to(device), loss_fn, *small, short, seed=0))
     rows_seen = N_TRAIN * epochs
     widths = "-".join(map(str, model_cfg.hidden))
     return rate_row(
@@ -120,5 +126,5 @@ def _case(settings: Settings, case: str, model_cfg: ModelConfig) -> Row:
         TARGET,
         repeats=repeats,
         note=f"fit vs DataLoader(shuffle=True) loop; batch {cfg.batch_size}, Adam, BCE, val {fmt_count(N_VAL)}",
-        extra={"flop_per_row": flop_per_row(list(model_cfg.hidden))},
+        extra={"flop_per_row": flop_per_row(list(model_cfg.hidden)), "ops_per_step": ops / steps, "batch": batch},
     )

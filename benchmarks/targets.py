@@ -31,9 +31,14 @@ def _limit_cells(row: Row, matmul: float) -> tuple[str, str, str, str, str]:
             held,
         )
     if row.case.startswith("training"):
-        per_row = row.extra["flop_per_row"]
+        per_row, batch = row.extra["flop_per_row"], int(row.extra.get("batch", 256))
         achieved = per_row * row.hfa_value
-        held = "per-step overhead of small matrices (batch 256 x width 64): a step is ~20 µs of arithmetic"
+        step_s, step_flop = batch / row.hfa_value, per_row * batch
+        held = (
+            f"a step of {batch} rows takes {fmt_seconds(step_s)} for {fmt_flops(step_flop)} "
+            f"({fmt_seconds(step_flop / matmul)} at matmul speed): {row.extra.get('ops_per_step', 0):.0f} tensor "
+            "ops a step, each a dispatch, on matrices too small for the arithmetic to dominate"
+        )
         return f"{fmt_flops(per_row)} a row", row.hfa, f"{fmt_flops(achieved)}/s", f"{achieved / matmul:.2%}", held
     if row.case == "startup":
         floors = (
