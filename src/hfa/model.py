@@ -11,12 +11,12 @@ is not promised). Dropout masks come from each member's own generator.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from hfa.config import ModelConfig
+from hfa.cpu_step import Buffers, StepPlan
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
@@ -95,16 +95,9 @@ class _MemberLinear(torch.autograd.Function):
 
 def member_linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """``h[m] @ weight[m] + bias[m]`` for every member, one ``addmm`` per member (``h`` contiguous)."""
-    return _member_linear(h, weight.unbind(0), bias.unbind(0), weight.shape[2])
-
-
-def _member_linear(
-    h: torch.Tensor, weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor], width: int
-) -> torch.Tensor:
-    """:func:`member_linear` from the members' weights and biases, already apart (a stack keeps them so)."""
-    out = h.new_empty(h.shape[0], h.shape[1], width)
+    out = h.new_empty(h.shape[0], h.shape[1], weight.shape[2])
     # unbind: one call for all members' views, where indexing costs a Python call per member.
-    for row in zip(biases, h.unbind(0), weights, out.unbind(0), strict=True):
+    for row in zip(bias.unbind(0), h.unbind(0), weight.unbind(0), out.unbind(0), strict=True):
         torch.addmm(*row[:3], out=row[3])
     return out
 
@@ -113,95 +106,21 @@ def member_linear_backward(
     h: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor, need_h: bool, need_w: bool = True, need_b: bool = True
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     """The gradients of :func:`member_linear` for the input, weight and bias: per member ``sum`` and ``mm``."""
+    grad = grad.contiguous()
+    grad_h = torch.empty_like(h) if need_h else None
     grad_w = torch.empty_like(weight) if need_w else None
     grad_b = grad.new_empty(grad.shape[0], 1, grad.shape[2]) if need_b else None
-    grad_h = _member_linear_backward(
-        h,
-        weight.transpose(1, 2).unbind(0),
-        grad,
-        need_h,
-        None if grad_w is None else grad_w.unbind(0),
-        None if grad_b is None else grad_b.unbind(0),
-    )
-    return grad_h, grad_w, grad_b
-
-
-def _member_linear_backward(
-    h: torch.Tensor,
-    weights_t: Sequence[torch.Tensor],
-    grad: torch.Tensor,
-    need_h: bool,
-    grad_w: Sequence[torch.Tensor] | None,
-    grad_b: Sequence[torch.Tensor] | None,
-) -> torch.Tensor | None:
-    """:func:`member_linear_backward` from the members' transposed weights, writing each member's weight and bias
-    gradient into the given views (``None``: not wanted); returns the input's gradient (or ``None``)."""
-    grad = grad.contiguous()
     grads = grad.unbind(0)
     if grad_b is not None:
-        for g, out in zip(grads, grad_b, strict=True):
+        for g, out in zip(grads, grad_b.unbind(0), strict=True):
             torch.sum(g, 0, keepdim=True, out=out)
-    grad_h = None
-    if need_h:
-        grad_h = torch.empty_like(h)
-        for g, w, out in zip(grads, weights_t, grad_h.unbind(0), strict=True):
+    if grad_h is not None:
+        for g, w, out in zip(grads, weight.transpose(1, 2).unbind(0), grad_h.unbind(0), strict=True):
             torch.mm(g, w, out=out)
     if grad_w is not None:
-        for x, g, out in zip(h.transpose(1, 2).unbind(0), grads, grad_w, strict=True):
+        for x, g, out in zip(h.transpose(1, 2).unbind(0), grads, grad_w.unbind(0), strict=True):
             torch.mm(x, g, out=out)
-    return grad_h
-
-
-class _Block(NamedTuple):
-    """A stacked ``(M, B, H)`` tensor with each member's ``(B, H)`` rows and their transposes."""
-
-    block: torch.Tensor
-    rows: tuple[torch.Tensor, ...]
-    rows_t: tuple[torch.Tensor, ...]
-
-    @classmethod
-    def of(cls, block: torch.Tensor) -> _Block:
-        return cls(block, block.unbind(0), block.transpose(1, 2).unbind(0))
-
-
-class _Workspace:
-    """The buffers of a stack's training step, sized for its largest batch, with each member's views made once.
-
-    :meth:`StackedMLP.forward_tape` writes every activation here and :meth:`StackedMLP.backward_tape` every
-    gradient, so a step allocates little and splits no tensor into members (at small batches those calls, not
-    the arithmetic, were much of a step). A smaller batch (an epoch's last) uses the first rows of each member's
-    block, whose views are contiguous per member as a block of its own would be. A tape is therefore valid until
-    the next ``forward_tape``.
-    """
-
-    def __init__(self, widths: Sequence[int], members: int, rows: int, dropout: bool, like: torch.Tensor):
-        def new(width: int, dtype: torch.dtype = like.dtype) -> torch.Tensor:
-            return torch.empty(members, rows, width, dtype=dtype, device=like.device)
-
-        hidden, masked = widths[1:-1], widths[1:-1] if dropout else []
-        self.rows, self.dtype = rows, like.dtype
-        # Per hidden layer: pre-activation, activation, after dropout (draws, kept, mask), the gradients at the
-        # activation and the pre-activation; then the logits.
-        self.buffers = {
-            "z": [new(w) for w in hidden],
-            "a": [new(w) for w in hidden],
-            "h": [new(w) for w in masked],
-            "draw": [new(w) for w in masked],
-            "kept": [new(w, torch.bool) for w in masked],
-            "mask": [new(w) for w in masked],
-            "grad_a": [new(w) for w in hidden],
-            "grad_z": [new(w) for w in hidden],
-            "out": [new(widths[-1])],
-        }
-        self._views: dict[int, dict[str, list[_Block]]] = {}
-
-    def at(self, rows: int) -> dict[str, list[_Block]]:
-        """Every buffer's first ``rows`` rows of each member, as :class:`_Block` views (made once per ``rows``)."""
-        if rows not in self._views:
-            self._views[rows] = {
-                name: [_Block.of(buffer[:, :rows]) for buffer in buffers] for name, buffers in self.buffers.items()
-            }
-        return self._views[rows]
+    return grad_h, grad_w, grad_b
 
 
 class StackedMLP(nn.Module):
@@ -242,31 +161,31 @@ class StackedMLP(nn.Module):
     def _refresh(self) -> None:
         # Indexing a ParameterList costs microseconds per access, which adds up over thousands of batches.
         self._layers = list(zip(self.weights, self.biases, strict=True))
-        self._views_of: tuple[int, ...] = ()
-        self._grad_views: tuple[object, list] = (None, [])
-        self._workspace: _Workspace | None = None
+        self._plans: dict[int, StepPlan] = {}
+        self._plans_of: tuple[int, ...] = ()
+        self._step_buffers: Buffers | None = None
 
-    def _step_buffers(self, x: torch.Tensor) -> dict[str, list[_Block]]:
-        """The workspace's views for a batch ``x`` of ``(M, B, F)`` (a larger batch makes a new workspace)."""
-        ws = self._workspace
-        if ws is None or ws.rows < x.shape[1] or ws.dtype != x.dtype:
-            widths = [self._layers[0][0].shape[1], *(weight.shape[2] for weight, _ in self._layers)]
-            ws = self._workspace = _Workspace(widths, self.size, x.shape[1], self.dropout > 0, x)
-        return ws.at(x.shape[1])
+    def _plan(self, x: torch.Tensor) -> StepPlan:
+        """The CPU step plan for batches shaped like ``x`` (``(M, B, F)``), made once per batch size.
 
-    def _member_views(self) -> list[tuple[tuple[torch.Tensor, ...], ...]]:
-        """Per layer, each member's ``(weight, bias, weight.T)`` views, made once while the storage stays.
-
-        An optimiser may move the parameters into a buffer of its own (``p.data = ...``), so the views are
-        remade whenever a parameter's storage moved; otherwise they are the previous step's.
+        A plan is bound to the parameters' storage; an optimiser may move the parameters into a buffer of its own
+        (``p.data = ...``), so the plans are remade whenever a parameter's storage moved.
         """
         where = tuple(p.data_ptr() for layer in self._layers for p in layer)
-        if where != self._views_of:
-            self._views = [
-                (weight.unbind(0), bias.unbind(0), weight.transpose(1, 2).unbind(0)) for weight, bias in self._layers
-            ]
-            self._views_of = where
-        return self._views
+        if where != self._plans_of:
+            self._plans, self._plans_of = {}, where
+        rows = x.shape[1]
+        plan = self._plans.get(rows)
+        if plan is None:
+            buffers = self._step_buffers
+            if buffers is None or buffers.rows < rows or buffers.dtype != x.dtype:
+                widths = [self._layers[0][0].shape[1], *(weight.shape[2] for weight, _ in self._layers)]
+                buffers = self._step_buffers = Buffers(widths, self.size, rows, self.dropout > 0, x)
+                self._plans = {}
+            plan = self._plans[rows] = StepPlan(
+                self._layers, self.activation, self.dropout, self.generators, buffers, rows
+            )
+        return plan
 
     def _apply(self, fn, recurse: bool = True):
         applied = super()._apply(fn, recurse)
@@ -295,100 +214,30 @@ class StackedMLP(nn.Module):
         return linear(h, weight, bias).squeeze(-1)
 
     @torch.no_grad()
-    def forward_tape(self, x: torch.Tensor) -> tuple[torch.Tensor, list]:
-        """A training forward on CPU without autograd: logits and what :meth:`backward_tape` needs.
+    def forward_tape(self, x: torch.Tensor) -> tuple[torch.Tensor, StepPlan]:
+        """A training forward on CPU without autograd: the logits and the tape :meth:`backward_tape` takes.
 
-        The same operations as :meth:`forward` in training mode, so the same bits; the backward is then the few
-        per-member products it is, with no autograd graph to build and walk at every step (on small batches
-        the graph, not the arithmetic, was most of a step's time). Activations live in the stack's workspace:
-        the logits and the tape hold until the next call.
+        The same operations as :meth:`forward` in training mode, so the same bits, run as a plan of bound calls
+        on buffers made once (:mod:`hfa.cpu_step`): the logits and the tape hold until the next call.
         """
-        views, ws = self._member_views(), self._step_buffers(x)
-        relu = isinstance(self.activation, nn.ReLU)
-        inputs = _Block.of(x.contiguous())
-        tape: list = [inputs]
-        for depth, (weights, biases, _) in enumerate(views):
-            z = ws["z"][depth] if depth < len(views) - 1 else ws["out"][0]
-            for row in zip(biases, inputs.rows, weights, z.rows, strict=True):
-                torch.addmm(*row[:3], out=row[3])
-            if depth == len(views) - 1:
-                return z.block.squeeze(-1), tape
-            if relu:
-                a = ws["a"][depth]
-                torch.clamp_min(z.block, 0, out=a.block)  # what relu computes, into the buffer
-            else:
-                a = _Block.of(self.activation(z.block))
-            mask = None
-            if self.dropout > 0:
-                mask = self._mask(ws, depth)
-                inputs = ws["h"][depth]
-                torch.mul(a.block, mask, out=inputs.block)
-            else:
-                inputs = a
-            tape.append((z, a, inputs, mask))
-        raise AssertionError("a stack has an output layer")
+        plan = self._plan(x)
+        return plan.forward(x), plan
 
     @torch.no_grad()
-    def backward_tape(self, tape: list, grad_logits: torch.Tensor, out: Sequence[torch.Tensor] | None = None) -> None:
+    def backward_tape(
+        self, tape: StepPlan, grad_logits: torch.Tensor, out: Sequence[torch.Tensor] | None = None
+    ) -> None:
         """The gradient of the loss at the logits of :meth:`forward_tape`, taken back to every parameter.
 
         ``out``: tensors shaped like :meth:`parameters` (in that order), e.g. an optimiser's gradient buffers, to
-        write the gradients into; without it each parameter's ``.grad`` is set. Layer by layer the very
-        operations autograd runs for :meth:`forward` (``_MemberLinear``'s backward, the mask product,
-        ``threshold_backward`` for ReLU), so the gradients are bit for bit autograd's; other activations take
-        their backward from autograd, one small graph per layer.
+        write the gradients into; without it each parameter's ``.grad`` is set. The operations are those autograd
+        runs for :meth:`forward`, so the gradients are autograd's bit for bit.
         """
         if out is None:
             out = [torch.empty_like(p) for p in self.parameters()]
             for p, grad in zip(self.parameters(), out, strict=True):
                 p.grad = grad
-        views, ws = self._member_views(), self._step_buffers(tape[0].block)
-        relu = isinstance(self.activation, nn.ReLU)
-        grad = grad_logits.reshape(*grad_logits.shape[:2], self._layers[-1][0].shape[2]).contiguous().unbind(0)
-        for depth in range(len(self._layers) - 1, -1, -1):
-            inputs = tape[0] if depth == 0 else tape[depth][2]
-            grad_w, grad_b = self._unbound_grads(out, depth)
-            for g, o in zip(grad, grad_b, strict=True):
-                torch.sum(g, 0, keepdim=True, out=o)
-            for x_t, g, o in zip(inputs.rows_t, grad, grad_w, strict=True):
-                torch.mm(x_t, g, out=o)
-            if depth == 0:
-                return
-            grad_a = ws["grad_a"][depth - 1]
-            for g, w_t, o in zip(grad, views[depth][2], grad_a.rows, strict=True):
-                torch.mm(g, w_t, out=o)
-            z, a, _, mask = tape[depth]
-            if mask is not None:
-                grad_a.block.mul_(mask)
-            if relu:
-                grad_z = ws["grad_z"][depth - 1]
-                torch.ops.aten.threshold_backward.grad_input(grad_a.block, a.block, 0, grad_input=grad_z.block)
-                grad = grad_z.rows
-            else:
-                with torch.enable_grad():
-                    leaf = z.block.detach().requires_grad_()
-                    (grad_z,) = torch.autograd.grad(self.activation(leaf), leaf, grad_a.block)
-                grad = grad_z.unbind(0)
-
-    def _unbound_grads(self, out: Sequence[torch.Tensor], depth: int) -> tuple[tuple[torch.Tensor, ...], ...]:
-        """Layer ``depth``'s weight and bias gradients in ``out``, member by member (kept while ``out`` is)."""
-        known, views = self._grad_views
-        if known is not out:
-            depth_of = len(self._layers)  # parameters() gives the weights, then the biases
-            views = [(w.unbind(0), b.unbind(0)) for w, b in zip(out[:depth_of], out[depth_of:], strict=True)]
-            # Holding ``out`` keeps its identity from being reused by another sequence.
-            self._grad_views = (out, views)
-        return views[depth]
-
-    def _mask(self, ws: dict[str, list[_Block]], depth: int) -> torch.Tensor:
-        """Layer ``depth``'s inverted-dropout mask in the workspace, member ``m``'s drawn from its own generator:
-        the values :meth:`_masks` gives."""
-        draw, kept, mask = ws["draw"][depth], ws["kept"][depth], ws["mask"][depth]
-        for rows, generator in zip(draw.rows, self.generators, strict=True):
-            rows.uniform_(0, 1, generator=generator)  # what torch.rand draws
-        keep = 1.0 - self.dropout
-        torch.lt(draw.block, keep, out=kept.block)
-        return torch.div(kept.block, keep, out=mask.block)
+        tape.backward(grad_logits, out)
 
     def _masks(self, h: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
         """Inverted-dropout masks ``(M, B, H)``, member ``m``'s drawn from its own generator alone."""
@@ -414,4 +263,3 @@ class StackedMLP(nn.Module):
         if self.generators:
             self.generators = [self.generators[row] for row in rows]
         self._refresh()
-        self._workspace = None

@@ -192,7 +192,10 @@ def train(
 
     # Data on the device. Training rows of every data set end to end: member m's row i is row data[m] * n + i,
     # so a batch of every member is one index_select.
-    x_train, y_train = torch.cat([d.x_train for d in data]), torch.cat([d.y_train for d in data])
+    if len(data) == 1:  # a single run: its tensors as they are (a cat would copy them)
+        x_train, y_train = data[0].x_train, data[0].y_train
+    else:
+        x_train, y_train = torch.cat([d.x_train for d in data]), torch.cat([d.y_train for d in data])
     n, n_val = data[0].x_train.shape[0], data[0].x_val.shape[0]
     n_features = x_train.shape[1]
     val_pad = -n_val % ROW_BLOCK
@@ -226,7 +229,8 @@ def train(
         groups = group_losses([members[m].loss_fn for m in active])
         sizes = [len(positions) for positions, _ in groups]
         loss_fns = [loss_fn for _, loss_fn in groups]
-        which = torch.as_tensor([members[m].data for m in active], device=device)[:, None]
+        data_of = [members[m].data for m in active]
+        which = torch.as_tensor(data_of, device=device)[:, None]
         # Each member draws its epoch's order from its own generator; together an (M, n) index matrix into the
         # stacked training rows (member m's row i is row data[m] * n + i), so a batch of every member is one gather.
         order = torch.stack([torch.randperm(n, generator=order_gen[m], device=device) for m in active])
@@ -258,15 +262,18 @@ def train(
                 # The members' parameters are disjoint, so the gradient of the sum is each member's own gradient.
                 losses.sum().backward()
                 optimizer.step()
-            total += losses.detach() * rows
+            total += (losses.detach() if losses.requires_grad else losses) * rows
 
         # Validation: the whole split at once, a few members at a time so activations stay bounded.
         stack.eval()
         with torch.no_grad(), _autocast(device, cfg.amp):
             step = max(1, _VALIDATION_ELEMENTS // max(1, x_val.shape[1] * stack.widest()))
             chunks = [slice(i, i + step) for i in range(0, len(active), step)]
-            val_logits = torch.cat([step_stack(x_val[which[rows, 0]], rows).float() for rows in chunks])
-            val_targets = y_val[which[:, 0]]
+            # Each member's validation split (no copy where member m holds data set m, as a single run does).
+            as_is = data_of == list(range(len(data)))
+            x_of, val_targets = (x_val, y_val) if as_is else (x_val[which[:, 0]], y_val[which[:, 0]])
+            outputs = [step_stack(x_of[rows], rows).float() for rows in chunks]
+            val_logits = outputs[0] if len(outputs) == 1 else torch.cat(outputs)
             weights = None if val_weights is None else val_weights[: len(active)]
             val_losses = _losses(loss_fns, sizes, val_logits, val_targets, weights)
             # One host sync per quantity per epoch for the whole stack.

@@ -1,0 +1,170 @@
+"""The CPU training step of a stack of MLPs as a fixed plan: buffers made once, and the bound operations that fill
+them, run in order at every batch.
+
+Why: at the batch sizes these runs use (256 rows, layers 16-64 wide) a step's arithmetic is tens of microseconds
+and its time was the calls around it: building an autograd graph, allocating every activation, splitting tensors
+into members, Python looping over them. Here the forward and backward of a batch of ``rows`` rows are two lists of
+``functools.partial`` calls bound to preallocated buffers and to each member's views of the parameters and of the
+gradient buffer, so a step is those calls and nothing else (a CPU analogue of replaying a CUDA graph).
+
+The operations are the ones autograd runs for :meth:`hfa.model.StackedMLP.forward` in training mode and its
+backward, per member where a product is concerned (``addmm``/``mm``/``sum``: a member's bits do not depend on the
+stack) and on the whole stack where the operation is elementwise, so the results are autograd's bit for bit
+(``tests/test_model_tape.py``). The logits and every buffer hold until the next forward of that plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import torch
+from torch import nn
+
+# Forward (into ``out``) and backward (``grad_input`` from the gradient at the activation) of each activation of
+# hfa.model.ACTIVATIONS, as autograd computes them: ReLU's and tanh's backward read the output, the others the input.
+_ACTIVATIONS: dict[type[nn.Module], tuple[Callable, Callable]] = {
+    nn.ReLU: (
+        lambda z, out: partial(torch.clamp_min, z, 0, out=out),  # relu is clamp_min(z, 0)
+        lambda grad, z, a, out: partial(torch.ops.aten.threshold_backward.grad_input, grad, a, 0, grad_input=out),
+    ),
+    nn.Tanh: (
+        lambda z, out: partial(torch.tanh, z, out=out),
+        lambda grad, z, a, out: partial(torch.ops.aten.tanh_backward.grad_input, grad, a, grad_input=out),
+    ),
+    nn.GELU: (
+        lambda z, out: partial(torch.ops.aten.gelu.out, z, approximate="none", out=out),
+        lambda grad, z, a, out: partial(
+            torch.ops.aten.gelu_backward.grad_input, grad, z, approximate="none", grad_input=out
+        ),
+    ),
+    nn.SiLU: (
+        lambda z, out: partial(torch.ops.aten.silu.out, z, out=out),
+        lambda grad, z, a, out: partial(torch.ops.aten.silu_backward.grad_input, grad, z, grad_input=out),
+    ),
+}
+
+
+class Buffers:
+    """A stack's step buffers for batches of up to ``rows`` rows: per hidden layer the pre-activation ``z``, the
+    activation ``a``, dropout's ``draw``/``kept``/``mask`` and what the next layer reads ``h``, the gradients at
+    ``a`` and ``z``; then the logits. A plan for fewer rows uses each member's first rows (contiguous per member,
+    as a buffer of its own would be), so an epoch's short last batch costs no second set."""
+
+    def __init__(self, widths: Sequence[int], members: int, rows: int, dropout: bool, like: torch.Tensor):
+        def new(width: int, dtype: torch.dtype = like.dtype) -> torch.Tensor:
+            return torch.empty(members, rows, width, dtype=dtype, device=like.device)
+
+        hidden, masked = widths[1:-1], (widths[1:-1] if dropout else [])
+        self.rows, self.dtype = rows, like.dtype
+        self.z = [new(w) for w in hidden]
+        self.a = [new(w) for w in hidden]
+        self.draw = [new(w) for w in masked]
+        self.kept = [new(w, torch.bool) for w in masked]
+        self.mask = [new(w) for w in masked]
+        self.h = [new(w) for w in masked]
+        self.grad_a = [new(w) for w in hidden]
+        self.grad_z = [new(w) for w in hidden]
+        self.out = new(widths[-1])
+
+
+class StepPlan:
+    """The forward and backward of one batch shape of a stack, as bound operations (see the module docstring).
+
+    ``layers``: the stack's ``(weight (M, in, out), bias (M, 1, out))`` pairs; ``generators``: one per member when
+    ``dropout > 0``. :attr:`x` is the input buffer (gather the batch into it, or :meth:`forward` copies it there).
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[tuple[torch.Tensor, torch.Tensor]],
+        activation: nn.Module,
+        dropout: float,
+        generators: Sequence[torch.Generator],
+        buffers: Buffers,
+        rows: int,
+    ):
+        members, width_in = layers[0][0].shape[0], layers[0][0].shape[1]
+        self.layers, self.rows = list(layers), rows
+        self.x = torch.empty(members, rows, width_in, dtype=buffers.dtype, device=buffers.out.device)
+        self.grad_out = torch.empty(members, rows, layers[-1][0].shape[2], dtype=buffers.dtype, device=self.x.device)
+        self.logits = buffers.out[:, :rows].squeeze(-1)
+        forward_of, backward_of = _ACTIVATIONS[type(activation)]
+        ops: list[Callable[[], object]] = []
+        inputs = [self.x]  # what layer d reads
+        keep = 1.0 - dropout
+        for depth, (weight, bias) in enumerate(layers):
+            last = depth == len(layers) - 1
+            z = (buffers.out if last else buffers.z[depth])[:, :rows]
+            ops += _per_member(torch.addmm, bias, inputs[-1], weight, out=z)
+            if last:
+                break
+            a = buffers.a[depth][:, :rows]
+            ops.append(forward_of(z, a))
+            if dropout > 0:
+                draw, kept, mask = (b[depth][:, :rows] for b in (buffers.draw, buffers.kept, buffers.mask))
+                h = buffers.h[depth][:, :rows]
+                # The values of StackedMLP._masks: each member's uniform draws from its own generator (what
+                # torch.rand draws), kept below 1 - p, scaled by 1 / (1 - p).
+                ops += [partial(d.uniform_, 0, 1, generator=g) for d, g in zip(draw.unbind(0), generators, strict=True)]
+                ops += [
+                    partial(torch.lt, draw, keep, out=kept),
+                    partial(torch.div, kept, keep, out=mask),
+                    partial(torch.mul, a, mask, out=h),
+                ]
+                inputs.append(h)
+            else:
+                inputs.append(a)
+        self.forward_ops = ops
+        self._inputs = inputs
+        self._backward_of, self._buffers, self._dropout = backward_of, buffers, dropout > 0
+        self._backward: tuple[object, list[Callable[[], object]]] = (None, [])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits ``(M, rows)`` (``(M, rows, L)`` for several outputs) of a batch ``x`` of ``(M, rows, F)``."""
+        if x is not self.x:
+            self.x.copy_(x)
+        for op in self.forward_ops:
+            op()
+        return self.logits
+
+    def backward(self, grad_logits: torch.Tensor, out: Sequence[torch.Tensor]) -> None:
+        """Write the gradients of the loss (``grad_logits``, at :meth:`forward`'s logits) into ``out``: tensors
+        shaped like the stack's parameters, weights then biases (an optimiser's buffers, kept between calls)."""
+        self.grad_out.view_as(grad_logits).copy_(grad_logits)
+        for op in self._backward_ops(out):
+            op()
+
+    def _backward_ops(self, out: Sequence[torch.Tensor]) -> list[Callable[[], object]]:
+        known, ops = self._backward
+        if known is out:
+            return ops
+        depth_of, rows, buffers = len(self.layers), self.rows, self._buffers
+        ops, grad = [], self.grad_out
+        for depth in range(depth_of - 1, -1, -1):
+            weight, _ = self.layers[depth]
+            grad_w, grad_b = out[depth], out[depth_of + depth]
+            ops += _per_member(torch.sum, grad, 0, keepdim=True, out=grad_b)
+            ops += _per_member(torch.mm, self._inputs[depth].transpose(1, 2), grad, out=grad_w)
+            if depth == 0:
+                break
+            grad_a, grad_z = buffers.grad_a[depth - 1][:, :rows], buffers.grad_z[depth - 1][:, :rows]
+            ops += _per_member(torch.mm, grad, weight.transpose(1, 2), out=grad_a)
+            if self._dropout:
+                ops.append(partial(grad_a.mul_, buffers.mask[depth - 1][:, :rows]))
+            z, a = buffers.z[depth - 1][:, :rows], buffers.a[depth - 1][:, :rows]
+            ops.append(self._backward_of(grad_a, z, a, grad_z))
+            grad = grad_z
+        # Holding ``out`` keeps its identity from being taken by another sequence.
+        self._backward = (out, ops)
+        return ops
+
+
+def _per_member(op: Callable, *args: object, out: torch.Tensor, **kwargs: object) -> list[Callable[[], object]]:
+    """``op`` bound once per member: tensor arguments and ``out`` taken member by member (their first axis)."""
+    split = [arg.unbind(0) if isinstance(arg, torch.Tensor) else None for arg in args]
+    calls = []
+    for m, target in enumerate(out.unbind(0)):
+        bound = [arg if parts is None else parts[m] for arg, parts in zip(args, split, strict=True)]
+        calls.append(partial(op, *bound, out=target, **kwargs))
+    return calls
