@@ -84,8 +84,11 @@ class StepPlan:
         buffers: Buffers,
         rows: int,
     ):
+        # Detached views of the parameters (the same storage): the plan's calls then record no autograd history,
+        # so it runs without switching autograd off around every call.
+        layers = [(weight.detach(), bias.detach()) for weight, bias in layers]
         members, width_in = layers[0][0].shape[0], layers[0][0].shape[1]
-        self.layers, self.rows = list(layers), rows
+        self.layers, self.rows = layers, rows
         self.x = torch.empty(members, rows, width_in, dtype=buffers.dtype, device=buffers.out.device)
         self.grad_out = torch.empty(members, rows, layers[-1][0].shape[2], dtype=buffers.dtype, device=self.x.device)
         self.logits = buffers.out[:, :rows].squeeze(-1)
@@ -123,7 +126,7 @@ class StepPlan:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The logits ``(M, rows)`` (``(M, rows, L)`` for several outputs) of a batch ``x`` of ``(M, rows, F)``."""
         if x is not self.x:
-            self.x.copy_(x)
+            self.x.copy_(x.detach() if x.requires_grad else x)
         for op in self.forward_ops:
             op()
         return self.logits
@@ -131,7 +134,7 @@ class StepPlan:
     def backward(self, grad_logits: torch.Tensor, out: Sequence[torch.Tensor]) -> None:
         """Write the gradients of the loss (``grad_logits``, at :meth:`forward`'s logits) into ``out``: tensors
         shaped like the stack's parameters, weights then biases (an optimiser's buffers, kept between calls)."""
-        self.grad_out.view_as(grad_logits).copy_(grad_logits)
+        self.grad_out.view_as(grad_logits).copy_(grad_logits.detach() if grad_logits.requires_grad else grad_logits)
         for op in self._backward_ops(out):
             op()
 

@@ -213,7 +213,6 @@ class StackedMLP(nn.Module):
                 h = h * self._masks(h, generators)
         return linear(h, weight, bias).squeeze(-1)
 
-    @torch.no_grad()
     def forward_tape(self, x: torch.Tensor) -> tuple[torch.Tensor, StepPlan]:
         """A training forward on CPU without autograd: the logits and the tape :meth:`backward_tape` takes.
 
@@ -223,7 +222,6 @@ class StackedMLP(nn.Module):
         plan = self._plan(x)
         return plan.forward(x), plan
 
-    @torch.no_grad()
     def backward_tape(
         self, tape: StepPlan, grad_logits: torch.Tensor, out: Sequence[torch.Tensor] | None = None
     ) -> None:

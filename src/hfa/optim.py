@@ -69,14 +69,15 @@ class StackedAdam:
         for p in self.params:
             p.grad = None
 
-    @torch.no_grad()
     def step(self, grad: torch.Tensor | None = None) -> None:
         """One Adam update from ``grad`` (flat, in the order of the parameters; normally :attr:`grad`), or by
-        default from the parameters' ``.grad``."""
+        default from the parameters' ``.grad``. (Every tensor here is the optimiser's own, none records autograd
+        history, so the step needs no ``torch.no_grad``.)"""
         beta1, beta2 = self.betas
         self.steps += 1
         if grad is None:
-            grad = torch.cat([p.grad.reshape(-1) for p in self.params])
+            with torch.no_grad():
+                grad = torch.cat([p.grad.reshape(-1) for p in self.params])
         if self.weight_decay:
             grad = grad.add(self.flat, alpha=self.weight_decay)
         self.exp_avg.lerp_(grad, 1 - beta1)
