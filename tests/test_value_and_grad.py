@@ -7,34 +7,24 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hfa.losses import (
-    AccuracyLoss,
-    AUROCLoss,
-    BalancedAccuracyLoss,
-    BCELoss,
-    F1Loss,
-    FBetaLoss,
-    FocalLoss,
-    MCCLoss,
-    MultiLabelLoss,
-    WeightedBCELoss,
-)
+from hfa import losses as L
+from hfa.losses import BCELoss, F1Loss, MultiLabelLoss, WeightedBCELoss
 from hfa.losses.modules import value_and_grad
 
 LOSSES = {
-    "bce": lambda: BCELoss(),
-    "bce-sum": lambda: BCELoss(reduction="sum"),
-    "wbce": lambda: WeightedBCELoss(7.5),
-    "wbce-rows": lambda: WeightedBCELoss([1.5, 20.0, 3.25]),
-    "wbce-sum": lambda: WeightedBCELoss(2.0, reduction="sum"),
-    "f1": lambda: F1Loss(),
-    "fbeta": lambda: FBetaLoss(beta=2.0, thresholds=[0.25, 0.5]),
-    "accuracy": lambda: AccuracyLoss(),
-    "balanced": lambda: BalancedAccuracyLoss(),
-    "mcc": lambda: MCCLoss(),  # no closed form: autograd
-    "auroc": lambda: AUROCLoss(),
-    "focal": lambda: FocalLoss(),
-    "sigmoid-f1": lambda: F1Loss(approx="sigmoid"),
+    "bce": lambda: L.BCELoss(),
+    "bce-sum": lambda: L.BCELoss(reduction="sum"),
+    "wbce": lambda: L.WeightedBCELoss(7.5),
+    "wbce-rows": lambda: L.WeightedBCELoss([1.5, 20.0, 3.25]),
+    "wbce-sum": lambda: L.WeightedBCELoss(2.0, reduction="sum"),
+    "f1": lambda: L.F1Loss(),
+    "fbeta": lambda: L.FBetaLoss(beta=2.0, thresholds=[0.25, 0.5]),
+    "accuracy": lambda: L.AccuracyLoss(),
+    "balanced": lambda: L.BalancedAccuracyLoss(),
+    "mcc": lambda: L.MCCLoss(),  # no closed form: autograd
+    "auroc": lambda: L.AUROCLoss(),
+    "focal": lambda: L.FocalLoss(),
+    "sigmoid-f1": lambda: L.F1Loss(approx="sigmoid"),
 }
 
 

@@ -133,41 +133,40 @@ def _mask(members: int, rows: int, pad: int, device: torch.device) -> torch.Tens
     return weights
 
 
-def _losses(
+def _groups(
     loss_fns: Sequence[nn.Module],
     sizes: list[int],
     logits: torch.Tensor,
     targets: torch.Tensor,
     weights: torch.Tensor | None,
-) -> torch.Tensor:
-    """Every member's loss, one call per group of members sharing a loss configuration (consecutive rows)."""
-    if len(loss_fns) == 1:  # a split and a cat (and their backward) cost more than the loss at small batches
-        return loss_fns[0].per_row(logits, targets, weights)
+) -> list[tuple]:
+    """``(loss, logits, targets, weights)`` of each group of members sharing a loss configuration (consecutive
+    rows, ``sizes`` of them), so a group's loss is one call."""
+    if len(loss_fns) == 1:  # a split and a cat cost more than the loss at small batches
+        return [(loss_fns[0], logits, targets, weights)]
     row_weights = [None] * len(sizes) if weights is None else weights.split(sizes)
-    parts = zip(loss_fns, logits.split(sizes), targets.split(sizes), row_weights, strict=True)
-    return torch.cat([loss_fn.per_row(z, y, w) for loss_fn, z, y, w in parts])
+    return list(zip(loss_fns, logits.split(sizes), targets.split(sizes), row_weights, strict=True))
 
 
-def _losses_and_grads(
-    loss_fns: Sequence[nn.Module],
-    sizes: list[int],
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    weights: torch.Tensor | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _cat(parts: Sequence[torch.Tensor]) -> torch.Tensor:
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def _losses(groups: list[tuple]) -> torch.Tensor:
+    """Every member's loss, one call per group (see :func:`_groups`)."""
+    return _cat([loss_fn.per_row(z, y, w) for loss_fn, z, y, w in groups])
+
+
+def _losses_and_grads(groups: list[tuple]) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`_losses` and the gradient of their sum at the logits: each group's closed form where it has one."""
+    pairs = [_value_and_grad(*group) for group in groups]
+    return _cat([losses for losses, _ in pairs]), _cat([grad for _, grad in pairs])
 
-    def one(loss_fn: nn.Module, z: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None):
-        if hasattr(loss_fn, "value_and_grad"):
-            return loss_fn.value_and_grad(z, y, w)
-        return value_and_grad(loss_fn.per_row, z, y, w)
 
-    if len(loss_fns) == 1:
-        return one(loss_fns[0], logits, targets, weights)
-    row_weights = [None] * len(sizes) if weights is None else weights.split(sizes)
-    parts = zip(loss_fns, logits.split(sizes), targets.split(sizes), row_weights, strict=True)
-    losses, grads = zip(*(one(*part) for part in parts), strict=True)
-    return torch.cat(losses), torch.cat(grads)
+def _value_and_grad(loss_fn: nn.Module, z: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None):
+    if hasattr(loss_fn, "value_and_grad"):  # hfa's losses: a closed form where they have one
+        return loss_fn.value_and_grad(z, y, w)
+    return value_and_grad(loss_fn.per_row, z, y, w)  # any module with a per_row: autograd
 
 
 def train(
@@ -251,14 +250,14 @@ def train(
                 # No autograd graph: the losses' closed-form gradient at the logits, then the MLP's backward as
                 # its per-member products (StackedMLP), written into the optimiser's gradient buffer.
                 logits, tape = stack.forward_tape(x_batch)
-                losses, grad_logits = _losses_and_grads(loss_fns, sizes, logits, y_batch, weights)
+                losses, grad_logits = _losses_and_grads(_groups(loss_fns, sizes, logits, y_batch, weights))
                 stack.backward_tape(tape, grad_logits, optimizer.grads)
                 optimizer.step(optimizer.grad)
             else:
                 optimizer.zero_grad()
                 with _autocast(device, cfg.amp):
                     logits = step_stack(x_batch).float()
-                    losses = _losses(loss_fns, sizes, logits, y_batch, weights)
+                    losses = _losses(_groups(loss_fns, sizes, logits, y_batch, weights))
                 # The members' parameters are disjoint, so the gradient of the sum is each member's own gradient.
                 losses.sum().backward()
                 optimizer.step()
@@ -275,7 +274,7 @@ def train(
             outputs = [step_stack(x_of[rows], rows).float() for rows in chunks]
             val_logits = outputs[0] if len(outputs) == 1 else torch.cat(outputs)
             weights = None if val_weights is None else val_weights[: len(active)]
-            val_losses = _losses(loss_fns, sizes, val_logits, val_targets, weights)
+            val_losses = _losses(_groups(loss_fns, sizes, val_logits, val_targets, weights))
             # One host sync per quantity per epoch for the whole stack.
             train_values, val_values = (total / n).tolist(), val_losses.tolist()
             f1_values = hard_f1(val_logits[:, :n_val], val_targets[:, :n_val]).tolist()
