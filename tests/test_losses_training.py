@@ -56,3 +56,30 @@ def test_fbeta_loss_beats_bce_on_f1_at_threshold_half(one_thread):
     f1_bce = test_f1(fit_logistic(BCELoss(), x_train, y_train))
     assert f1_metric_loss > 0.45
     assert f1_metric_loss > f1_bce + 0.05
+
+
+def test_a_loss_module_from_elsewhere_trains_as_its_own_group():
+    # torch's own BCEWithLogitsLoss (not an hfa loss) is called row by row on the real samples only: a batch of
+    # 22 real rows padded to 32 gives the loss of those 22 rows, and the run trains to what hfa's BCELoss gives.
+    from hfa.config import TrainConfig
+    from hfa.losses import BCELoss
+    from hfa.model import MLP
+    from hfa.training import fit
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 3, generator=generator)
+    y = (torch.rand(200, generator=generator) < 0.3).float()
+    cfg = TrainConfig(epochs=3, batch_size=64, patience=0)  # 150 training rows: a last batch of 22, padded
+    trained = {}
+    for name, loss in (("torch", torch.nn.BCEWithLogitsLoss()), ("hfa", BCELoss())):
+        torch.manual_seed(1)
+        model = MLP(3, [4])
+        result = fit(model, loss, x[:150], y[:150], x[150:], y[150:], cfg, seed=0)
+        trained[name] = (result, model)
+    (ours, ours_model), (theirs, theirs_model) = trained["hfa"], trained["torch"]
+    assert theirs.epochs_run == 3
+    for a, b in zip(ours.history, theirs.history, strict=True):
+        assert a.val_loss == pytest.approx(b.val_loss, rel=1e-5)
+        assert a.train_loss == pytest.approx(b.train_loss, rel=1e-5)
+    for p, q in zip(ours_model.parameters(), theirs_model.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)

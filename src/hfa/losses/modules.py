@@ -564,8 +564,13 @@ class _EachRow(nn.Module):
         super().__init__()
         self.loss = loss
 
-    def per_row(self, logits: Tensor, targets: Tensor) -> Tensor:
-        return torch.stack([self.loss(z, y) for z, y in zip(logits.unbind(0), targets.unbind(0), strict=True)])
+    def per_row(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
+        """The loss of each row; with ``weights``, of the row's samples whose weight is not 0 (the trainer's padding
+        rows weigh 0; a module of unknown form cannot be handed sample weights)."""
+        rows = zip(logits.unbind(0), targets.unbind(0), strict=True)
+        if weights is None:
+            return torch.stack([self.loss(z, y) for z, y in rows])
+        return torch.stack([self.loss(z[w != 0], y[w != 0]) for (z, y), w in zip(rows, weights.unbind(0), strict=True)])
 
 
 def group_losses(losses: Sequence[nn.Module]) -> list[tuple[list[int], nn.Module]]:
