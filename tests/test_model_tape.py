@@ -9,11 +9,13 @@ import torch
 from hfa.model import MLP, StackedMLP
 
 
-def stack(members: int, hidden: list[int], dropout: float, activation: str, out: int) -> StackedMLP:
+def stack(
+    members: int, hidden: list[int], dropout: float, activation: str, out: int, dtype: torch.dtype = torch.float32
+) -> StackedMLP:
     torch.manual_seed(0)
     models = [MLP(5, hidden, dropout, activation, out) for _ in range(members)]
     generators = [torch.Generator().manual_seed(100 + m) for m in range(members)]
-    return StackedMLP(models, generators).train()
+    return StackedMLP(models, generators).to(dtype).train()
 
 
 def loss_of(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -23,16 +25,17 @@ def loss_of(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("activation", ["relu", "tanh", "gelu", "silu"])
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 @pytest.mark.parametrize(("members", "hidden", "out"), [(1, [8, 4], 1), (3, [16], 3), (2, [], 1)])
-def test_taped_gradients_are_autograds(activation, dropout, members, hidden, out) -> None:
-    x = torch.randn(members, 64, 5, generator=torch.Generator().manual_seed(1))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_taped_gradients_are_autograds(activation, dropout, members, hidden, out, dtype) -> None:
+    x = torch.randn(members, 64, 5, generator=torch.Generator().manual_seed(1), dtype=dtype)
     y = torch.rand(members, 64, *([out] if out > 1 else []), generator=torch.Generator().manual_seed(2)) < 0.3
-    y = y.float()
+    y = y.to(dtype)
 
-    auto = stack(members, hidden, dropout, activation, out)
+    auto = stack(members, hidden, dropout, activation, out, dtype)
     logits = auto(x)
     loss_of(logits, y).backward()
 
-    taped = stack(members, hidden, dropout, activation, out)
+    taped = stack(members, hidden, dropout, activation, out, dtype)
     tape_logits, tape = taped.forward_tape(x)
     loss_of(tape_logits.requires_grad_(), y).backward()
     taped.backward_tape(tape, tape_logits.grad)
@@ -73,3 +76,22 @@ def test_taped_forward_follows_the_parameters_an_optimiser_moved_and_stepped() -
     after, _ = taped.forward_tape(x)
     assert not torch.equal(before, after)
     assert torch.equal(after, taped(x).detach())
+
+
+def test_taped_steps_in_a_row_and_a_short_batch_between() -> None:
+    # The logits a step returns are the stack's buffer: two steps in a row, marking each step's logits as
+    # requiring grad as a caller might, give each step autograd's gradient (not a sum over steps), and a short
+    # batch between two full ones uses the same buffers without disturbing what the full plan computes.
+    taped, auto = stack(2, [8, 4], 0.0, "gelu", 1), stack(2, [8, 4], 0.0, "gelu", 1)
+    generator = torch.Generator().manual_seed(6)
+    for rows in (64, 32, 64):
+        x = torch.randn(2, rows, 5, generator=generator)
+        y = (torch.rand(2, rows, generator=generator) < 0.3).float()
+        for p in auto.parameters():
+            p.grad = None
+        loss_of(auto(x), y).backward()
+        logits, tape = taped.forward_tape(x)
+        loss_of(logits.requires_grad_(), y).backward()
+        taped.backward_tape(tape, logits.grad)
+        for a, b in zip(auto.parameters(), taped.parameters(), strict=True):
+            assert torch.equal(a.grad, b.grad)

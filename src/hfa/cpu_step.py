@@ -9,8 +9,11 @@ gradient buffer, so a step is those calls and nothing else (a CPU analogue of re
 
 The operations are the ones autograd runs for :meth:`hfa.model.StackedMLP.forward` in training mode and its
 backward, per member where a product is concerned (``addmm``/``mm``/``sum``: a member's bits do not depend on the
-stack) and on the whole stack where the operation is elementwise, so the results are autograd's bit for bit
-(``tests/test_model_tape.py``). The logits and every buffer hold until the next forward of that plan.
+stack) and on the whole stack where the operation is elementwise, on contiguous ``(M, rows, width)`` tensors laid
+out as freshly allocated ones would be (PyTorch picks an elementwise kernel by layout, and kernels round
+differently: GELU's strided kernel is not oneDNN's), so the results are autograd's bit for bit
+(``tests/test_model_tape.py``). The buffers are shared by every plan of a stack: the logits and the tape hold
+until the stack's next forward.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from functools import partial
 import torch
 from torch import nn
 
-# Forward (into ``out``) and backward (``grad_input`` from the gradient at the activation) of each activation of
-# hfa.model.ACTIVATIONS, as autograd computes them: ReLU's and tanh's backward read the output, the others the input.
+# For each activation of hfa.model.ACTIVATIONS, two makers of bound calls, as autograd computes them:
+# forward(z, out) writes act(z) into out; backward(grad, z, a, out) writes the gradient at z, from the gradient at
+# a = act(z), into out (ReLU's and tanh's backward read the output a, GELU's and SiLU's the input z).
 _ACTIVATIONS: dict[type[nn.Module], tuple[Callable, Callable]] = {
     nn.ReLU: (
         lambda z, out: partial(torch.clamp_min, z, 0, out=out),  # relu is clamp_min(z, 0)
@@ -47,32 +51,48 @@ _ACTIVATIONS: dict[type[nn.Module], tuple[Callable, Callable]] = {
 
 class Buffers:
     """A stack's step buffers for batches of up to ``rows`` rows: per hidden layer the pre-activation ``z``, the
-    activation ``a``, dropout's ``draw``/``kept``/``mask`` and what the next layer reads ``h``, the gradients at
-    ``a`` and ``z``; then the logits. A plan for fewer rows uses each member's first rows (contiguous per member,
-    as a buffer of its own would be), so an epoch's short last batch costs no second set."""
+    activation ``a``, with dropout its uniform ``draw``, the ``kept`` flags, the ``mask`` and what the next layer
+    reads ``h`` (without dropout those lists are empty: the next layer reads ``a``), the gradients at ``a`` and
+    ``z``; then the logits ``out``.
+
+    Each is one flat block; :meth:`view` gives its first ``M * rows * width`` elements as a contiguous
+    ``(M, rows, width)`` tensor, so an epoch's short last batch costs no second set and is laid out as a freshly
+    allocated tensor of its size would be.
+    """
 
     def __init__(self, widths: Sequence[int], members: int, rows: int, dropout: bool, like: torch.Tensor):
-        def new(width: int, dtype: torch.dtype = like.dtype) -> torch.Tensor:
-            return torch.empty(members, rows, width, dtype=dtype, device=like.device)
-
         hidden, masked = widths[1:-1], (widths[1:-1] if dropout else [])
-        self.rows, self.dtype = rows, like.dtype
-        self.z = [new(w) for w in hidden]
-        self.a = [new(w) for w in hidden]
-        self.draw = [new(w) for w in masked]
-        self.kept = [new(w, torch.bool) for w in masked]
-        self.mask = [new(w) for w in masked]
-        self.h = [new(w) for w in masked]
-        self.grad_a = [new(w) for w in hidden]
-        self.grad_z = [new(w) for w in hidden]
-        self.out = new(widths[-1])
+        self.members, self.rows, self.dtype, self.device = members, rows, like.dtype, like.device
+
+        def new(width: int, dtype: torch.dtype = like.dtype) -> tuple[torch.Tensor, int]:
+            return torch.empty(members * rows * width, dtype=dtype, device=like.device), width
+
+        self._blocks: dict[str, list[tuple[torch.Tensor, int]]] = {
+            "z": [new(w) for w in hidden],
+            "a": [new(w) for w in hidden],
+            "draw": [new(w) for w in masked],
+            "kept": [new(w, torch.bool) for w in masked],
+            "mask": [new(w) for w in masked],
+            "h": [new(w) for w in masked],
+            "grad_a": [new(w) for w in hidden],
+            "grad_z": [new(w) for w in hidden],
+            "out": [new(widths[-1])],
+        }
+
+    def view(self, name: str, depth: int, rows: int) -> torch.Tensor:
+        """Buffer ``name`` of hidden layer ``depth`` (``out``: depth 0) for a batch of ``rows`` rows."""
+        if rows > self.rows:
+            raise ValueError(f"buffers for {self.rows} rows cannot hold a batch of {rows}")
+        flat, width = self._blocks[name][depth]
+        return flat[: self.members * rows * width].view(self.members, rows, width)
 
 
 class StepPlan:
     """The forward and backward of one batch shape of a stack, as bound operations (see the module docstring).
 
     ``layers``: the stack's ``(weight (M, in, out), bias (M, 1, out))`` pairs; ``generators``: one per member when
-    ``dropout > 0``. :attr:`x` is the input buffer (gather the batch into it, or :meth:`forward` copies it there).
+    ``dropout > 0``; ``buffers``: the stack's, for at least ``rows`` rows; ``rows``: the batch's rows per member.
+    :meth:`forward` copies each batch into the plan's own input :attr:`x`, which the bound calls read.
     """
 
     def __init__(
@@ -89,30 +109,30 @@ class StepPlan:
         layers = [(weight.detach(), bias.detach()) for weight, bias in layers]
         members, width_in = layers[0][0].shape[0], layers[0][0].shape[1]
         self.layers, self.rows = layers, rows
-        self.x = torch.empty(members, rows, width_in, dtype=buffers.dtype, device=buffers.out.device)
-        self.grad_out = torch.empty(members, rows, layers[-1][0].shape[2], dtype=buffers.dtype, device=self.x.device)
-        self.logits = buffers.out[:, :rows].squeeze(-1)
+        self.x = torch.empty(members, rows, width_in, dtype=buffers.dtype, device=buffers.device)
+        self.grad_out = torch.empty(members, rows, layers[-1][0].shape[2], dtype=buffers.dtype, device=buffers.device)
+        self.logits = buffers.view("out", 0, rows).squeeze(-1)
         forward_of, backward_of = _ACTIVATIONS[type(activation)]
         ops: list[Callable[[], object]] = []
         inputs = [self.x]  # what layer d reads
         keep = 1.0 - dropout
         for depth, (weight, bias) in enumerate(layers):
             last = depth == len(layers) - 1
-            z = (buffers.out if last else buffers.z[depth])[:, :rows]
+            z = buffers.view("out", 0, rows) if last else buffers.view("z", depth, rows)
             ops += _per_member(torch.addmm, bias, inputs[-1], weight, out=z)
             if last:
                 break
-            a = buffers.a[depth][:, :rows]
+            a = buffers.view("a", depth, rows)
             ops.append(forward_of(z, a))
             if dropout > 0:
-                draw, kept, mask = (b[depth][:, :rows] for b in (buffers.draw, buffers.kept, buffers.mask))
-                h = buffers.h[depth][:, :rows]
+                draw, kept, mask, h = (buffers.view(name, depth, rows) for name in ("draw", "kept", "mask", "h"))
                 # The values of StackedMLP._masks: each member's uniform draws from its own generator (what
                 # torch.rand draws), kept below 1 - p, scaled by 1 / (1 - p).
                 ops += [partial(d.uniform_, 0, 1, generator=g) for d, g in zip(draw.unbind(0), generators, strict=True)]
                 ops += [
                     partial(torch.lt, draw, keep, out=kept),
-                    partial(torch.div, kept, keep, out=mask),
+                    partial(mask.copy_, kept),  # the flags in the activations' dtype, then scaled in it
+                    partial(mask.div_, keep),
                     partial(torch.mul, a, mask, out=h),
                 ]
                 inputs.append(h)
@@ -140,25 +160,25 @@ class StepPlan:
 
     def _backward_ops(self, out: Sequence[torch.Tensor]) -> list[Callable[[], object]]:
         known, ops = self._backward
-        if known is out:
+        if known is out:  # the calls are bound to the views of this very ``out``
             return ops
-        depth_of, rows, buffers = len(self.layers), self.rows, self._buffers
+        n_layers, rows, buffers = len(self.layers), self.rows, self._buffers
         ops, grad = [], self.grad_out
-        for depth in range(depth_of - 1, -1, -1):
+        for depth in range(n_layers - 1, -1, -1):
             weight, _ = self.layers[depth]
-            grad_w, grad_b = out[depth], out[depth_of + depth]
+            grad_w, grad_b = out[depth], out[n_layers + depth]
             ops += _per_member(torch.sum, grad, 0, keepdim=True, out=grad_b)
             ops += _per_member(torch.mm, self._inputs[depth].transpose(1, 2), grad, out=grad_w)
             if depth == 0:
                 break
-            grad_a, grad_z = buffers.grad_a[depth - 1][:, :rows], buffers.grad_z[depth - 1][:, :rows]
+            grad_a, grad_z = buffers.view("grad_a", depth - 1, rows), buffers.view("grad_z", depth - 1, rows)
             ops += _per_member(torch.mm, grad, weight.transpose(1, 2), out=grad_a)
             if self._dropout:
-                ops.append(partial(grad_a.mul_, buffers.mask[depth - 1][:, :rows]))
-            z, a = buffers.z[depth - 1][:, :rows], buffers.a[depth - 1][:, :rows]
+                ops.append(partial(grad_a.mul_, buffers.view("mask", depth - 1, rows)))
+            z, a = buffers.view("z", depth - 1, rows), buffers.view("a", depth - 1, rows)
             ops.append(self._backward_of(grad_a, z, a, grad_z))
             grad = grad_z
-        # Holding ``out`` keeps its identity from being taken by another sequence.
+        # Held, ``out`` cannot be freed and its id() given to another sequence, so the identity test above is sound.
         self._backward = (out, ops)
         return ops
 

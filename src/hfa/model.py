@@ -161,12 +161,12 @@ class StackedMLP(nn.Module):
     def _refresh(self) -> None:
         # Indexing a ParameterList costs microseconds per access, which adds up over thousands of batches.
         self._layers = list(zip(self.weights, self.biases, strict=True))
-        self._plans: dict[int, StepPlan] = {}
+        self._plans: dict[tuple[int, torch.dtype], StepPlan] = {}
         self._plans_of: tuple[int, ...] = ()
         self._step_buffers: Buffers | None = None
 
     def _plan(self, x: torch.Tensor) -> StepPlan:
-        """The CPU step plan for batches shaped like ``x`` (``(M, B, F)``), made once per batch size.
+        """The CPU step plan for batches shaped like ``x`` (``(M, B, F)``), made once per batch size and dtype.
 
         A plan is bound to the parameters' storage; an optimiser may move the parameters into a buffer of its own
         (``p.data = ...``), so the plans are remade whenever a parameter's storage moved.
@@ -175,14 +175,14 @@ class StackedMLP(nn.Module):
         if where != self._plans_of:
             self._plans, self._plans_of = {}, where
         rows = x.shape[1]
-        plan = self._plans.get(rows)
+        plan = self._plans.get((rows, x.dtype))
         if plan is None:
             buffers = self._step_buffers
             if buffers is None or buffers.rows < rows or buffers.dtype != x.dtype:
                 widths = [self._layers[0][0].shape[1], *(weight.shape[2] for weight, _ in self._layers)]
                 buffers = self._step_buffers = Buffers(widths, self.size, rows, self.dropout > 0, x)
                 self._plans = {}
-            plan = self._plans[rows] = StepPlan(
+            plan = self._plans[rows, x.dtype] = StepPlan(
                 self._layers, self.activation, self.dropout, self.generators, buffers, rows
             )
         return plan
@@ -217,10 +217,11 @@ class StackedMLP(nn.Module):
         """A training forward on CPU without autograd: the logits and the tape :meth:`backward_tape` takes.
 
         The same operations as :meth:`forward` in training mode, so the same bits, run as a plan of bound calls
-        on buffers made once (:mod:`hfa.cpu_step`): the logits and the tape hold until the next call.
+        on buffers made once (:mod:`hfa.cpu_step`): the logits (a fresh alias of the plan's buffer, so marking it
+        ``requires_grad`` leaves the buffer alone) and the tape hold until the next call.
         """
         plan = self._plan(x)
-        return plan.forward(x), plan
+        return plan.forward(x).detach(), plan
 
     def backward_tape(
         self, tape: StepPlan, grad_logits: torch.Tensor, out: Sequence[torch.Tensor] | None = None
