@@ -95,3 +95,11 @@ def test_taped_steps_in_a_row_and_a_short_batch_between() -> None:
         taped.backward_tape(tape, logits.grad)
         for a, b in zip(auto.parameters(), taped.parameters(), strict=True):
             assert torch.equal(a.grad, b.grad)
+
+
+def test_a_plan_first_made_under_inference_mode_serves_outside_it() -> None:
+    taped = stack(1, [8], 0.0, "relu", 1)
+    x = torch.randn(1, 32, 5, generator=torch.Generator().manual_seed(7))
+    with torch.inference_mode():
+        inside = taped.forward_tape(x)[0].clone()
+    assert torch.equal(taped.forward_tape(x)[0], inside)

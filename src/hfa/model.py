@@ -177,14 +177,20 @@ class StackedMLP(nn.Module):
         rows = x.shape[1]
         plan = self._plans.get((rows, x.dtype))
         if plan is None:
-            buffers = self._step_buffers
-            if buffers is None or buffers.rows < rows or buffers.dtype != x.dtype:
-                widths = [self._layers[0][0].shape[1], *(weight.shape[2] for weight, _ in self._layers)]
-                buffers = self._step_buffers = Buffers(widths, self.size, rows, self.dropout > 0, x)
-                self._plans = {}
-            plan = self._plans[rows, x.dtype] = StepPlan(
-                self._layers, self.activation, self.dropout, self.generators, buffers, rows
-            )
+            # Normal tensors even under torch.inference_mode, so the plan still serves outside it.
+            with torch.inference_mode(False):
+                plan = self._new_plan(rows, x)
+        return plan
+
+    def _new_plan(self, rows: int, x: torch.Tensor) -> StepPlan:
+        buffers = self._step_buffers
+        if buffers is None or buffers.rows < rows or buffers.dtype != x.dtype:
+            widths = [self._layers[0][0].shape[1], *(weight.shape[2] for weight, _ in self._layers)]
+            buffers = self._step_buffers = Buffers(widths, self.size, rows, self.dropout > 0, x)
+            self._plans = {}
+        plan = self._plans[rows, x.dtype] = StepPlan(
+            self._layers, self.activation, self.dropout, self.generators, buffers, rows
+        )
         return plan
 
     def _apply(self, fn, recurse: bool = True):
