@@ -7,8 +7,8 @@ backward, Adam; then validation) -> early stopping per member -> each member's b
 What makes a member its own run, whoever shares its stack: its initial weights, batch order and dropout masks come
 from its own seed (:class:`Streams`), its data from its own splits, its loss and early stopping are its own, and
 every operation the stack applies is either elementwise or a per-member product whose bits do not depend on the
-stack size (see ``hfa.model``). So a run's numbers are the same trained alone or in any stack (tested bit for bit
-on CPU). Nothing here prints; ``on_epoch`` lets the caller show progress.
+stack size (see ``hfa.model`` and ``hfa.cpu_step``). So a run's numbers are the same trained alone or in any
+stack (tested bit for bit on CPU). Nothing here prints; ``on_epoch`` lets the caller show progress.
 """
 
 from __future__ import annotations
@@ -211,7 +211,9 @@ def train(
     dropout_gen = [torch.Generator(device=device).manual_seed(streams[m].dropout) for m in active]
     stack = StackedMLP([members[m].model for m in active], dropout_gen).to(device)
     step_stack = torch.compile(stack) if cfg.compile and device.type == "cuda" else stack
-    taped = device.type == "cpu"  # the per-member products of StackedMLP; a GPU takes batched ones and autograd
+    # On CPU the step plan (hfa.cpu_step) and the losses' closed-form gradients; a GPU takes batched products and
+    # autograd.
+    taped = device.type == "cpu"
     optimizer = StackedAdam(list(stack.parameters()), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     outcomes: list[TrainResult | TrainingError] = [TrainResult() for _ in members]
