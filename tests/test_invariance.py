@@ -288,3 +288,17 @@ def test_seeds_vary_the_split_unless_the_data_seed_is_pinned(tmp_path):
     assert np.array_equal(test_splits[2], test_splits[3])
     metrics = [pd.read_csv(r.run_dir / "metrics.csv") for r in summary.reports]
     assert not metrics[0].equals(metrics[1])
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_the_step_without_autograd_trains_as_autograd_does(datasets, dropout, monkeypatch):
+    """The CPU step (plan + closed-form loss gradients + Adam on the flat gradient) against the autograd step a
+    GPU takes, both on CPU: every loss, members leaving the stack, a short last batch; the same bits."""
+    from hfa import training
+
+    settings = TRAIN.model_copy(update={"batch_size": 100})  # 336 rows: a last batch of 36
+    company = [_spec(i) for i in range(len(LOSS_NAMES) + 2)]
+    taped = _trained(company, datasets, dropout, settings=settings)
+    monkeypatch.setattr(training, "_taped", lambda device: False)
+    for got, expected in zip(_trained(company, datasets, dropout, settings=settings), taped, strict=True):
+        _assert_same(got, expected)

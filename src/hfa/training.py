@@ -118,6 +118,12 @@ def _autocast(device: torch.device, enabled: bool):
     return nullcontext()
 
 
+def _taped(device: torch.device) -> bool:
+    """Whether a step runs without autograd: on CPU the step plan (``hfa.cpu_step``) and the losses' closed-form
+    gradients, the very operations autograd would run; a GPU takes batched products and autograd."""
+    return device.type == "cpu"
+
+
 def _diverged(epoch: int, train_loss: float, val_loss: float, cfg: TrainConfig) -> TrainingError:
     bad = train_loss if not math.isfinite(train_loss) else val_loss
     return TrainingError(f"the loss became {bad} at epoch {epoch}; lower train.lr (now {cfg.lr:g}) or check the data")
@@ -211,9 +217,7 @@ def train(
     dropout_gen = [torch.Generator(device=device).manual_seed(streams[m].dropout) for m in active]
     stack = StackedMLP([members[m].model for m in active], dropout_gen).to(device)
     step_stack = torch.compile(stack) if cfg.compile and device.type == "cuda" else stack
-    # On CPU the step plan (hfa.cpu_step) and the losses' closed-form gradients; a GPU takes batched products and
-    # autograd.
-    taped = device.type == "cpu"
+    taped = _taped(device)
     optimizer = StackedAdam(list(stack.parameters()), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     outcomes: list[TrainResult | TrainingError] = [TrainResult() for _ in members]
