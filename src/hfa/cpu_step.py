@@ -26,7 +26,8 @@ from torch import nn
 
 # For each activation of hfa.model.ACTIVATIONS, two makers of bound calls, as autograd computes them:
 # forward(z, out) writes act(z) into out; backward(grad, z, a, out) writes the gradient at z, from the gradient at
-# a = act(z), into out (ReLU's and tanh's backward read the output a, GELU's and SiLU's the input z).
+# a = act(z), into out. Both are elementwise, so out may be the input itself. ReLU's and tanh's backward read only
+# the output a, so their activation overwrites z; GELU's and SiLU's read z, which then needs a buffer of its own.
 _ACTIVATIONS: dict[type[nn.Module], tuple[Callable, Callable]] = {
     nn.ReLU: (
         lambda z, out: partial(torch.clamp_min, z, 0, out=out),  # relu is clamp_min(z, 0)
@@ -47,35 +48,38 @@ _ACTIVATIONS: dict[type[nn.Module], tuple[Callable, Callable]] = {
         lambda grad, z, a, out: partial(torch.ops.aten.silu_backward.grad_input, grad, z, grad_input=out),
     ),
 }
+_READS_OUTPUT = (nn.ReLU, nn.Tanh)
 
 
 class Buffers:
-    """A stack's step buffers for batches of up to ``rows`` rows: per hidden layer the pre-activation ``z``, the
-    activation ``a``, with dropout its uniform ``draw``, the ``kept`` flags, the ``mask`` and what the next layer
-    reads ``h`` (without dropout those lists are empty: the next layer reads ``a``), the gradients at ``a`` and
-    ``z``; then the logits ``out``.
+    """A stack's step buffers for batches of up to ``rows`` rows, shared where lifetimes allow: per hidden layer
+    the pre-activation ``z``, the activation ``a`` (``z`` itself for ReLU and tanh, whose backward reads only the
+    output), with dropout the ``kept`` flags, the ``mask`` and what the next layer reads ``h`` (which first holds
+    the uniform draws: they are dead once ``kept`` is known), and the gradient at ``a`` (then at ``z``, in place);
+    then the logits ``out``. Without dropout the next layer reads ``a`` and those lists are empty.
 
     Each is one flat block; :meth:`view` gives its first ``M * rows * width`` elements as a contiguous
     ``(M, rows, width)`` tensor, so an epoch's short last batch costs no second set and is laid out as a freshly
     allocated tensor of its size would be.
     """
 
-    def __init__(self, widths: Sequence[int], members: int, rows: int, dropout: bool, like: torch.Tensor):
+    def __init__(
+        self, widths: Sequence[int], members: int, rows: int, dropout: bool, activation: nn.Module, like: torch.Tensor
+    ):
         hidden, masked = widths[1:-1], (widths[1:-1] if dropout else [])
         self.members, self.rows, self.dtype, self.device = members, rows, like.dtype, like.device
 
         def new(width: int, dtype: torch.dtype = like.dtype) -> tuple[torch.Tensor, int]:
             return torch.empty(members * rows * width, dtype=dtype, device=like.device), width
 
+        z = [new(w) for w in hidden]
         self._blocks: dict[str, list[tuple[torch.Tensor, int]]] = {
-            "z": [new(w) for w in hidden],
-            "a": [new(w) for w in hidden],
-            "draw": [new(w) for w in masked],
+            "z": z,
+            "a": z if isinstance(activation, _READS_OUTPUT) else [new(w) for w in hidden],
             "kept": [new(w, torch.bool) for w in masked],
             "mask": [new(w) for w in masked],
             "h": [new(w) for w in masked],
-            "grad_a": [new(w) for w in hidden],
-            "grad_z": [new(w) for w in hidden],
+            "grad": [new(w) for w in hidden],
             "out": [new(widths[-1])],
         }
 
@@ -125,7 +129,8 @@ class StepPlan:
             a = buffers.view("a", depth, rows)
             ops.append(forward_of(z, a))
             if dropout > 0:
-                draw, kept, mask, h = (buffers.view(name, depth, rows) for name in ("draw", "kept", "mask", "h"))
+                kept, mask, h = (buffers.view(name, depth, rows) for name in ("kept", "mask", "h"))
+                draw = h  # the draws are dead once kept is known, before h is written
                 # The values of StackedMLP._masks: each member's uniform draws from its own generator (what
                 # torch.rand draws), kept below 1 - p, scaled by 1 / (1 - p).
                 ops += [partial(d.uniform_, 0, 1, generator=g) for d, g in zip(draw.unbind(0), generators, strict=True)]
@@ -171,13 +176,13 @@ class StepPlan:
             ops += _per_member(torch.mm, self._inputs[depth].transpose(1, 2), grad, out=grad_w)
             if depth == 0:
                 break
-            grad_a, grad_z = buffers.view("grad_a", depth - 1, rows), buffers.view("grad_z", depth - 1, rows)
+            grad_a = buffers.view("grad", depth - 1, rows)  # at the activation, then (in place) at z
             ops += _per_member(torch.mm, grad, weight.transpose(1, 2), out=grad_a)
             if self._dropout:
                 ops.append(partial(grad_a.mul_, buffers.view("mask", depth - 1, rows)))
             z, a = buffers.view("z", depth - 1, rows), buffers.view("a", depth - 1, rows)
-            ops.append(self._backward_of(grad_a, z, a, grad_z))
-            grad = grad_z
+            ops.append(self._backward_of(grad_a, z, a, grad_a))
+            grad = grad_a
         # Held, ``out`` cannot be freed and its id() given to another sequence, so the identity test above is sound.
         self._backward = (out, ops)
         return ops

@@ -182,11 +182,15 @@ class StackedMLP(nn.Module):
                 plan = self._new_plan(rows, x)
         return plan
 
+    def release_step_buffers(self) -> None:
+        """Let go of the training step's buffers and plans (made again at the next :meth:`forward_tape`)."""
+        self._plans, self._step_buffers = {}, None
+
     def _new_plan(self, rows: int, x: torch.Tensor) -> StepPlan:
         buffers = self._step_buffers
         if buffers is None or buffers.rows < rows or buffers.dtype != x.dtype:
             widths = [self._layers[0][0].shape[1], *(weight.shape[2] for weight, _ in self._layers)]
-            buffers = self._step_buffers = Buffers(widths, self.size, rows, self.dropout > 0, x)
+            buffers = self._step_buffers = Buffers(widths, self.size, rows, self.dropout > 0, self.activation, x)
             self._plans = {}
         plan = self._plans[rows, x.dtype] = StepPlan(
             self._layers, self.activation, self.dropout, self.generators, buffers, rows

@@ -269,7 +269,9 @@ def train(
                 optimizer.step()
             total += (losses.detach() if losses.requires_grad else losses) * rows
 
-        # Validation: the whole split at once, a few members at a time so activations stay bounded.
+        # Validation: the whole split at once, a few members at a time so activations stay bounded (the step's
+        # buffers go first, so the two never hold memory together).
+        stack.release_step_buffers()
         stack.eval()
         with torch.no_grad(), _autocast(device, cfg.amp):
             step = max(1, _VALIDATION_ELEMENTS // max(1, x_val.shape[1] * stack.widest()))
