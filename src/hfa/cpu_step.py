@@ -151,7 +151,7 @@ class StepPlan:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The logits ``(M, rows)`` (``(M, rows, L)`` for several outputs) of a batch ``x`` of ``(M, rows, F)``."""
         if x is not self.x:
-            self.x.copy_(x.detach() if x.requires_grad else x)
+            self.x.copy_(x.detach())
         for op in self.forward_ops:
             op()
         return self.logits
@@ -159,7 +159,7 @@ class StepPlan:
     def backward(self, grad_logits: torch.Tensor, out: Sequence[torch.Tensor]) -> None:
         """Write the gradients of the loss (``grad_logits``, at :meth:`forward`'s logits) into ``out``: tensors
         shaped like the stack's parameters, weights then biases (an optimiser's buffers, kept between calls)."""
-        self.grad_out.view_as(grad_logits).copy_(grad_logits.detach() if grad_logits.requires_grad else grad_logits)
+        self.grad_out.view_as(grad_logits).copy_(grad_logits.detach())
         for op in self._backward_ops(out):
             op()
 

@@ -253,8 +253,8 @@ def train(
             x_batch = x_train.index_select(0, rows_at).view(*index.shape, n_features)
             y_batch = y_train.index_select(0, rows_at).view(*index.shape, *y_train.shape[1:])  # labels: (M, B, L)
             if taped:
-                # No autograd graph: the losses' closed-form gradient at the logits, then the MLP's backward as
-                # its per-member products (StackedMLP), written into the optimiser's gradient buffer.
+                # No autograd graph: the losses' closed-form gradient at the logits, then the step plan's backward
+                # (hfa.cpu_step), written into the optimiser's gradient buffer.
                 logits, tape = stack.forward_tape(x_batch)
                 losses, grad_logits = _losses_and_grads(_groups(loss_fns, sizes, logits, y_batch, weights))
                 stack.backward_tape(tape, grad_logits, optimizer.grads)
@@ -267,7 +267,7 @@ def train(
                 # The members' parameters are disjoint, so the gradient of the sum is each member's own gradient.
                 losses.sum().backward()
                 optimizer.step()
-            total += (losses.detach() if losses.requires_grad else losses) * rows
+            total += losses.detach() * rows
 
         # Validation: the whole split at once, a few members at a time so activations stay bounded (the step's
         # buffers go first, so the two never hold memory together).
@@ -280,7 +280,7 @@ def train(
             as_is = data_of == list(range(len(data)))
             x_of, val_targets = (x_val, y_val) if as_is else (x_val[which[:, 0]], y_val[which[:, 0]])
             outputs = [step_stack(x_of[rows], rows).float() for rows in chunks]
-            val_logits = outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+            val_logits = _cat(outputs)
             weights = None if val_weights is None else val_weights[: len(active)]
             val_losses = _losses(_groups(loss_fns, sizes, val_logits, val_targets, weights))
             # One host sync per quantity per epoch for the whole stack.

@@ -257,8 +257,7 @@ class MetricLoss(_Loss):
         closed = self.approx == "heaviside" and self.partials is not None
         if not (closed and _closed_form(self, MetricLoss, logits, weights)):
             return super().value_and_grad(logits, targets, weights)
-        y, w = _like(logits, "targets", targets), None if weights is None else _like(logits, "weights", weights)
-        return binned_metric_value_and_grad(logits, y, w, self._binned, self.partials)
+        return binned_metric_value_and_grad(logits, *_rows_like(logits, targets, weights), self._binned, self.partials)
 
     def _group_params(self) -> tuple:
         # A subclass's metric is a function of its class (FBetaLoss: of beta), shared by every instance; a plain
@@ -371,14 +370,30 @@ def _closed_form(loss: _Loss, cls: type, logits: Tensor, weights: Tensor | None)
     )
 
 
+def _rows_like(logits: Tensor, targets: Tensor, weights: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """Targets and weights of ``(M, N)`` rows, checked and in the logits' dtype."""
+    return _like(logits, "targets", targets), None if weights is None else _like(logits, "weights", weights)
+
+
 def _bce_value_and_grad(
-    loss: _PerSampleLoss, z: Tensor, y: Tensor, pos_weight: Tensor | None, weights: Tensor | None
+    loss: _PerSampleLoss,
+    cls: type,
+    z: Tensor,
+    targets: Tensor,
+    weights: Tensor | None,
+    pos_weight: Callable[[Tensor], Tensor] | None,
 ) -> tuple[Tensor, Tensor]:
-    """:func:`_bce` reduced over each row as ``loss`` reduces (``'mean'`` or ``'sum'``), and the gradient of the
-    rows' sum at ``z``: the operations autograd's backward of the forward runs, in its order, so the same bits."""
+    """``loss.value_and_grad`` for BCE (``pos_weight`` None) and weighted BCE (``pos_weight(z)`` the weight):
+    :func:`_bce` reduced over each row (``'mean'`` or ``'sum'``) and the gradient of the rows' sum at ``z``, the
+    operations autograd's backward of the forward runs, in its order, so the same bits; autograd where ``loss`` is
+    not ``cls``'s own function or does not reduce."""
+    if loss.reduction == "none" or not _closed_form(loss, cls, z, weights):
+        return _Loss.value_and_grad(loss, z, targets, weights)
+    y, weights = _rows_like(z, targets, weights)
+    weight_of_positives = None if pos_weight is None else pos_weight(z)
     log_p, buffer = torch.ops.aten.log_sigmoid_forward(z)
     not_y = 1 - y
-    weight = None if pos_weight is None else 1 + (pos_weight - 1) * y
+    weight = None if weight_of_positives is None else 1 + (weight_of_positives - 1) * y
     losses = not_y * z - (log_p if weight is None else weight * log_p)  # 1 * log_p is log_p exactly
     if weights is not None:
         losses = losses * weights
@@ -403,10 +418,7 @@ class BCELoss(_PerSampleLoss):
         return self._reduce(_bce(z, _like(z, "targets", targets)), weights)
 
     def value_and_grad(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if self.reduction == "none" or not _closed_form(self, BCELoss, logits, weights):
-            return super().value_and_grad(logits, targets, weights)
-        y, w = _like(logits, "targets", targets), None if weights is None else _like(logits, "weights", weights)
-        return _bce_value_and_grad(self, logits, y, None, w)
+        return _bce_value_and_grad(self, BCELoss, logits, targets, weights, None)
 
 
 class WeightedBCELoss(_PerSampleLoss):
@@ -490,10 +502,7 @@ class WeightedBCELoss(_PerSampleLoss):
         return self._reduce(_bce(z, _like(z, "targets", targets), self._checked_weight(z)), weights)
 
     def value_and_grad(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if self.reduction == "none" or not _closed_form(self, WeightedBCELoss, logits, weights):
-            return super().value_and_grad(logits, targets, weights)
-        y, w = _like(logits, "targets", targets), None if weights is None else _like(logits, "weights", weights)
-        return _bce_value_and_grad(self, logits, y, self._checked_weight(logits), w)
+        return _bce_value_and_grad(self, WeightedBCELoss, logits, targets, weights, self._checked_weight)
 
     def group_key(self) -> Hashable | None:
         # The weight is left out: for_group stacks the members' weights into one per row.
