@@ -48,8 +48,16 @@ MAX_YAML_VALUES = 100_000
 """Most values a YAML document may hold once its aliases are expanded (a config holds a few hundred)."""
 
 
-class YamlAliasError(yaml.YAMLError):
+class YamlRefusedError(yaml.YAMLError):
+    """A document hfa refuses to read although it parses: a one-line reason."""
+
+
+class YamlAliasError(YamlRefusedError):
     """A document whose aliases expand beyond ``MAX_YAML_VALUES`` values, or refer to themselves."""
+
+
+class YamlDuplicateKeyError(YamlRefusedError):
+    """A mapping that names a key twice."""
 
 
 class YamlLoader(yaml.SafeLoader):
@@ -70,6 +78,21 @@ class YamlLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self.anchors_seen = True
         return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # A key written twice is a mistake the safe loader hides (the last one wins): refuse it, naming the key.
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                continue  # unhashable: the constructor reports it
+            if key in seen:
+                raise YamlDuplicateKeyError(
+                    f"the key {clip(str(key))!r} appears twice in one mapping (line {key_node.start_mark.line + 1}); "
+                    "keep one"
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
     anchors_seen = False
 
@@ -126,7 +149,9 @@ def load_yaml(text: str) -> Any:
 
 class _Section(BaseModel):
     # allow_inf_nan=False: .inf and .nan are valid YAML floats but no setting of hfa means anything with them.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    # strict: a value is taken as written, never converted (true is not the number 1, "32" not a width, a tuple
+    # not a list); an integer is still a number wherever a float is expected.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, strict=True)
 
 
 class DataConfig(_Section):
@@ -387,7 +412,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise HfaError(
             f"config file {path} uses {tag.strip()}, which hfa refuses to load; use plain YAML values only"
         ) from None
-    except YamlAliasError as exc:
+    except YamlRefusedError as exc:
         raise HfaError(f"config file {path} is refused: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -413,7 +438,7 @@ def parse_override(item: str) -> tuple[str, Any]:
         raise HfaError(f"override {clip(item)!r} has no key before '='; write KEY=VALUE, e.g. loss.name=f1")
     try:
         value = load_yaml(text) if text.strip() else None
-    except YamlAliasError as exc:
+    except YamlRefusedError as exc:
         raise HfaError(f"override {clip(item)!r}: {exc}") from None
     except yaml.YAMLError:
         raise HfaError(f"override {clip(item)!r}: the value is not a valid YAML scalar or list") from None
