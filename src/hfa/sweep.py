@@ -183,7 +183,9 @@ def _train(configs: list[Config], out: str) -> list[RunReport]:
         if isinstance(outcome, RunOutcome):
             reports.append(RunReport(outcome.run_dir, "ok", share))
         else:
-            reports.append(RunReport(record_failure(cfg, out, outcome), "failed", share, str(outcome)))
+            folder = record_failure(cfg, out, outcome)
+            kept = " (the finished run already there was kept)" if rundir.completed(folder) else ""
+            reports.append(RunReport(folder, "failed", share, f"{outcome}{kept}"))
     return reports
 
 
