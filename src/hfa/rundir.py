@@ -223,10 +223,12 @@ def locks(run_dirs: Iterable[Path], blocking: bool = False) -> Iterator[list[Pat
 
 
 def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "--out") -> None:
-    """Make sure runs can be written under ``folder`` (created if missing) before any training starts.
+    """Make sure runs can be written under ``folder`` before any training starts, creating nothing.
 
     ``entry_names`` are the run ids that will be created there. Raises a one-line ``HfaError`` when a part of the
     path is a file, a name is longer than the file system allows, or the folder cannot be created or written.
+    The probe is made in the nearest folder that exists (and removed), so a command refused by a later check
+    leaves no empty ``OUT/<name>/`` behind; the run's own writes create the folders.
     """
     folder = Path(folder)
     existing = next((p for p in (folder, *folder.parents) if _exists(p)), Path("/"))
@@ -241,8 +243,7 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
             f"{option} {clip(str(folder))}: {what} exceeds the file system's limit of {limit} bytes; use a shorter name"
         )
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        io.create_unique(folder, ".hfa-write-check.", "", directory=False).unlink()
+        io.create_unique(existing, ".hfa-write-check.", "", directory=False).unlink()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
