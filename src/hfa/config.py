@@ -129,6 +129,15 @@ def _check_expansion(root: yaml.Node) -> None:
     size(root)
 
 
+# Booleans as YAML 1.2 reads them (true/false only): YAML 1.1's yes/no/on/off would store data.positive=Yes as
+# true, not as the label the user wrote. Boolean settings still take "yes" (pydantic reads it as True).
+YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 YamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(
@@ -182,6 +191,41 @@ class DataConfig(_Section):
     positive: str | int | float | bool | dict[str, str | int | float | bool] | None = Field(
         None, description="the label value that is the positive class; multi-label: one for all, or column -> value"
     )
+    features: list[str] | None = Field(
+        None, description="files: the feature columns to use; null = every column but targets, id and drop"
+    )
+    drop: list[str] = Field(default_factory=list, description="files: columns left out of the features")
+    id: str | None = Field(None, description="files: a row identifier, never a feature; hfa predict carries it through")
+
+    @model_validator(mode="after")
+    def _columns_agree(self) -> DataConfig:
+        targets = [self.target] if isinstance(self.target, str) else list(self.target or [])
+        chosen = self.features or []
+        for key, names in (("data.features", chosen), ("data.drop", self.drop)):
+            if len(set(names)) != len(names):
+                raise ValueError(f"{key} lists a column twice (got {shorten(names)})")
+        if self.features is not None and not chosen:
+            raise ValueError("data.features is empty; name at least one column, or null for every column")
+        clashes = [
+            (f"column {c!r} is both in data.features and in data.drop", "select it or drop it, not both")
+            for c in chosen
+            if c in self.drop
+        ]
+        clashes += [
+            (f"target column {t!r} is in {key}", "a target is never a feature")
+            for key, names in (("data.features", chosen), ("data.drop", self.drop))
+            for t in targets
+            if t in names
+        ]
+        if self.id is not None:
+            if self.id in targets:
+                clashes.append((f"data.id={self.id!r} is a target column", "name the row identifier column"))
+            if self.id in chosen:
+                clashes.append((f"data.id={self.id!r} is in data.features", "the id is never a feature"))
+        if clashes:
+            what, allowed = clashes[0]
+            raise ValueError(f"{what}; {allowed}")
+        return self
 
     @field_validator("target")
     @classmethod
@@ -548,8 +592,14 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 # Settings that change how fast a run goes, not what it computes: they stay out of the run id.
 _NOT_IN_RUN_ID = ("train.stack",)
-_SOURCE_KEYS = {"synthetic": ("n_samples", "n_features", "cluster_std"), "file": ("target",)}
-_ALL_SOURCE_KEYS = ("n_samples", "n_features", "cluster_std", "target")
+_SOURCE_KEYS = {
+    "synthetic": ("n_samples", "n_features", "cluster_std"),
+    "file": ("target", "features", "drop", "id"),
+}
+_ALL_SOURCE_KEYS = ("n_samples", "n_features", "cluster_std", "target", "features", "drop", "id")
+# Column choices left at their defaults stay out of a file run's resolved config, so the ids of runs made before
+# these keys existed stay as they were.
+_UNSET_COLUMNS = {"features": None, "drop": [], "id": None}
 
 
 def inapplicable_keys(cfg: Config) -> list[str]:
@@ -582,6 +632,9 @@ def canonical(cfg: Config) -> dict[str, Any]:
     for key in inapplicable_keys(cfg):
         section, _, leaf = key.partition(".")
         resolved[section].pop(leaf, None)
+    for leaf, unset in _UNSET_COLUMNS.items():
+        if resolved["data"].get(leaf, unset) == unset:
+            resolved["data"].pop(leaf, None)
     return resolved
 
 

@@ -91,6 +91,7 @@ def write_run(
     a failure beside it is not written (returns False).
     """
     run_dir.parent.mkdir(parents=True, exist_ok=True)
+    claim(run_dir.parent)
     with lock(run_dir):
         check_replaceable(run_dir)
         if info.get("status") != "ok" and completed(run_dir):
@@ -242,9 +243,9 @@ def check_replaceable(run_dir: Path) -> None:
 # Whose folder
 
 
-def claim(folder: Path, option: str = "--out") -> None:
+def claim(folder: Path, option: str = "--out", mark: bool = True) -> None:
     """Mark ``folder`` (an experiment folder, created if missing) as hfa's, or raise a one-line ``HfaError`` when it
-    holds anything hfa did not make there: hfa then writes nothing into it.
+    holds anything hfa did not make there: hfa then writes nothing into it. ``mark=False`` only checks.
 
     A folder an older hfa wrote (run folders, results.csv, locks, staging, nothing else) is claimed as it stands.
     """
@@ -264,6 +265,8 @@ def claim(folder: Path, option: str = "--out") -> None:
                 f"{option} {clip(str(folder))} holds {shown}, which hfa did not write; hfa writes only into folders "
                 "it made: pass another --out or name"
             )
+    if not mark:
+        return
     (folder / LOCK_DIR).mkdir(parents=True, exist_ok=True)
     io.write_text(mark, _MARK_TEXT)
 
@@ -352,11 +355,13 @@ def locks(run_dirs: Iterable[Path], blocking: bool = False) -> Iterator[list[Pat
 
 
 def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "--out") -> None:
-    """Make sure runs can be written under ``folder`` (created if missing, and claimed as hfa's) before any training.
+    """Make sure runs can be written under ``folder`` before any training starts, creating nothing.
 
     ``entry_names`` are the run ids that will be created there. Raises a one-line ``HfaError`` when a part of the
     path is a file, a name or a path is longer than the file system allows, the folder holds what hfa did not
     write, its locks folder or a run's folder is taken by something else, or it cannot be created or written.
+    The probe is made in the nearest folder that exists (and removed), so a command refused by a later check
+    leaves no empty ``OUT/<name>/`` behind; the run's own writes create the folders and claim them (``claim``).
     """
     folder = Path(folder)
     names = list(entry_names)
@@ -383,11 +388,11 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
     if (locks_dir.exists() or locks_dir.is_symlink()) and (locks_dir.is_symlink() or not locks_dir.is_dir()):
         raise HfaError(f"{option} {clip(str(folder))}: {LOCK_DIR} there is not a folder hfa made; move it away")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        claim(folder, option)
-        for name in names:
-            check_replaceable(folder / name)
-        io.create_unique(folder, ".hfa-write-check.", "", directory=False).unlink()
+        if folder.is_dir():
+            claim(folder, option, mark=False)
+            for name in names:
+                check_replaceable(folder / name)
+        io.create_unique(existing, ".hfa-write-check.", "", directory=False).unlink()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):

@@ -19,6 +19,7 @@ import sklearn
 import torch
 
 from hfa import __version__
+from hfa.cautions import run_warnings
 from hfa.config import Config, run_id
 from hfa.data import Splits, prepare_data
 from hfa.devices import resolve_device
@@ -251,6 +252,9 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         )
         curves = curve_points(scores)
     eval_s = time.perf_counter() - clock
+    # What the tuned thresholds were chosen on (per label for a multi-label run).
+    positives = splits.y_val.sum(axis=0)
+    val_positives = [int(p) for p in positives] if positives.ndim else int(positives)
 
     info = {
         "run_id": run_id(cfg),
@@ -275,6 +279,8 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         },
         "data": splits.info,
         "thresholds": decision_thresholds(cfg, metrics),
+        "val_positives": val_positives,
+        "warnings": run_warnings(splits.info, val_positives, splits.info.get("labels")),
         "versions": versions(),
     }
     run_dir = run_dir_for(cfg, out)

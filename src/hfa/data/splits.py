@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 
 from hfa.config import DataConfig
 from hfa.data.checks import check_features, check_matrix
+from hfa.data.columns import separating_features
 from hfa.data.imbalance import subsample_to_ratio
 from hfa.data.preprocess import Preprocessing, fit_transform_splits
 from hfa.data.sources import display_name, load_raw, parse_name, target_names
@@ -213,6 +214,7 @@ def _prepare(key: str, cfg_json: str) -> Splits:
         "imbalance_ratio": cfg.imbalance_ratio,
         "n_features": len(names),
         "splits": {s: _counts(ys[s]) for s in SPLIT_NAMES},
+        "separating_features": separating_features(features.iloc[kept[parts["train"]]], ys["train"]),
     }
     splits = Splits(
         x_train=x_train,
@@ -257,6 +259,11 @@ def _prepare_multilabel(cfg: DataConfig, name: str, features: pd.DataFrame, y: n
         "n_features": len(names),
         "labels": labels,
         "splits": {s: {"rows": len(ys[s]), "labels": multilabel.label_counts(ys[s], labels)} for s in SPLIT_NAMES},
+        "separating_features": {
+            label: found
+            for j, label in enumerate(labels)
+            if (found := separating_features(features.iloc[parts["train"]], ys["train"][:, j]))
+        },
     }
     arrays = {"x_train": x_train, "x_val": x_val, "x_test": x_test, **{f"y_{s}": ys[s] for s in SPLIT_NAMES}}
     return Splits(**arrays, feature_names=names, indices=dict(parts), info=info, preprocessing=fitted)
