@@ -5,6 +5,7 @@ A run folder is written whole or not at all (see ``hfa.rundir``), so a killed ru
 
 from __future__ import annotations
 
+import importlib.metadata
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import sklearn
 import torch
 
 from hfa import __version__
@@ -42,7 +42,8 @@ def versions() -> dict[str, str]:
     return {
         "hfa": __version__,
         "torch": torch.__version__,
-        "scikit-learn": sklearn.__version__,
+        # The installed version without importing scikit-learn (~1 s, scipy.stats), which a run may not need.
+        "scikit-learn": importlib.metadata.version("scikit-learn"),
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
