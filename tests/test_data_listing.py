@@ -44,6 +44,7 @@ def test_write_then_read_gives_the_records_back(tmp_path):
             "labels": 1,
             "label_ratios": None,
             "untrainable": "",
+            "untrainable_5fold": "",
         },
         {
             "name": "b, with a comma",
@@ -55,6 +56,7 @@ def test_write_then_read_gives_the_records_back(tmp_path):
             "labels": None,
             "label_ratios": "0.5-2",
             "untrainable": "too few",
+            "untrainable_5fold": "still too few",
         },
     ]
     path = tmp_path / "listing.csv"

@@ -50,3 +50,15 @@ def test_csv_and_json_hold_the_listing():
     records = json.loads(runner.invoke(app, ["datasets", "yeast", "-f", "json"]).stdout)
     assert [r["name"] for r in records] == expected["name"].tolist()
     assert {"rows", "features", "positives", "ratio", "positive", "untrainable"} <= set(records[0])
+
+
+def test_the_listing_says_which_sets_k_fold_makes_trainable():
+    result = runner.invoke(app, ["datasets", "keel"])
+    assert result.exit_code == 0
+    assert "keel/glass5: 2 positives in val, 5 needed; trainable under data.folds=5" in result.stdout
+    assert "keel/zoo_3: 1 positive in val, 5 needed\n" in result.stdout
+    table = list_datasets().set_index("name")
+    keel = table[table.index.str.startswith("keel/")]
+    blocked = keel[keel["untrainable"] != ""]
+    rescued = blocked[blocked["untrainable_5fold"] == ""]
+    assert f"{len(rescued)} of those {len(blocked)} can be trained under stratified 5-fold" in result.stdout

@@ -42,6 +42,7 @@ MAX_THRESHOLDS = 10_000
 MAX_EPOCHS = 1_000_000
 MAX_LR = 10.0
 MAX_WEIGHT_DECAY = 10.0
+MAX_FOLDS = 100  # stratified k-fold: a fold of fewer rows than this many folds has no test row to speak of
 
 
 MAX_YAML_VALUES = 100_000
@@ -182,6 +183,14 @@ class DataConfig(_Section):
         lt=SEED_LIMIT,
         description="seed of the data's samples, subsample and split; null = the run's seed (a number pins the data)",
     )
+    folds: int | None = Field(
+        None,
+        ge=2,
+        le=MAX_FOLDS,
+        description="stratified k-fold: the test split is fold data.fold of this many (validation carved from the "
+        "others); null = one train/val/test split",
+    )
+    fold: int = Field(0, ge=0, lt=MAX_FOLDS, description="k-fold: which fold is the test split, 0..folds-1")
     n_samples: int = Field(10000, ge=20, le=MAX_SAMPLES, description="synthetic: rows generated before subsampling")
     n_features: int = Field(2, ge=1, le=MAX_FEATURES, description="synthetic: feature columns")
     cluster_std: float = Field(1.0, gt=0, le=MAX_SCALE, description="synthetic: standard deviation of each blob")
@@ -272,6 +281,16 @@ class DataConfig(_Section):
 
     @model_validator(mode="after")
     def _splits_leave_training_rows(self) -> DataConfig:
+        if self.folds is not None:
+            if self.fold >= self.folds:
+                raise ValueError(f"fold must lie in 0..{self.folds - 1} for folds={self.folds} (got {self.fold})")
+            # val_size stays a fraction of all rows: carved from the k - 1 training folds.
+            if self.val_size >= 1 - 1 / self.folds:
+                raise ValueError(
+                    f"val_size must be below 1 - 1/folds = {1 - 1 / self.folds:g} (got {self.val_size}), "
+                    "so the training folds keep rows to train on"
+                )
+            return self
         if self.val_size + self.test_size >= 1:
             raise ValueError(
                 f"val_size + test_size must be below 1 (got {self.val_size} + {self.test_size}), "
@@ -614,6 +633,8 @@ def inapplicable_keys(cfg: Config) -> list[str]:
     dropped = [f"loss.{key}" for key in PARAMETERS if key not in used]
     if not (cfg.data.multilabel and "thresholds" in used):
         dropped.append("loss.average")  # only metric losses on several labels average over them
+    # One split: no fold; k-fold: the test split is one fold, whatever test_size says.
+    dropped += ["data.folds", "data.fold"] if cfg.data.folds is None else ["data.test_size"]
     kept_source = _SOURCE_KEYS.get(parse_name(cfg.data.name)[0], ())
     dropped += [f"data.{key}" for key in _ALL_SOURCE_KEYS if key not in kept_source]
     return dropped

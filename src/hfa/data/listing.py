@@ -14,7 +14,18 @@ from pathlib import Path
 from typing import TextIO
 
 LISTING = Path(__file__).with_name("datasets.csv")
-COLUMNS = ("name", "rows", "features", "positives", "ratio", "positive", "labels", "label_ratios", "untrainable")
+COLUMNS = (
+    "name",
+    "rows",
+    "features",
+    "positives",
+    "ratio",
+    "positive",
+    "labels",
+    "label_ratios",
+    "untrainable",
+    "untrainable_5fold",
+)
 NUMERIC = {"rows": int, "features": int, "positives": int, "ratio": float, "labels": int}
 OPTIONAL = ("label_ratios",)
 """Text columns where an empty cell is a missing value (``None``), not an empty text."""

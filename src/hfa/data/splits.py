@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +25,9 @@ from hfa.data.sources import display_name, load_raw, parse_name, target_names
 from hfa.errors import HfaError
 
 MIN_POSITIVES = 5  # per split, and the same floor for negatives: fewer makes every metric a coin toss
+# Under k-fold a report averages over the folds, and every row is tested once per partition, so one test fold
+# may hold few positives; validation (early stopping, the tuned threshold) needs a couple.
+KFOLD_FLOORS = {"train": MIN_POSITIVES, "val": 2, "test": 1}
 SPLIT_NAMES = ("train", "val", "test")
 _ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 SplitCounts = dict[str, tuple[int, int]]  # split -> (positives, negatives)
@@ -92,45 +96,89 @@ def stratified_split(y: np.ndarray, test_size: float, val_size: float, seed: int
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
+def kfold_split(y: np.ndarray, folds: int, fold: int, val_size: float, seed: int) -> dict[str, np.ndarray]:
+    """Positions of the train/val/test rows under stratified k-fold: test is fold ``fold`` of ``folds``
+    (scikit-learn's ``StratifiedKFold``, shuffled with ``seed``), validation is carved (stratified) from the
+    other folds. ``val_size`` is a fraction of all rows, as in :func:`stratified_split`.
+
+    The partition depends on ``seed`` alone, so the folds of one seed are disjoint and cover every row: a
+    repeated k-fold is the folds crossed with several seeds.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    rest, test = list(splitter.split(np.zeros(len(y)), y))[fold]
+    train, val = train_test_split(rest, test_size=val_size / (1 - 1 / folds), stratify=y[rest], random_state=seed)
+    return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+
+def split_positions(y: np.ndarray, cfg: DataConfig, seed: int) -> dict[str, np.ndarray]:
+    """The run's split: one stratified train/val/test split, or its fold of a stratified k-fold."""
+    if cfg.folds is None:
+        return stratified_split(y, cfg.test_size, cfg.val_size, seed)
+    return kfold_split(y, cfg.folds, cfg.fold, cfg.val_size, seed)
+
+
+def _floors(cfg: DataConfig) -> dict[str, int]:
+    return dict.fromkeys(SPLIT_NAMES, MIN_POSITIVES) if cfg.folds is None else KFOLD_FLOORS
+
+
 def _split_class_counts(n_pos: int, n_neg: int, cfg: DataConfig) -> SplitCounts | None:
     """(positives, negatives) per split for these class sizes, or None when sklearn cannot split them.
 
-    The split sizes depend only on the class counts, so a dummy label vector reproduces them exactly.
+    The split sizes depend only on the class counts, so a dummy label vector reproduces them exactly. Under
+    k-fold every fold is tried and each split's smallest counts are kept: a set is trainable when all its folds are.
     """
     y = np.concatenate([np.ones(n_pos, np.int8), np.zeros(n_neg, np.int8)])
+    tried = [cfg] if cfg.folds is None else [cfg.model_copy(update={"fold": f}) for f in range(cfg.folds)]
+    counts: SplitCounts = {}
     try:
-        # drawn_seed, not seed: a null data.seed (the run's seed) would make the answer vary from call to call.
-        parts = stratified_split(y, cfg.test_size, cfg.val_size, cfg.drawn_seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # StratifiedKFold warns of a class smaller than the folds: counted below
+            for each in tried:
+                # drawn_seed, not seed: a null data.seed (the run's seed) would make the answer vary between calls.
+                parts = split_positions(y, each, cfg.drawn_seed)
+                for name, idx in parts.items():
+                    pos, neg = int(y[idx].sum()), int(len(idx) - y[idx].sum())
+                    old = counts.get(name, (pos, neg))
+                    counts[name] = (min(old[0], pos), min(old[1], neg))
     except ValueError:
         return None
-    return {name: (int(y[idx].sum()), int(len(idx) - y[idx].sum())) for name, idx in parts.items()}
+    return counts
 
 
-def _feasible(counts: SplitCounts | None) -> bool:
-    return counts is not None and all(min(p, n) >= MIN_POSITIVES for p, n in counts.values())
+def _feasible(counts: SplitCounts | None, cfg: DataConfig) -> bool:
+    floors = _floors(cfg)
+    return counts is not None and all(min(p, n) >= floors[s] for s, (p, n) in counts.items())
+
+
+def _short_split(counts: SplitCounts, cfg: DataConfig) -> tuple[str, tuple[int, int]]:
+    """The split furthest below its floor (the smallest class count less the floor)."""
+    floors = _floors(cfg)
+    return min(counts.items(), key=lambda item: min(item[1]) - floors[item[0]])
 
 
 def why_untrainable(n_pos: int, n_neg: int, cfg: DataConfig) -> str | None:
     """Why data with these class sizes cannot be split as ``cfg`` says (``None``: it can), without loading it."""
     counts = _split_class_counts(n_pos, n_neg, cfg)
-    if _feasible(counts):
+    if _feasible(counts, cfg):
         return None
     short = "positives" if n_pos <= n_neg else "negatives"
     have = min(n_pos, n_neg)
     if counts is None:
         return f"{_plural(have, short[:-1])} cannot be split in three"
-    split, (pos, neg) = min(counts.items(), key=lambda item: min(item[1]))
-    return f"{_plural(min(pos, neg), short[:-1])} in {split}, {MIN_POSITIVES} needed"
+    split, (pos, neg) = _short_split(counts, cfg)
+    return f"{_plural(min(pos, neg), short[:-1])} in {split}, {_floors(cfg)[split]} needed"
 
 
-def _smallest_feasible(total: int, counts_for: Callable[[int], SplitCounts | None]) -> int | None:
+def _smallest_feasible(total: int, counts_for: Callable[[int], SplitCounts | None], cfg: DataConfig) -> int | None:
     """Smallest k in [1, total] whose split counts are feasible; split sizes grow with k, so bisect."""
-    if not _feasible(counts_for(total)):
+    if not _feasible(counts_for(total), cfg):
         return None
     low, high = 1, total
     while low < high:
         mid = (low + high) // 2
-        if _feasible(counts_for(mid)):
+        if _feasible(counts_for(mid), cfg):
             high = mid
         else:
             low = mid + 1
@@ -146,12 +194,14 @@ def _infeasible_error(cfg: DataConfig, name: str, n_pos: int, n_neg: int, kept: 
     counts = _split_class_counts(*kept, cfg)
     if counts is None:
         # sklearn could not even stratify; the proportional share is what a split would have held.
-        shares = {"train": 1 - cfg.val_size - cfg.test_size, "val": cfg.val_size, "test": cfg.test_size}
+        test = cfg.test_size if cfg.folds is None else 1 / cfg.folds
+        shares = {"train": 1 - cfg.val_size - test, "val": cfg.val_size, "test": test}
         counts = {s: (int(kept[0] * f), int(kept[1] * f)) for s, f in shares.items()}
-    split, (pos, neg) = min(counts.items(), key=lambda item: min(item[1]))
+    split, (pos, neg) = _short_split(counts, cfg)
     short_label, short = ("positives", pos) if pos <= neg else ("negatives", neg)
     have = f"the data has {_plural(n_pos, 'positive')} and {_plural(n_neg, 'negative')}"
-    need = f"(at least {MIN_POSITIVES} {short_label} needed per split)"
+    where = "per split" if cfg.folds is None else f"in {split} under k-fold"
+    need = f"(at least {_floors(cfg)[split]} {short_label} needed {where})"
     setting = (
         f"data.imbalance_ratio={cfg.imbalance_ratio:g}"
         if cfg.imbalance_ratio is not None
@@ -160,12 +210,12 @@ def _infeasible_error(cfg: DataConfig, name: str, n_pos: int, n_neg: int, kept: 
     lead = f"{setting} leaves {_plural(short, short_label[:-1])} in the {split} split of {name} {need}; {have}"
 
     if short_label == "positives":
-        needed = _smallest_feasible(n_pos, lambda k: _split_class_counts(k, n_neg, cfg))
+        needed = _smallest_feasible(n_pos, lambda k: _split_class_counts(k, n_neg, cfg), cfg)
         if needed is None:
             return HfaError(f"{lead}, too few for data.val_size={cfg.val_size} and data.test_size={cfg.test_size}")
         # floor(n_neg / r) >= needed  <=>  r <= n_neg / needed; shown rounded down so it is reachable as written
         return HfaError(f"{lead}, so the largest reachable ratio is ~{math.floor(100 * n_neg / needed) / 100:g}")
-    needed = _smallest_feasible(n_neg, lambda k: _split_class_counts(n_pos, k, cfg))
+    needed = _smallest_feasible(n_neg, lambda k: _split_class_counts(n_pos, k, cfg), cfg)
     if needed is None:
         return HfaError(f"{lead}, too few for data.val_size={cfg.val_size} and data.test_size={cfg.test_size}")
     # round(r * n_pos) >= needed once r >= needed / n_pos; shown rounded up so it is reachable as written
@@ -199,10 +249,10 @@ def _prepare(key: str, cfg_json: str) -> Splits:
     y_kept = y[kept]
     kept_pos = int(y_kept.sum())
     kept_counts_ = (kept_pos, len(kept) - kept_pos)
-    if not _feasible(_split_class_counts(*kept_counts_, cfg)):
+    if not _feasible(_split_class_counts(*kept_counts_, cfg), cfg):
         raise _infeasible_error(cfg, name, n_pos, n_neg, kept_counts_)
 
-    parts = stratified_split(y_kept, cfg.test_size, cfg.val_size, cfg.seed)
+    parts = split_positions(y_kept, cfg, cfg.seed)
     frames = (features.iloc[kept[parts[s]]] for s in SPLIT_NAMES)
     (x_train, x_val, x_test), names, fitted = fit_transform_splits(*frames)
     for x in (x_train, x_val, x_test):
@@ -213,6 +263,7 @@ def _prepare(key: str, cfg_json: str) -> Splits:
         "source": {"rows": len(y), "positives": n_pos, "negatives": n_neg, "ratio": n_neg / n_pos},
         "seed": cfg.seed,
         "imbalance_ratio": cfg.imbalance_ratio,
+        **({} if cfg.folds is None else {"folds": cfg.folds, "fold": cfg.fold}),
         "n_features": len(names),
         "splits": {s: _counts(ys[s]) for s in SPLIT_NAMES},
         "separating_features": separating_features(features.iloc[kept[parts["train"]]], ys["train"]),
@@ -247,6 +298,8 @@ def _prepare_multilabel(cfg: DataConfig, name: str, features: pd.DataFrame, y: n
     from hfa.data import multilabel
 
     labels = target_names(cfg)
+    if cfg.folds is not None:
+        raise HfaError(f"data.folds={cfg.folds}: k-fold splits single-label data; {name} has {len(labels)} labels")
     multilabel.refuse_ratio(cfg.imbalance_ratio, name, len(labels))
     parts = multilabel.multilabel_split(y, cfg.test_size, cfg.val_size, cfg.seed)
     multilabel.check_splits(y, parts, labels, name, MIN_POSITIVES)
