@@ -108,7 +108,8 @@ def kfold_split(y: np.ndarray, folds: int, fold: int, val_size: float, seed: int
 
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     rest, test = list(splitter.split(np.zeros(len(y)), y))[fold]
-    train, val = train_test_split(rest, test_size=val_size / (1 - 1 / folds), stratify=y[rest], random_state=seed)
+    train, val = stratified_cut(y[rest], val_size / (1 - 1 / folds), seed)
+    train, val = rest[train], rest[val]
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
