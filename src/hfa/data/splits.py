@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 
 from hfa.config import DataConfig
 from hfa.data.checks import check_features, check_matrix
+from hfa.data.fingerprint import data_fingerprint
 from hfa.data.imbalance import subsample_to_ratio
 from hfa.data.preprocess import Preprocessing, fit_transform_splits
 from hfa.data.sources import display_name, load_raw, parse_name, target_names
@@ -208,6 +209,7 @@ def _prepare(key: str, cfg_json: str) -> Splits:
     ys = {s: y_kept[parts[s]].astype(np.float32) for s in SPLIT_NAMES}
     info = {
         "name": name,
+        "fingerprint": data_fingerprint(cfg),
         "source": {"rows": len(y), "positives": n_pos, "negatives": n_neg, "ratio": n_neg / n_pos},
         "seed": cfg.seed,
         "imbalance_ratio": cfg.imbalance_ratio,
@@ -251,6 +253,7 @@ def _prepare_multilabel(cfg: DataConfig, name: str, features: pd.DataFrame, y: n
     ys = {s: y[parts[s]].astype(np.float32) for s in SPLIT_NAMES}
     info = {
         "name": name,
+        "fingerprint": data_fingerprint(cfg),
         "source": {"rows": len(y), "labels": multilabel.label_counts(y, labels)},
         "seed": cfg.seed,
         "imbalance_ratio": None,
