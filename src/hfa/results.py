@@ -27,6 +27,7 @@ CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.csv"
 CURVES_FILE = "curves.csv"
 RESULTS_FILE = "results.csv"
+FINGERPRINT_KEY = "data.fingerprint"  # from run.json: the data the run saw (hfa.data.fingerprint)
 
 ID_COLUMNS = ("run_id", "name", "status", "error", "loss")
 ROW_COLUMNS = ("split", "rule", "threshold")
@@ -69,8 +70,8 @@ def collect_results(root: str | Path, metrics: Iterable[str] = ()) -> pd.DataFra
     records: list[dict[str, Any]] = []
     settings: dict[str, None] = {}
     folders: list[Path] = []
-    for folder in find_runs(root):
-        rows, keys = _run_records(folder)
+    for folder, run in unique_runs(root):
+        rows, keys = _run_records(folder, run)
         records.extend(rows)
         folders.extend([folder] * len(rows))
         settings.update(dict.fromkeys(keys))
@@ -217,9 +218,28 @@ def _checked_keys(keys: Iterable[str], available: Sequence[str]) -> list[str]:
     return keys
 
 
-def _run_records(folder: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The run's rows as records, and its config keys (config order)."""
-    run = _read_json(folder / RUN_FILE)
+def unique_runs(root: str | Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every run folder below ``root`` with its run.json, each run once: a copy of a run (a sweep folder copied
+    inside the runs folder) has the same name, run id and data, and is the same replicate, not another."""
+    seen: set[tuple[str, ...]] = set()
+    runs = []
+    for folder in find_runs(root):
+        run = _read_json(folder / RUN_FILE)
+        identity = (str(run.get("name")), str(run.get("run_id", folder.name)), str(_fingerprint(run)))
+        if identity not in seen:
+            seen.add(identity)
+            runs.append((folder, run))
+    return runs
+
+
+def _fingerprint(run: Mapping[str, Any]) -> str | None:
+    data = run.get("data")
+    value = data.get("fingerprint") if isinstance(data, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def _run_records(folder: Path, run: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The run's rows as records, and its config keys (config order, then the data's fingerprint)."""
     status = str(run.get("status", "unknown"))
     config = _read_config(folder / CONFIG_FILE, required=status == "ok")
     ids = {
@@ -230,7 +250,8 @@ def _run_records(folder: Path) -> tuple[list[dict[str, Any]], list[str]]:
         # Older or hand-made runs may lack the label; the loss name is the next best identity.
         "loss": run.get("loss_label") or _section(config, "loss", folder).get("name"),
     }
-    settings = flatten_config(config)
+    # The data a run saw is a setting like any other: runs of different data never share a report row.
+    settings = {**flatten_config(config), FINGERPRINT_KEY: _fingerprint(run)}
     head = {**ids, **settings}
     if status != "ok":
         return [{**head, **dict.fromkeys(ROW_COLUMNS)}], list(settings)
@@ -347,8 +368,7 @@ def run_infos(root: str | Path) -> pd.DataFrame:
     for labelling a natural ratio by its value.
     """
     records = []
-    for folder in find_runs(root):
-        run = _read_json(folder / RUN_FILE)
+    for folder, run in unique_runs(root):
         source = (run.get("data") or {}).get("source") or {}
         records.append(
             {

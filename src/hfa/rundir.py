@@ -315,6 +315,13 @@ def completed(run_dir: Path) -> bool:
     return all((run_dir / name).is_file() for name in needed)
 
 
+def data_fingerprint_of(run_dir: Path) -> str | None:
+    """The fingerprint of the data a run saw (run.json ``data.fingerprint``), None where it recorded none."""
+    data = (_run_info(run_dir) or {}).get("data")
+    fingerprint = data.get("fingerprint") if isinstance(data, dict) else None
+    return fingerprint if isinstance(fingerprint, str) else None
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Locks
 

@@ -225,14 +225,28 @@ def units(configs: Sequence[Config], limit: int = STACK_LIMIT) -> list[list[Conf
 
 
 def pending(configs: Sequence[Config], out: str | Path, force: bool) -> tuple[list[Config], list[Path]]:
+    """(runs to train, folders already done). Done means finished on the data as it is now: a run whose data
+    changed since (an edited table) is trained again, and replaced only once the new one has finished."""
     todo, done = [], []
     for cfg in configs:
         run_dir = run_dir_for(cfg, out)
-        if not force and rundir.completed(run_dir):
+        if not force and rundir.completed(run_dir) and _same_data(cfg, run_dir):
             done.append(run_dir)
         else:
             todo.append(cfg)
     return todo, done
+
+
+def _same_data(cfg: Config, run_dir: Path) -> bool:
+    from hfa.data.fingerprint import data_fingerprint
+
+    seen = rundir.data_fingerprint_of(run_dir)
+    if seen is None:  # written before runs recorded their data: nothing to compare
+        return True
+    try:
+        return seen == data_fingerprint(cfg.resolved_data())
+    except (HfaError, OSError):  # the data is gone: the run is retrained and its error recorded
+        return False
 
 
 def check_options(workers: int, executor: str, ray_address: str | None = None) -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 from hfa.config import DataConfig
 from hfa.data.checks import check_features, check_matrix
 from hfa.data.columns import separating_features
+from hfa.data.fingerprint import data_fingerprint
 from hfa.data.imbalance import subsample_to_ratio
 from hfa.data.preprocess import Preprocessing, fit_transform_splits
 from hfa.data.sklearn_numpy import stratified_cut
@@ -261,6 +262,7 @@ def _prepare(key: str, cfg_json: str) -> Splits:
     ys = {s: y_kept[parts[s]].astype(np.float32) for s in SPLIT_NAMES}
     info = {
         "name": name,
+        "fingerprint": data_fingerprint(cfg),
         "source": {"rows": len(y), "positives": n_pos, "negatives": n_neg, "ratio": n_neg / n_pos},
         "seed": cfg.seed,
         "imbalance_ratio": cfg.imbalance_ratio,
@@ -308,6 +310,7 @@ def _prepare_multilabel(cfg: DataConfig, name: str, features: pd.DataFrame, y: n
     ys = {s: y[parts[s]].astype(np.float32) for s in SPLIT_NAMES}
     info = {
         "name": name,
+        "fingerprint": data_fingerprint(cfg),
         "source": {"rows": len(y), "labels": multilabel.label_counts(y, labels)},
         "seed": cfg.seed,
         "imbalance_ratio": None,

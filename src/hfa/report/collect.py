@@ -15,7 +15,15 @@ import pandas as pd
 
 from hfa.errors import HfaError
 from hfa.metrics import fbeta_column, is_count_metric, tuned_rule_beta
-from hfa.results import collect_results, config_columns, metric_columns, run_infos, run_table, varying_keys
+from hfa.results import (
+    FINGERPRINT_KEY,
+    collect_results,
+    config_columns,
+    metric_columns,
+    run_infos,
+    run_table,
+    varying_keys,
+)
 
 SPLITS = ("val", "test")
 RULES = ("fixed", "tuned", "mean")
@@ -109,12 +117,27 @@ def group_columns(df: pd.DataFrame) -> list[str]:
 
 
 def with_label(df: pd.DataFrame, keys: Sequence[str]) -> list[str]:
-    """``keys`` with the label after the data set (or first) for multi-label runs: labels are never pooled."""
+    """``keys`` with what is never pooled added after the data set (or first): the label of multi-label runs, and
+    the data's fingerprint where runs that ``keys`` would pool saw different data (an edited table)."""
     keys = list(keys)
+    at = keys.index(DATA_KEY) + 1 if DATA_KEY in keys else 0
+    if _data_differs(df, keys):
+        keys.insert(at, FINGERPRINT_KEY)
     if not is_multilabel(df) or LABEL_KEY in keys:
         return keys
-    at = keys.index(DATA_KEY) + 1 if DATA_KEY in keys else 0
     return [*keys[:at], LABEL_KEY, *keys[at:]]
+
+
+def _data_differs(df: pd.DataFrame, keys: Sequence[str]) -> bool:
+    if FINGERPRINT_KEY in keys or FINGERPRINT_KEY not in df.columns:
+        return False
+    runs = run_table(df[df["status"] == "ok"])
+    grouped = [k for k in keys if k in runs.columns]
+    if runs.empty:
+        return False
+    if not grouped:
+        return runs[FINGERPRINT_KEY].nunique(dropna=False) > 1
+    return bool((runs.groupby(grouped, dropna=False)[FINGERPRINT_KEY].nunique(dropna=False) > 1).any())
 
 
 def check_columns(names: Sequence[str], available: Sequence[str], kind: str) -> None:
