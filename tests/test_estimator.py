@@ -27,7 +27,20 @@ from hfa.losses import F1Loss
 FAST = {"hidden": (8,), "epochs": 10, "batch_size": 32, "lr": 0.01}
 
 
-@parametrize_with_checks([hfa.HfaClassifier(**FAST)])
+def _expected_failures(estimator):
+    if estimator.threshold == 0.5:
+        return {}
+    # Two checks assert predict == argmax(predict_proba) (binary) and predict == predict_proba.round() (multi-label):
+    # a decision threshold of 0.5, whatever the estimator's (scikit-learn's own FixedThresholdClassifier would fail
+    # them too). Every other check runs, decision_function > 0 where predict gives classes_[1] among them.
+    reason = "assumes a decision threshold of 0.5"
+    return {"check_classifiers_train": reason, "check_classifier_multioutput": reason}
+
+
+@parametrize_with_checks(
+    [hfa.HfaClassifier(**FAST), hfa.HfaClassifier(**FAST, threshold="tuned")],
+    expected_failed_checks=_expected_failures,
+)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -63,9 +76,32 @@ def test_predictions_agree_with_each_other_and_repeat(imbalanced):
     np.testing.assert_array_equal(proba, again.predict_proba(X))  # an int random_state repeats exactly
     assert list(clf.classes_) == ["churn", "stay"]  # sorted: "stay" is classes_[1], the positive
     np.testing.assert_allclose(proba.sum(axis=1), 1)
-    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-clf.decision_function(X))), rtol=1e-12)
+    margin = clf.decision_function(X) + np.log(0.3 / 0.7)  # the logit, measured from the threshold's
+    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-margin)), rtol=1e-12)
     np.testing.assert_array_equal(clf.predict(X), np.where(proba[:, 1] >= 0.3, "stay", "churn"))
     assert clf.score(X, labels) == pytest.approx(np.mean(clf.predict(X) == labels))
+
+
+@pytest.mark.parametrize("metric", ["f1", "mcc"])
+def test_tuned_threshold_is_the_best_cut_of_the_internal_validation_scores(imbalanced, metric):
+    from sklearn.metrics import f1_score, matthews_corrcoef
+    from sklearn.model_selection import train_test_split
+
+    X, y = imbalanced
+    with pytest.warns(UserWarning, match="rests on 18 validation positives"):
+        clf = hfa.HfaClassifier(**FAST, threshold="tuned", tune_metric=metric, random_state=3).fit(X, y)
+    # The internal split, cut again the documented way: stratified, val_size of the rows, seeded by random_state.
+    _, val = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=3)
+    scores = clf.predict_proba(X[np.sort(val)])[:, 1]
+    truth = y[np.sort(val)]
+    assert clf.val_positives_ == truth.sum() == 18
+    score = {"f1": f1_score, "mcc": matthews_corrcoef}[metric]
+    best = max(score(truth, scores >= t) for t in np.unique(scores))  # every cut at a validation score
+    assert score(truth, scores >= clf.threshold_) == pytest.approx(best)
+    np.testing.assert_array_equal(clf.predict(X), (clf.predict_proba(X)[:, 1] >= clf.threshold_).astype(int))
+    fixed = hfa.HfaClassifier(**FAST, threshold=0.3, random_state=3).fit(X, y)
+    assert fixed.threshold_ == 0.3
+    np.testing.assert_array_equal(fixed.predict_proba(X), clf.predict_proba(X))  # tuning does not touch training
 
 
 def test_bad_parameters_fail_at_fit_with_the_configs_message(imbalanced):
@@ -74,6 +110,8 @@ def test_bad_parameters_fail_at_fit_with_the_configs_message(imbalanced):
         hfa.HfaClassifier("nope").fit(X, y)
     with pytest.raises(HfaError, match="delta"):
         hfa.HfaClassifier("f1", delta=0.7).fit(X, y)
+    with pytest.raises(HfaError, match="tune_metric"):
+        hfa.HfaClassifier(threshold="tuned", tune_metric="recall").fit(X, y)
 
 
 @pytest.mark.slow

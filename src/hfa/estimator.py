@@ -9,6 +9,7 @@ rows it is given for early stopping. Works in ``Pipeline``, ``cross_val_score``,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,8 +47,12 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
     ``gamma`` its parameters; ``hidden``, ``dropout``, ``activation`` the model; ``epochs``, ``batch_size``,
     ``lr``, ``weight_decay``, ``patience``, ``device`` the training; ``val_size`` the share of ``fit``'s rows
     held out for early stopping; ``standardize`` centres and scales features with the training rows' mean and
-    standard deviation; ``threshold`` is the decision threshold of ``predict``. ``random_state`` seeds the split,
-    the initial weights and the batch order (an int gives the same model every time).
+    standard deviation; ``threshold`` is the decision threshold of ``predict``: a number, or ``"tuned"`` for the
+    threshold that maximises ``tune_metric`` (``f1``, ``fbeta`` at ``beta``, ``mcc``, ``balanced_accuracy``,
+    ``accuracy``) on the internal validation split, chosen as ``hfa train`` chooses its ``tuned`` rule (one per label
+    for multi-label ``y``); ``threshold_`` holds the threshold ``predict`` uses and ``val_positives_`` the validation
+    positives it rests on (a ``UserWarning`` when fewer than 20). ``random_state`` seeds the split, the initial
+    weights and the batch order (an int gives the same model every time).
 
     ``classes_[1]`` is the positive class: the larger label, as scikit-learn orders them.
 
@@ -80,7 +85,8 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         patience: int = 10,
         val_size: float = 0.2,
         standardize: bool = True,
-        threshold: float = 0.5,
+        threshold: float | str = 0.5,
+        tune_metric: str = "f1",
         device: str = "cpu",
         random_state: int | None = 0,
     ):
@@ -105,6 +111,7 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         self.val_size = val_size
         self.standardize = standardize
         self.threshold = threshold
+        self.tune_metric = tune_metric
         self.device = device
         self.random_state = random_state
 
@@ -143,7 +150,10 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
                 "patience": self.patience,
                 "device": self.device,
             },
-            "eval": {"threshold": self.threshold},
+            "eval": {
+                "threshold": 0.5 if self.threshold == "tuned" else self.threshold,
+                "tune_metric": self.tune_metric,
+            },
         }
         return validate(_plain(raw), "HfaClassifier parameters")
 
@@ -224,7 +234,42 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         self.best_epoch_ = result.best_epoch
         self.n_epochs_ = result.epochs_run
         self.history_ = [vars(log) for log in result.history]
+        self._decide(tensors[2], target[val_rows], cfg)
         return self
+
+    def _decide(self, x_val: Any, y_val: np.ndarray, cfg: Config) -> None:
+        """Set ``threshold_``: the fixed threshold, or with ``threshold="tuned"`` the one ``hfa train`` would tune on
+        these validation rows (per label for multi-label ``y``).
+
+        The validation scores are computed here once, so a calibration map fitted on them (``calibrate=``) belongs
+        here too, before the threshold is tuned on the calibrated scores.
+        """
+        import warnings
+
+        from hfa.cautions import FEW_TUNING_POSITIVES
+        from hfa.metrics import tune_threshold
+        from hfa.training import predict_proba
+
+        positives = y_val.sum(axis=0)
+        self.val_positives_ = [int(p) for p in positives] if positives.ndim else int(positives)
+        if self.threshold != "tuned":
+            self.threshold_ = float(cfg.eval.threshold)
+            return
+        scores = predict_proba(self.model_, x_val)  # float32, as hfa train tunes on them
+        tune = functools.partial(tune_threshold, metric=cfg.eval.tune_metric, beta=cfg.loss.beta)
+        if self.multilabel_:
+            self.threshold_ = np.array([tune(y_val[:, j], scores[:, j]) for j in range(y_val.shape[1])])
+        else:
+            self.threshold_ = float(tune(y_val, scores))
+        fewest = int(np.min(positives))
+        if fewest < FEW_TUNING_POSITIVES:
+            warnings.warn(
+                f"HfaClassifier(threshold='tuned'): the threshold rests on {fewest} validation positive"
+                f"{'s' * (fewest != 1)} (fewer than {FEW_TUNING_POSITIVES}) and may not hold on new data; "
+                "raise val_size or give a fixed threshold",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _holdout(self, target: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows to train on and rows to stop early on; too few rows of a class to split means all rows do both."""
@@ -258,8 +303,7 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
     def _scaled(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean_) / self.scale_).astype(np.float32)
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """The model's logit per row (> 0 leans to ``classes_[1]``)."""
+    def _logits(self, X: Any) -> np.ndarray:
         import torch
 
         check_is_fitted(self, "model_")
@@ -269,22 +313,33 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
             logits = self.model_(x)
         return logits.float().cpu().numpy().astype(np.float64)
 
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The model's logit per row less the logit of ``threshold_``: > 0 where ``predict`` gives ``classes_[1]``,
+        as scikit-learn expects of a classifier whatever its threshold (at 0.5, the logit itself)."""
+        from scipy.special import logit
+
+        return self._logits(X) - logit(self.threshold_)
+
     def predict_proba(self, X: Any) -> np.ndarray:
-        """``(n, 2)``: probability of ``classes_[0]`` and of ``classes_[1]``; multi-label: ``(n, L)``, each label's."""
+        """``(n, 2)``: the model's score for ``classes_[0]`` and ``classes_[1]``; multi-label: ``(n, L)``, each label's.
+
+        A score, not a calibrated probability: a metric loss pushes it towards 0 and 1, and ``wbce``'s weights shift
+        it. It ranks rows (ROC AUC, average precision) and ``predict`` cuts it at ``threshold_``.
+        """
         from scipy.special import expit
 
-        positive = expit(self.decision_function(X))
+        positive = expit(self._logits(X))
         if self.multilabel_:
             return positive
         return np.column_stack([1.0 - positive, positive])
 
     def predict(self, X: Any) -> np.ndarray:
-        """``classes_[1]`` where its probability reaches ``threshold``, else ``classes_[0]``; multi-label: 0/1 per
-        label."""
+        """``classes_[1]`` where its probability reaches ``threshold_`` (``threshold``, or the one tuned on
+        validation), else ``classes_[0]``; multi-label: 0/1 per label."""
         check_is_fitted(self, "model_")
         if self.multilabel_:
-            return (self.predict_proba(X) >= self.threshold).astype(int)
-        return self.classes_[(self.predict_proba(X)[:, 1] >= self.threshold).astype(int)]
+            return (self.predict_proba(X) >= self.threshold_).astype(int)
+        return self.classes_[(self.predict_proba(X)[:, 1] >= self.threshold_).astype(int)]
 
     def __sklearn_tags__(self):  # scikit-learn >= 1.6
         tags = super().__sklearn_tags__()
