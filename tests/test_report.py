@@ -37,7 +37,7 @@ from hfa.report.stats import (
     summarize,
     wilcoxon_test,
 )
-from hfa.report.tables import format_number, format_ratio, format_signed, latex_escape, long_table
+from hfa.report.tables import MIN_PAIRS, format_number, format_ratio, format_signed, latex_escape, long_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 AUTHORS_GRID = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
@@ -327,15 +327,57 @@ def test_every_format_carries_the_same_numbers(scored: Path) -> None:
         # Ratios differ between the two data sets here, so loss, ratio and rules name one markdown line.
         start = f"| {row['loss']} | {row['data.imbalance_ratio']} | {row['rule']} | {row['baseline_rule']} |"
         lines = [line for line in markdown.splitlines() if line.startswith(start) and row["metric"] in "f1 f2"]
+        few = row["n_pairs"] < MIN_PAIRS  # no interval, the test flagged
+        assert not few or (pd.isna(row["ci_low"]) and pd.isna(row["ci_high"]))
         expected = [
             format_signed(row["delta"]),
-            f"[{format_number(row['ci_low'])}, {format_number(row['ci_high'])}]",
-            "<0.001" if row["p"] < 0.001 else f"{row['p']:.3f}",
-            "<0.001" if row["p_holm"] < 0.001 else f"{row['p_holm']:.3f}",
-            str(int(row["n"])),
+            "withheld" if few else f"[{format_number(row['ci_low'])}, {format_number(row['ci_high'])}]",
+            ("<0.001" if row["p"] < 0.001 else f"{row['p']:.3f}") + ("†" if few else ""),
+            ("<0.001" if row["p_holm"] < 0.001 else f"{row['p_holm']:.3f}") + ("†" if few else ""),
+            str(int(row["n_pairs"])),
         ]
         assert expected in [[c.strip() for c in line.strip("|").split("|")][4:] for line in lines]
     assert "-0.000" not in markdown + latex + render(report, "csv")
+
+
+def test_intervals_from_fewer_than_five_pairs_are_withheld(scored: Path) -> None:
+    runs = load_runs(scored)
+    full = long_table(build_report(runs))
+    paired = full[full["table"] == "paired"]
+    assert (paired["n_pairs"] == 6).all() and paired["ci_low"].notna().all()
+    runs.table = runs.table[runs.table["seed"] < MIN_PAIRS - 1]  # four seeds: four pairs
+    report = build_report(runs)
+    paired = long_table(report).query("table == 'paired'")
+    assert (paired["n_pairs"] == 4).all() and paired["ci_low"].isna().all() and paired["ci_high"].isna().all()
+    assert paired["p"].notna().all()  # the test is kept, flagged
+    text = render(report, "markdown")
+    compared = [line for line in text.splitlines() if "| withheld |" in line]
+    assert compared and all("†" in line and "[" not in line for line in compared)
+    assert "fewer than 5 pairs; no interval is given" in text
+
+
+def test_cells_on_fewer_runs_than_the_fullest_are_marked(scored: Path) -> None:
+    runs = load_runs(scored)
+    one = runs.table[(runs.table["loss"] == "wbce") & (runs.table["seed"] == 0)]["run_id"].iloc[0]
+    runs.table = runs.table[runs.table["run_id"] != one]  # wbce on one data set: 5 runs, the others 6
+    summary = build_report(runs).summaries["fixed"]
+    text = render(build_report(runs), "markdown")
+    for _, row in summary.iterrows():
+        cell = f"{format_number(row['f1_mean'])}±{format_number(row['f1_std'])}"
+        marked = row["n"] < 6
+        assert (cell + "*" in text) == marked, (row["loss"], row["n"])
+    assert "* mean over fewer runs than the table's fullest cells (6)" in text
+
+
+def test_pooling_is_named_in_the_titles_it_changes(sweep: FakeSweep) -> None:
+    report = build_report(load_runs(sweep.root), by=["loss"])
+    assert report.pooled == ["data.imbalance_ratio"]
+    titles = [s.title for s in sections(report)]
+    summaries = [t for t in titles if "mean±std" in t]
+    tests = [t for t in titles if " Δ " in t]
+    assert summaries and all(t.endswith("mean±std over seeds and pooled ratio (--by)") for t in summaries)
+    assert tests and all(t.endswith("· pooled ratio (--by)") for t in tests)
+    assert all("pooled" not in s.title for s in sections(build_report(load_runs(sweep.root))))
 
 
 def test_sections_fit_80_columns(scored: Path) -> None:
@@ -365,6 +407,37 @@ def test_figures_are_written(scored: Path, tmp_path: Path) -> None:
         data = path.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == sorted(p.name for p in paths)
+
+
+def test_figure_rings_means_on_fewer_runs(runs) -> None:
+    from hfa.report.figures import metrics_figure
+
+    report = build_report(runs)
+    summary = report.summaries["fixed"]
+    summary.loc[summary.index[1], "precision_n"] = 1  # precision defined for one run of this cell
+    few = summary[summary["precision_n"] < summary["n"].max()]
+    assert len(few) == 1
+    figure = metrics_figure(report)
+    texts = {t.get_text() for ax in figure.axes for t in ax.texts}
+    for _, row in few.iterrows():
+        assert f"{int(row['precision_n'])}/{int(summary['n'].max())}" in texts
+    rings = [line for ax in figure.axes for line in ax.lines if line.get_markerfacecolor() == "none"]
+    assert rings
+    legend = [t.get_text() for legend in figure.legends for t in legend.get_texts()]
+    assert any(text.startswith("ring, k/n beside it") for text in legend)
+
+
+def test_figure_bars_stay_inside_the_metric_range(scored: Path) -> None:
+    from hfa.report.figures import metrics_figure
+
+    report = build_report(load_runs(scored))
+    for summary in report.summaries.values():
+        summary["precision_std"] = 5.0  # a bar this long would reach -4 and 6
+        summary["precision_mean"] = 0.5
+    figure = metrics_figure(report)
+    bars = [c for ax in figure.axes for c in ax.collections if hasattr(c, "get_segments")]
+    ys = np.concatenate([np.asarray(seg)[:, 1] for c in bars for seg in c.get_segments()])
+    assert ys.size and ys.min() == 0.0 and ys.max() == 1.0
 
 
 def test_figure_suffix_is_checked(runs, tmp_path: Path) -> None:

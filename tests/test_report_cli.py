@@ -48,7 +48,7 @@ def test_markdown_to_stdout_and_baseline_none(sweep: FakeSweep) -> None:
     result = invoke(sweep.root, "--format", "markdown", "--baseline", "none", "--rule", "fixed")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("**synthetic · test split · fixed rule")
-    assert "| loss | ratio | precision | recall | f1 | f2 | n |" in result.stdout
+    assert "| loss | ratio | precision | recall | f1 | f2 | runs |" in result.stdout
     assert "Δ" not in result.stdout and "tuned rule" not in result.stdout
 
 
@@ -84,7 +84,8 @@ def test_by_rules_and_metrics_lists(sweep: FakeSweep) -> None:
     back = pd.read_csv(io.StringIO(result.stdout))
     summary = back[back["table"] == "summary"]
     assert set(summary["metric"]) == {"mcc", "roc_auc", "f3"} and set(summary["rule"]) == {"fixed", "mean"}
-    assert (summary["n"] == 2).all()  # each loss x seed cell holds the two ratios
+    assert (summary["n_runs"] == 2).all()  # each loss x seed cell holds the two ratios
+    assert (summary["pooled"] == "data.imbalance_ratio").all()
     assert "rows average over runs that differ in data.imbalance_ratio" in result.stderr
 
 

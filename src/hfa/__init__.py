@@ -11,11 +11,19 @@ command line's ``--help`` never load torch or scikit-learn.
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# MKL (torch's matrix products and its exp, log, tanh, sqrt on CPU) picks its kernels by the CPU it finds, so an
+# AMD and an Intel CPU, or an AVX2 and an AVX-512 one, round differently. Its AVX2 branch runs on every x86 CPU
+# with AVX2 and gives the same bits on all of them. MKL reads this at its first call, not when torch is imported,
+# so setting it here holds for the CLI, for sweep workers (they inherit it) and for a notebook that imported torch
+# first but has not computed with it yet. A value the user set is kept.
+os.environ.setdefault("MKL_CBWR", "AVX2")
 
 _LAZY = {
     "train": "hfa.api",

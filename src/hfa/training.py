@@ -25,6 +25,7 @@ from torch import nn
 
 from hfa.config import TrainConfig
 from hfa.losses import group_losses
+from hfa.losses.binned import logistic
 from hfa.losses.modules import value_and_grad
 from hfa.model import MLP, StackedMLP
 from hfa.optim import StackedAdam
@@ -351,7 +352,11 @@ def fit(
 
 @torch.no_grad()
 def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int = 262_144) -> np.ndarray:
-    """Probabilities of the positive class, in large chunks so a big split does not hold every activation."""
+    """Probabilities of the positive class, in large chunks so a big split does not hold every activation.
+
+    ``logistic``, not ``torch.sigmoid``: sigmoid finishes the last ``N mod`` (vector width) elements with scalar
+    code that rounds differently, so a CPU with AVX-512 and one with AVX2 would score those rows differently.
+    """
     model.eval()
-    chunks = [torch.sigmoid(model(x[i : i + batch_size]).float()) for i in range(0, x.shape[0], batch_size)]
+    chunks = [logistic(model(x[i : i + batch_size]).float()) for i in range(0, x.shape[0], batch_size)]
     return torch.cat(chunks).cpu().numpy() if chunks else np.empty(0, dtype=np.float32)

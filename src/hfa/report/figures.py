@@ -21,7 +21,7 @@ from hfa.metrics import count_metric
 from hfa.report.build import Report
 from hfa.report.collect import DATA_KEY, LABEL_KEY, LOSS_KEY, RATIO_KEY, Runs, select_rows
 from hfa.report.stats import Ranking
-from hfa.report.tables import data_title, format_key, header, p_equals
+from hfa.report.tables import data_title, format_key, fullest, header, p_equals, pooled_words
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -152,14 +152,16 @@ def metrics_figure(report: Report) -> Figure:
     else:
         figure, axes = _figure(len(datasets), len(report.metrics))
     hue = [k for k in report.keys if k not in (x, DATA_KEY)]
+    few = False
     for row, data in enumerate(datasets):
         for col, metric in enumerate(report.metrics):
             ax = axes[col, 0] if tall else axes[row, col]
             for rule in report.rules:
                 summary = report.summaries[rule]
+                full = fullest(summary)
                 if by_data:
                     summary = summary[summary[DATA_KEY].astype(str) == data]
-                _draw_metric(ax, report, summary, x, hue, metric, rule)
+                few |= _draw_metric(ax, report, summary, x, hue, metric, rule, full)
             ax.set_title(f"{words(metric)}" + (f" · {data}" if by_data else ""), fontsize=10)
             ax.set_ylabel(f"{words(metric)}, mean ± std")
             ax.set_xlabel(words(x))
@@ -168,9 +170,30 @@ def metrics_figure(report: Report) -> Figure:
         for ax in axes[:-1, 0]:
             ax.tick_params(labelbottom=False)
             ax.set_xlabel("")
-    figure.suptitle(f"{report.split} split · mean ± std over seeds (band or bar)", fontsize=10)
-    _legend(figure, axes, _rule_handles(report, numeric=x != DATA_KEY and _numeric_x(report, x)))
+    over = f"seeds and {pooled_words(report)}" if report.pooled else "seeds"
+    title = f"{report.split} split · mean ± std over {over} (band or bar, cut at the metric's range)"
+    figure.suptitle(title, fontsize=10)
+    handles = _rule_handles(report, numeric=x != DATA_KEY and _numeric_x(report, x))
+    _legend(figure, axes, handles + (_few_handle() if few else []))
     return figure
+
+
+def _few_handle() -> list[Any]:
+    from matplotlib.lines import Line2D
+
+    label = "ring, k/n beside it: a mean over k runs, fewer than the n of the fullest cells (the others undefined)"
+    return [Line2D([], [], color="black", marker="o", markersize=9, mfc="none", linestyle="none", label=label)]
+
+
+def _mark_few(ax: Axes, xs: np.ndarray, mean: np.ndarray, defined: np.ndarray, full: int, color: str) -> bool:
+    """Ring the points whose mean rests on fewer runs than the fullest cells, and write ``k/n`` beside them."""
+    few = (defined < full) & ~np.isnan(mean)
+    if not few.any():
+        return False
+    ax.plot(xs[few], mean[few], "o", markersize=9, mfc="none", mec=color, linestyle="none")
+    for x, y, k in zip(xs[few], mean[few], defined[few], strict=True):
+        ax.annotate(f"{int(k)}/{full}", (x, y), xytext=(5, 4), textcoords="offset points", fontsize=7, color=color)
+    return True
 
 
 def _numeric_x(report: Report, x: str) -> bool:
@@ -195,9 +218,12 @@ def _rule_handles(report: Report, numeric: bool) -> list[Any]:
 
 
 def _draw_metric(
-    ax: Axes, report: Report, summary: pd.DataFrame, x: str, hue: list[str], metric: str, rule: str
-) -> None:
+    ax: Axes, report: Report, summary: pd.DataFrame, x: str, hue: list[str], metric: str, rule: str, full: int
+) -> bool:
+    """Draw one rule's points of ``metric``; True when a point rests on fewer runs than ``full`` (ringed)."""
     positions, labels, numeric = _positions(report, summary, x)
+    few = False
+    low, high = _BOUNDED.get(metric, (0.0, 1.0))  # a band or bar past a metric's range shows impossible values
     lines = summary.groupby(hue, dropna=False, sort=False) if hue else [((), summary)]
     n_lines = len(lines) if hasattr(lines, "__len__") else 1
     colors = _colors()
@@ -207,12 +233,14 @@ def _draw_metric(
         xs = xs[order]
         mean = rows[f"{metric}_mean"].to_numpy(dtype=float)[order]
         std = np.nan_to_num(rows[f"{metric}_std"].to_numpy(dtype=float)[order], nan=0.0)
+        defined = rows[f"{metric}_n"].to_numpy(dtype=int)[order]
         label = _label(hue, key)
         color = colors[i % len(colors)]
+        below, above = np.clip(mean - std, low, high), np.clip(mean + std, low, high)
         if numeric:
             ax.plot(xs, mean, RULE_STYLES.get(rule, "-."), marker="o", markersize=4, color=color, label=label)
-            low, high = _BOUNDED.get(metric, (0.0, 1.0))  # a band past a metric's range shows impossible values
-            ax.fill_between(xs, np.clip(mean - std, low, high), np.clip(mean + std, low, high), color=color, alpha=0.12)
+            ax.fill_between(xs, below, above, color=color, alpha=0.12)
+            few |= _mark_few(ax, xs, mean, defined, full, color)
         else:
             # Categories are not a scale: markers with error bars, side by side, no connecting line.
             offset = (i - (n_lines - 1) / 2) * 0.8 / max(n_lines, 1)
@@ -221,7 +249,7 @@ def _draw_metric(
             ax.errorbar(
                 xs + offset,
                 mean,
-                yerr=std,
+                yerr=np.stack((mean - below, above - mean)),
                 fmt=marker,
                 markersize=4,
                 color=color,
@@ -230,6 +258,7 @@ def _draw_metric(
                 label=label,
                 linestyle="none",
             )
+            few |= _mark_few(ax, xs + offset, mean, defined, full, color)
     if labels is not None:
         ax.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 4 else 0, ha="right")
     else:
@@ -238,6 +267,7 @@ def _draw_metric(
             ax.set_xscale("log")
         ax.set_xticks(values, [_tick(report, summary, x, v) for v in values])
         ax.minorticks_off()
+    return few
 
 
 def _colors() -> list[str]:

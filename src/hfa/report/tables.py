@@ -29,6 +29,11 @@ FORMATS = ("markdown", "csv", "latex")
 DIGITS = 3
 UNDEFINED = "undef"
 ALPHA = 0.05
+# Fewer pairs than this: no interval is printed and p is flagged. A percentile bootstrap of 2-4 differences can
+# only return a few of their means (its "95%" covers far less), and Wilcoxon's p cannot go below 2/2^n = 0.125.
+MIN_PAIRS = 5
+WITHHELD = "withheld"
+FEW_PAIRS = "†"
 # Column titles that keep a table inside 80 columns.
 HEADERS = {
     DATA_KEY: "data set",
@@ -90,7 +95,7 @@ def p_equals(value: Any) -> str:
 
 
 def format_mean_std(mean: Any, std: Any, defined: int, n: int) -> str:
-    """``0.812±0.031``; ``*`` marks a mean over fewer runs than the row has (the others undefined)."""
+    """``0.812±0.031``; ``*`` marks a mean over fewer runs than ``n``, the runs of the table's fullest cells."""
     if _missing(mean):
         return UNDEFINED
     text = format_number(mean) if _missing(std) else f"{format_number(mean)}±{format_number(std)}"
@@ -184,28 +189,45 @@ def _has_natural(report: Report, data: str) -> bool:
     return bool(rows[RATIO_KEY].isna().any())
 
 
+def fullest(summary: pd.DataFrame) -> int:
+    """The most runs any cell of a summary rests on: a cell with fewer defined runs is marked against it."""
+    return int(summary["n"].max()) if len(summary) else 0
+
+
 def _summary_section(report: Report, data: str, rule: str, rows: pd.DataFrame, keys: list[str]) -> Section:
     with_collapsed = bool((rows["collapsed"] > 0).any())
-    head = [*map(header, keys), *map(header, report.metrics), "n", *(["coll."] if with_collapsed else [])]
+    head = [*map(header, keys), *map(header, report.metrics), "runs", *(["coll."] if with_collapsed else [])]
     cells = []
+    full = fullest(rows)
     for _, row in rows.iterrows():
-        n = int(row["n"])
-        values = [format_mean_std(row[f"{m}_mean"], row[f"{m}_std"], int(row[f"{m}_n"]), n) for m in report.metrics]
+        values = [format_mean_std(row[f"{m}_mean"], row[f"{m}_std"], int(row[f"{m}_n"]), full) for m in report.metrics]
         extra = [str(int(row["collapsed"]))] if with_collapsed else []
-        cells.append([*_key_cells(report, row, keys), *values, str(n), *extra])
+        cells.append([*_key_cells(report, row, keys), *values, str(int(row["n"])), *extra])
     notes = []
-    if any(int(row[f"{m}_n"]) < int(row["n"]) for _, row in rows.iterrows() for m in report.metrics):
+    if any(int(row[f"{m}_n"]) < full for _, row in rows.iterrows() for m in report.metrics):
         notes.append(
-            "* mean over the runs where the metric is defined; it is undefined (not 0) for a run without "
-            "predicted positives (precision) or with an empty row or column of the confusion matrix"
+            f"* mean over fewer runs than the table's fullest cells ({full}): a row with fewer runs, or runs where "
+            "the metric is undefined (not 0): no predicted positives (precision), or an empty row or column of "
+            "the confusion matrix"
         )
     if with_collapsed:
         what = "runs whose label" if LABEL_KEY in report.keys else "runs that"
         notes.append(f"coll. = {what} predicted one class for every test row at this rule (a collapsed model)")
     title = (
-        f"{data_title(report, data)} · {report.split} split · {report.thresholds.get(rule, rule)} · mean±std over seeds"
+        f"{data_title(report, data)} · {report.split} split · {report.thresholds.get(rule, rule)} · mean±std over "
+        + (f"seeds and {pooled_words(report)}" if report.pooled else "seeds")
     )
     return Section(title, head, cells, numeric=len(head) - len(keys), notes=notes)
+
+
+def pooled_words(report: Report) -> str:
+    """What a ``--by`` report's rows average over besides the seed, for the titles of the tables it changes."""
+    return f"pooled {', '.join(map(header, report.pooled))} (--by)"
+
+
+def withheld(n_pairs: Any) -> bool:
+    """Too few pairs for an interval: it is withheld and the test flagged (see ``MIN_PAIRS``)."""
+    return int(n_pairs) < MIN_PAIRS
 
 
 def _comparison_section(
@@ -216,7 +238,10 @@ def _comparison_section(
     cells = []
     for _, row in rows.iterrows():
         ci = f"[{format_number(row['ci_low'])}, {format_number(row['ci_high'])}]"
-        if _missing(row["ci_low"]):
+        flag = FEW_PAIRS if withheld(row["n"]) and not _missing(row["p"]) else ""
+        if withheld(row["n"]):
+            ci = WITHHELD
+        elif _missing(row["ci_low"]):
             ci = UNDEFINED
         cells.append(
             [
@@ -226,14 +251,14 @@ def _comparison_section(
                 str(row["baseline_rule"]),
                 format_signed(row["delta"]),
                 ci,
-                format_p(row["p"]),
-                format_p(row["p_holm"]),
+                format_p(row["p"]) + flag,
+                format_p(row["p_holm"]) + flag,
                 str(int(row["n"])),
             ]
         )
     title = (
         f"{data_title(report, data)} · {report.split} split · Δ {metric} = loss − {report.baseline}, paired on "
-        f"{', '.join(report.match) or 'seed'}"
+        f"{', '.join(report.match) or 'seed'}" + (f" · {pooled_words(report)}" if report.pooled else "")
     )
     notes = _test_notes(rows, tests)
     extra_rules = dict.fromkeys(r for r in (*rows["rule"], *rows["baseline_rule"]) if r not in ("fixed", "tuned"))
@@ -243,11 +268,16 @@ def _comparison_section(
 
 def _test_notes(rows: pd.DataFrame, tests: int) -> list[str]:
     notes = [
-        f"Δ: mean paired difference; 95% CI: percentile bootstrap ({BOOTSTRAP_RESAMPLES} resamples, seeded); "
+        f"n: pairs; Δ: mean paired difference; 95% CI: percentile bootstrap ({BOOTSTRAP_RESAMPLES} resamples, seeded); "
         f"p: two-sided Wilcoxon signed-rank (zeros dropped; exact without ties and n <= {EXACT_MAX_N}, all sign "
         f"flips with ties and n <= {PERMUTATION_MAX_N}, else normal approximation); Holm: corrected over all "
         f"{tests} tests of this metric"
     ]
+    if any(withheld(n) for n in rows["n"]):
+        notes.append(
+            f"{WITHHELD} / {FEW_PAIRS}: fewer than {MIN_PAIRS} pairs; no interval is given and the test is flagged "
+            "(a bootstrap over so few differences covers far less than 95%)"
+        )
     small = sorted({int(n) for n in rows["n"] if 0 < smallest_p(int(n)) >= ALPHA or int(n) < 2})
     if small:
         notes.append(
@@ -381,8 +411,10 @@ LONG_COLUMNS = [
     "metric",
     "mean",
     "std",
-    "n",
+    "n_runs",
     "n_defined",
+    "n_pairs",
+    "n_blocks",
     "collapsed",
     "baseline",
     "baseline_rule",
@@ -395,14 +427,20 @@ LONG_COLUMNS = [
     "mean_rank",
     "friedman_p",
     "critical_difference",
+    "pooled",
 ]
 
 
 def long_table(report: Report) -> pd.DataFrame:
     """Every number of the report, one row per (table, row keys, rule, metric): ``table`` is ``summary``,
     ``paired`` or ``ranking``. Key values are printed as in the other formats (a natural ratio is ``natural``,
-    its value in ``natural_ratio``, as the other formats' titles give it); numbers keep full precision."""
+    its value in ``natural_ratio``, as the other formats' titles give it); numbers keep full precision.
+
+    Each count has its own column: ``n_runs`` (a summary row's runs) and ``n_defined`` (those where the metric is
+    defined), ``n_pairs`` (a paired test's pairs; its interval is left empty below ``MIN_PAIRS``), ``n_blocks``
+    (a ranking's blocks). ``pooled`` names what a ``--by`` report's rows average over besides the seed."""
     records: list[dict[str, Any]] = []
+    pooled = ", ".join(report.pooled)
     for rule, summary in report.summaries.items():
         for _, row in summary.iterrows():
             for metric in report.metrics:
@@ -414,16 +452,20 @@ def long_table(report: Report) -> pd.DataFrame:
                         "metric": metric,
                         "mean": row[f"{metric}_mean"],
                         "std": row[f"{metric}_std"],
-                        "n": int(row["n"]),
+                        "n_runs": int(row["n"]),
                         "n_defined": int(row[f"{metric}_n"]),
                         "collapsed": int(row["collapsed"]),
+                        "pooled": pooled,
                     }
                 )
     for paired in report.comparisons.values():
         for _, row in paired.iterrows():
             record = {**_key_record(report, row), "table": "paired"}
-            record.update({c: row[c] for c in ("rule", "metric", "mean", "n", "baseline", "baseline_rule")})
+            record.update({c: row[c] for c in ("rule", "metric", "mean", "baseline", "baseline_rule")})
             record.update({c: row[c] for c in ("delta", "ci_low", "ci_high", "p", "p_holm", "method")})
+            record.update(n_pairs=int(row["n"]), pooled=pooled)
+            if withheld(row["n"]):
+                record.update(ci_low=math.nan, ci_high=math.nan)
             records.append(record)
     for r in report.rankings:
         for loss, rank in r.mean_rank.items():
@@ -434,7 +476,7 @@ def long_table(report: Report) -> pd.DataFrame:
                     "rule": r.rule,
                     "metric": r.metric,
                     "mean": float(r.scores[loss].mean()),
-                    "n": r.blocks,
+                    "n_blocks": r.blocks,
                     "mean_rank": rank,
                     "friedman_p": r.friedman_p,
                     "critical_difference": r.critical_difference,
@@ -442,10 +484,11 @@ def long_table(report: Report) -> pd.DataFrame:
             )
     naturals = ["natural_ratio"] if any("natural_ratio" in r for r in records) else []
     frame = pd.DataFrame.from_records(records, columns=["table", *report.keys, *naturals, *LONG_COLUMNS[1:]])
-    numeric = [c for c in LONG_COLUMNS if c not in ("table", "rule", "metric", "baseline", "baseline_rule", "method")]
+    text = ("table", "rule", "metric", "baseline", "baseline_rule", "method", "pooled")
+    numeric = [c for c in LONG_COLUMNS if c not in text]
     # -0.0 would print as "-0.0"; a zero has no sign.
     frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce").mask(lambda f: f == 0, 0.0)
-    for column in ("n", "n_defined", "collapsed"):
+    for column in ("n_runs", "n_defined", "n_pairs", "n_blocks", "collapsed"):
         frame[column] = frame[column].astype("Int64")
     return frame
 
