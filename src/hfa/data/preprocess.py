@@ -19,6 +19,9 @@ import pandas as pd
 
 from hfa.errors import HfaError
 
+COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+"""pandas >= 3 copies a column only when it is written to, so a shallow copy is already a private one."""
+
 MISSING_CATEGORY = "(missing)"
 FORMAT = 1  # bumped when the JSON layout changes, so an old reader refuses a file it would misread
 Kind = Literal["number", "bool", "category"]
@@ -34,6 +37,12 @@ def categorical_columns(features: pd.DataFrame) -> list[str]:
     ]
 
 
+def private_copy(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy the caller may change without changing ``frame``; shallow where pandas copies on write (a deep copy
+    of a million-row table costs its size again, at the peak of a run's memory)."""
+    return frame.copy(deep=not COPY_ON_WRITE)
+
+
 def as_text(values: pd.Series) -> pd.Series:
     """A category column as uniform text (OneHotEncoder-style levels); a missing value is a level of its own."""
     return values.astype(object).where(values.notna(), MISSING_CATEGORY).astype(str).astype(object)
@@ -45,7 +54,7 @@ def as_model_frame(features: pd.DataFrame) -> pd.DataFrame:
     Missing categories become their own level, and mixed-type category columns (1 and "a") become
     uniform text.
     """
-    frame = features.copy()
+    frame = private_copy(features)
     frame.columns = [str(c) for c in frame.columns]
     for column in frame.columns:
         values = frame[column]
@@ -117,7 +126,8 @@ class Preprocessing:
             raise HfaError(f"{source} lacks the feature column(s) {shown}{more} that the model was trained on")
         blocks = [self._numbers(features, columns, source)]
         blocks += [self._one_hot(features[columns[c.name]], c, source) for c in self.categorical]
-        return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
+        joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
+        return np.ascontiguousarray(joined, dtype=np.float32)
 
     def _numbers(self, features: pd.DataFrame, columns: Mapping[str, Any], source: str) -> np.ndarray:
         if not self.numeric:
@@ -136,8 +146,9 @@ class Preprocessing:
         median = np.array([c.median for c in self.numeric])
         mean = np.array([c.mean for c in self.numeric])
         scale = np.array([c.scale for c in self.numeric])
-        # The same float64 operations as SimpleImputer then StandardScaler, so the result is theirs bit for bit.
-        x = np.where(np.isnan(x), median, x)
+        # The same float64 operations as SimpleImputer then StandardScaler, so the result is theirs bit for bit;
+        # in place, as x is a fresh matrix (a large table's copies are a run's peak memory).
+        np.copyto(x, median, where=np.isnan(x))
         x -= mean
         x /= scale
         return x
@@ -218,7 +229,8 @@ def fit_preprocessing(train: pd.DataFrame) -> Preprocessing:
             else:
                 # SimpleImputer's median is np.ma.median, which is np.median when nothing is masked; skipping
                 # the imputer (and scikit-learn's import) saves seconds on large tables, for the same numbers.
-                medians = np.median(x, axis=0)
+                # A column at a time: np.median partitions a copy of what it is given.
+                medians = np.array([np.median(x[:, j]) for j in range(x.shape[1])])
             means, scales = standard_scaler_fit(x)
             numeric = [
                 NumericColumn(

@@ -25,7 +25,8 @@ def make_blobs(
     per_center = [n_samples // n_centers] * n_centers
     for i in range(n_samples % n_centers):
         per_center[i] += 1
-    x = np.empty((n_samples, n_features), dtype=np.float64)
+    # Column-major: how pandas stores a frame's float columns, so a DataFrame can wrap it without a copy.
+    x = np.empty((n_samples, n_features), dtype=np.float64, order="F")
     y = np.empty(n_samples, dtype=int)
     start = 0
     for i, n in enumerate(per_center):
@@ -34,7 +35,9 @@ def make_blobs(
         start += n
     order = np.arange(n_samples)  # sklearn.utils.shuffle: a permutation drawn by RandomState.shuffle
     rng.shuffle(order)
-    return x[order], y[order]
+    for j in range(n_features):  # x[order] a column at a time: one matrix in memory, not two
+        x[:, j] = x[order, j]
+    return x, y[order]
 
 
 def _approximate_mode(class_counts: np.ndarray, n_draws: int, rng: np.random.RandomState) -> np.ndarray:
@@ -93,10 +96,20 @@ def standard_scaler_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = np.zeros(x.shape[1]) + (x.shape[0] - np.zeros(x.shape[1]))  # sklearn's float64 sample counts
     new_sum = np.sum(x, axis=0)
     mean = (0.0 + new_sum) / n
-    temp = x - new_sum / n
-    correction = np.sum(temp, axis=0)
-    temp **= 2
-    variance = np.sum(temp, axis=0)
+    centre = new_sum / n
+    if x.flags.f_contiguous:
+        # A column at a time: the same contiguous sums as over the whole matrix, without a second matrix.
+        correction, variance = np.empty(x.shape[1]), np.empty(x.shape[1])
+        for j in range(x.shape[1]):
+            temp = x[:, j] - centre[j]
+            correction[j] = np.sum(temp)
+            temp **= 2
+            variance[j] = np.sum(temp)
+    else:
+        temp = x - centre
+        correction = np.sum(temp, axis=0)
+        temp **= 2
+        variance = np.sum(temp, axis=0)
     variance -= correction**2 / n
     variance = variance / n
     count = n[0]

@@ -11,6 +11,7 @@ import pandas as pd
 from hfa.config import DataConfig
 from hfa.data import files, multilabel, named
 from hfa.data.labels import binarize
+from hfa.data.preprocess import private_copy
 from hfa.errors import HfaError
 
 SourceKind = Literal["synthetic", "paper", "sklearn", "keel", "mulan", "file"]
@@ -59,7 +60,7 @@ def load_raw(cfg: DataConfig) -> tuple[pd.DataFrame, np.ndarray]:
         )
     if kind == "mulan":
         features, labels = multilabel.mulan_dataset(key)
-        return features.copy(), multilabel.binarize_targets(labels, cfg.positive, what=f"mulan/{key}")
+        return private_copy(features), multilabel.binarize_targets(labels, cfg.positive, what=f"mulan/{key}")
     if kind == "file" and isinstance(cfg.target, list):
         features, labels = files.split_targets(files.read_table(key), cfg.target, key)
         return features.reset_index(drop=True), multilabel.binarize_targets(labels, cfg.positive, what=repr(key))
@@ -84,7 +85,7 @@ def load_raw(cfg: DataConfig) -> tuple[pd.DataFrame, np.ndarray]:
         source = named.keel_dataset(key)
         what = f"keel/{key}"
     y = binarize(source.labels, cfg.positive, what=what, default=source.default_positive, aliases=source.aliases)
-    return source.features.copy(), y
+    return private_copy(source.features), y
 
 
 def target_names(cfg: DataConfig) -> list[str]:
