@@ -10,7 +10,7 @@ values are missing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -124,14 +124,16 @@ class Preprocessing:
             shown = ", ".join(repr(m) for m in missing[:_SHOWN])
             more = f" ({len(missing)} in all)" if len(missing) > _SHOWN else ""
             raise HfaError(f"{source} lacks the feature column(s) {shown}{more} that the model was trained on")
-        blocks = [self._numbers(features, columns, source)]
-        blocks += [self._one_hot(features[columns[c.name]], c, source) for c in self.categorical]
-        joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
-        return np.ascontiguousarray(joined, dtype=np.float32)
+        out = np.empty((len(features), self.n_features), dtype=np.float32)
+        self._numbers(features, columns, source, out)
+        at = len(self.numeric)
+        for column in self.categorical:
+            out[:, at : at + len(column.categories)] = self._one_hot(features[columns[column.name]], column, source)
+            at += len(column.categories)
+        return out
 
-    def _numbers(self, features: pd.DataFrame, columns: Mapping[str, Any], source: str) -> np.ndarray:
-        if not self.numeric:
-            return np.empty((len(features), 0))
+    def _numbers(self, features: pd.DataFrame, columns: Mapping[str, Any], source: str, out: np.ndarray) -> None:
+        """The numeric columns, imputed and standardised, into ``out``'s first columns."""
         for column in self.numeric:
             values = features[columns[column.name]]
             kind = _kind_of(values)
@@ -140,18 +142,11 @@ class Preprocessing:
                     f"column {column.name!r} of {source} holds {kind} ({values.dtype}), but the model was trained "
                     f"on {column.kind}s ({column.dtype}); allowed: numbers or booleans"
                 )
-        x = np.column_stack(
-            [features[columns[c.name]].to_numpy(dtype=np.float64, na_value=np.nan) for c in self.numeric]
-        )
-        median = np.array([c.median for c in self.numeric])
-        mean = np.array([c.mean for c in self.numeric])
-        scale = np.array([c.scale for c in self.numeric])
-        # The same float64 operations as SimpleImputer then StandardScaler, so the result is theirs bit for bit;
-        # in place, as x is a fresh matrix (a large table's copies are a run's peak memory).
-        np.copyto(x, median, where=np.isnan(x))
-        x -= mean
-        x /= scale
-        return x
+        for j, column in enumerate(self.numeric):
+            x = features[columns[column.name]].to_numpy(dtype=np.float64, na_value=np.nan)
+            # The float64 operations of SimpleImputer then StandardScaler, so the values are theirs bit for bit,
+            # rounded to float32 as they are stored; a column at a time, so no float64 copy of the table is made.
+            out[:, j] = (np.where(np.isnan(x), column.median, x) - column.mean) / column.scale
 
     @staticmethod
     def _one_hot(values: pd.Series, column: CategoricalColumn, source: str) -> np.ndarray:
@@ -251,10 +246,14 @@ def fit_preprocessing(train: pd.DataFrame) -> Preprocessing:
     )
 
 
-def fit_transform_splits(
-    train: pd.DataFrame, *others: pd.DataFrame
-) -> tuple[list[np.ndarray], list[str], Preprocessing]:
-    """Fit on ``train``; transform it and ``others`` to float32. Returns (matrices, names, preprocessing)."""
+def fit_transform_splits(frames: Iterable[pd.DataFrame]) -> tuple[list[np.ndarray], list[str], Preprocessing]:
+    """Fit on the first frame (the training rows); transform it and the others to float32. Returns (matrices,
+    names, preprocessing). Given a generator, each frame is made when its turn comes and dropped once transformed,
+    so a large table's splits are never all in memory at once."""
+    frames = iter(frames)
+    train = next(frames)
     fitted = fit_preprocessing(train)
-    matrices = [fitted.transform(frame) for frame in (train, *others)]
+    matrices = [fitted.transform(train)]
+    del train
+    matrices += [fitted.transform(frame) for frame in frames]
     return matrices, list(fitted.feature_names), fitted
