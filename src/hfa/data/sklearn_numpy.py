@@ -36,7 +36,7 @@ def make_blobs(
     order = np.arange(n_samples)  # sklearn.utils.shuffle: a permutation drawn by RandomState.shuffle
     rng.shuffle(order)
     for j in range(n_features):  # x[order] a column at a time: one matrix in memory, not two
-        x[:, j] = x[order, j]
+        x[:, j] = x[:, j].take(order)
     return x, y[order]
 
 
@@ -78,13 +78,13 @@ def stratified_cut(y: np.ndarray, test_size: float, random_state: int) -> tuple[
     rng = np.random.RandomState(random_state)
     n_i = _approximate_mode(class_counts, n_train, rng)
     t_i = _approximate_mode(class_counts - n_i, n_test, rng)
-    train: list[int] = []
-    test: list[int] = []
+    train, test = [], []
     for i in range(n_classes):
         shuffled = class_indices[i].take(rng.permutation(class_counts[i]), mode="clip")
-        train.extend(shuffled[: n_i[i]])
-        test.extend(shuffled[n_i[i] : n_i[i] + t_i[i]])
-    return rng.permutation(train), rng.permutation(test)
+        train.append(shuffled[: n_i[i]])
+        test.append(shuffled[n_i[i] : n_i[i] + t_i[i]])
+    # scikit-learn extends Python lists; the arrays hold the same positions in the same order, drawn alike.
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
 def standard_scaler_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
