@@ -1,11 +1,12 @@
 """Run hfa's benchmarks side by side with their baselines and print/save a table of ratios.
 
-    python benchmarks/run.py [--quick] [--device auto|cpu|cuda] [--only startup,loss,training,sweep,scale,process]
-                             [--threads N]
+    python benchmarks/run.py [--quick] [--device auto|cpu|cuda] [--only CASE,...|all] [--threads N]
 
-Prints three tables: every case against its baseline; the arithmetic each case needs and the fraction of the
-device's matmul throughput (measured in the same run) it reaches; and every target of issue 10 with its ratio and
-met / not met. Writes ``benchmarks/results/<device>-<date>.csv`` and ``benchmarks/results/latest-<device>.csv``.
+Prints the tables: every case against its baseline (by default issue 24's: hfa against scikit-learn's
+MLPClassifier, skorch, a plain PyTorch script and a shell loop of ``hfa train``); when issue 10's cases ran, the
+arithmetic each case needs and the fraction of the device's matmul throughput (measured in the same run) it
+reaches; and the targets of issue 24 (and of issue 10 when its cases ran) with their ratios and met / not met.
+Writes ``benchmarks/results/<device>-<date>.csv`` and ``benchmarks/results/latest-<device>.csv``.
 See ``benchmarks/README.md`` for what each case measures.
 """
 
@@ -26,7 +27,9 @@ from rich.table import Table
 from common import HERE, Row, Settings, environment, fmt_flops, matmul_throughput, pick_device
 from targets import limits_table, targets_table
 
-CASES = ("startup", "loss", "training", "sweep", "scale", "process")
+PEER_CASES = ("peers", "sweep30", "gridsearch", "report")  # issue 24: hfa against what users would run instead
+OWN_CASES = ("startup", "loss", "training", "sweep", "scale", "process")  # issue 10: hfa against plain PyTorch
+CASES = PEER_CASES + OWN_CASES
 
 
 def load_case(name: str):
@@ -39,13 +42,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repetitions (~1.5 min)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--only", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
+    parser.add_argument(
+        "--only",
+        default=",".join(PEER_CASES),
+        help=f"comma-separated subset of {','.join(CASES)}, or 'all' (default: issue 24's, {','.join(PEER_CASES)})",
+    )
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice, one per core)"
     )
     parser.add_argument("--results", type=Path, default=HERE / "results", help="folder for the CSV files")
     args = parser.parse_args(argv)
-    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    args.only = list(CASES) if args.only == "all" else [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in args.only if name not in CASES]
     if unknown or not args.only:
         parser.error(f"--only {','.join(unknown) or '(empty)'}: allowed cases are {','.join(CASES)}")
@@ -131,8 +138,11 @@ def main(argv: list[str]) -> int:
             rows.extend(load_case(name)(settings))
         console.log(f"{name} done in {time.perf_counter() - case_start:.0f} s")
     console.print(render(rows, env, time.perf_counter() - start))
-    console.print(limits_table(rows, flops, device))
-    console.print(targets_table(rows, device))
+    if any(name in OWN_CASES for name in args.only):
+        console.print(limits_table(rows, flops, device))
+    if any(name in OWN_CASES for name in args.only):
+        console.print(targets_table(rows, device, issue=10))
+    console.print(targets_table(rows, device, issue=24))
     for path in write_csv(rows, env, args.results):
         console.print(f"wrote {path}")
     return 0

@@ -1,5 +1,5 @@
-"""The two summary tables of ``run.py``: how far each case is from the device's arithmetic limit, and issue 10's
-targets with their ratios and met / not met (computed from the rows the cases return)."""
+"""The summary tables of ``run.py``: how far each case is from the device's arithmetic limit, and issue 10's and
+issue 24's targets with their ratios and met / not met (computed from the rows the cases return)."""
 
 from __future__ import annotations
 
@@ -107,11 +107,33 @@ def issue_targets(device: torch.device) -> list[tuple[Target, str | None]]:
     ]
 
 
-def targets_table(rows: list[Row], device: torch.device) -> Table:
-    table = Table(title="Issue 10 targets", title_justify="left")
+def issue24_targets(device: torch.device) -> list[tuple[Target, str | None]]:
+    """Issue 24's targets: hfa against what a user would run instead (need None: the row's own met flag decides,
+    for targets where lower is better)."""
+    return [
+        (Target("hfa train >= 1.0x MLPClassifier, 100k rows", _is("train vs MLPClassifier", "100k"), 1.0), None),
+        (Target("hfa train >= 2x MLPClassifier, 1M rows", _is("train vs MLPClassifier", "1M"), 2.0), None),
+        (Target("peak memory at 1M <= 1.25x MLPClassifier's", _is("peak memory vs MLPClassifier"), None), None),
+        (Target("training at 1M >= 60% of the matmul rate", _is("training vs matmul rate"), None), None),
+        (Target("whole process at 1M >= 40% of the matmul rate", _is("whole process vs matmul rate"), None), None),
+        (Target("training time per row at 1M <= 1.1x that at 100k", _is("training time per row"), None), None),
+        (Target("sweep of 30 runs >= 10x 30 skorch fits", _is("sweep of 30 vs skorch"), 10.0), None),
+        (Target("sweep of 30 runs >= 30x a shell loop of hfa train", _is("sweep of 30 vs hfa train loop"), 30.0), None),
+        (Target("HfaClassifier GridSearchCV >= 1.0x MLPClassifier's", _is("GridSearchCV vs MLPClassifier"), 1.0), None),
+        (Target("hfa report over 900 runs <= 1 s beyond start-up", _is("report beyond start-up"), None), None),
+        (
+            Target("GPU: the table on a GPU, stacked sweep >= 30x one by one", lambda row: False, None),
+            None if device.type == "cuda" else "no GPU here (this session was lent none)",
+        ),
+    ]
+
+
+def targets_table(rows: list[Row], device: torch.device, issue: int = 10) -> Table:
+    targets = issue24_targets(device) if issue == 24 else issue_targets(device)
+    table = Table(title=f"Issue {issue} targets", title_justify="left")
     for column, justify in (("target", "left"), ("measured", "right"), ("ratio", "right"), ("met", "center")):
         table.add_column(column, justify=justify)
-    for target, absent in issue_targets(device):
+    for target, absent in targets:
         found = [row for row in rows if target.pick(row)]
         if not found:
             why = absent or "its case was not run (see --only)"

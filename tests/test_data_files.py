@@ -109,7 +109,7 @@ def test_missing_numbers_get_the_training_median(tmp_path):
 def test_unseen_category_encodes_as_all_zeros():
     train = pd.DataFrame({"v": [1.0, 2.0, 3.0], "c": ["a", "b", "a"]})
     other = pd.DataFrame({"v": [2.0], "c": ["z"]})
-    (x_train, x_other), names, _ = fit_transform_splits(train, other)
+    (x_train, x_other), names, _ = fit_transform_splits([train, other])
     assert names == ["v", "c_a", "c_b"]
     np.testing.assert_array_equal(x_other[0, 1:], [0, 0])
 

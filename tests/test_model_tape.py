@@ -103,3 +103,20 @@ def test_a_plan_first_made_under_inference_mode_serves_outside_it() -> None:
     with torch.inference_mode():
         inside = taped.forward_tape(x)[0].clone()
     assert torch.equal(taped.forward_tape(x)[0], inside)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu", "silu"])
+@pytest.mark.parametrize(("members", "hidden", "out", "rows"), [(1, [8, 4], 1, 4096), (3, [16], 3, 96), (2, [], 1, 33)])
+def test_planned_eval_forward_is_forwards(activation, members, hidden, out, rows) -> None:
+    """Validation's planned forward (buffers kept between epochs) gives the eval forward's bits, also after the
+    parameters changed in place and after the stack dropped a member (new parameter storage: a new plan)."""
+    x = torch.randn(members, rows, 5, generator=torch.Generator().manual_seed(3))
+    model = stack(members, hidden, 0.3, activation, out).eval()
+    with torch.no_grad():
+        assert torch.equal(model.forward_planned(x), model(x))
+        for p in model.parameters():
+            p.mul_(0.5)
+        assert torch.equal(model.forward_planned(x), model(x))
+        if members > 1:
+            model.keep([members - 1])
+            assert torch.equal(model.forward_planned(x[-1:]), model(x[-1:]))

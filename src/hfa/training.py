@@ -280,8 +280,10 @@ def train(
             # Each member's validation split (no copy where member m holds data set m, as a single run does).
             as_is = data_of == list(range(len(data)))
             x_of, val_targets = (x_val, y_val) if as_is else (x_val[which[:, 0]], y_val[which[:, 0]])
-            outputs = [step_stack(x_of[rows], rows).float() for rows in chunks]
-            val_logits = _cat(outputs)
+            if taped and len(chunks) == 1:  # buffers kept from epoch to epoch (a plan's): no fresh activations
+                val_logits = stack.forward_planned(x_of)
+            else:
+                val_logits = _cat([step_stack(x_of[rows], rows).float() for rows in chunks])
             weights = None if val_weights is None else val_weights[: len(active)]
             val_losses = _losses(_groups(loss_fns, sizes, val_logits, val_targets, weights))
             # One host sync per quantity per epoch for the whole stack.

@@ -59,6 +59,7 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, ml
     from hfa.config import load_config, run_id
 
     cfg = load_config(config, overrides)
+    from hfa.data import clear_caches
     from hfa.devices import resolve_device
     from hfa.metrics import fbeta_of
     from hfa.rundir import check_output
@@ -74,6 +75,9 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, ml
     check_output(out / cfg.name, [run_id(cfg)])
     resolve_device(cfg.train.device)
     splits = load_splits(cfg)
+    # One run in this process: the data caches (the source table, the cached splits: twice the data) would only
+    # hold memory while it trains.
+    clear_caches()
     label = f"{cfg.name}: {cfg.loss.name}"
     terminal = err_console.is_terminal
     with bar(err_console, "stats", enabled=terminal and not quiet, transient=True) as progress:

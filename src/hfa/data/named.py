@@ -1,7 +1,7 @@
 """The named data sets: ``synthetic``, ``sklearn/<name>`` and ``keel/<name>``, all offline.
 
 Each loader is pure and deterministic, so it is cached: a sweep loads the same data many times.
-Cached frames are shared; callers copy before changing them (``load_raw`` does).
+Cached frames are shared; callers copy before changing them (``load_raw`` does, see ``private_copy``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def synthetic(n_samples: int, n_features: int, cluster_std: float, seed: int) ->
     from hfa.data.sklearn_numpy import make_blobs  # scikit-learn's make_blobs, the same bits, no 1 s import
 
     x, y = make_blobs(n_samples, blob_centres(n_features), cluster_std, seed)
-    features = pd.DataFrame(x, columns=[f"x{i}" for i in range(n_features)])
+    features = pd.DataFrame(
+        x, columns=[f"x{i}" for i in range(n_features)], copy=False
+    )  # x is ours alone, laid out as pandas would copy it
     return Named(features, y.astype(np.int64), default_positive=1)
 
 

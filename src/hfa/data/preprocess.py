@@ -10,7 +10,7 @@ values are missing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,6 +18,9 @@ import numpy as np
 import pandas as pd
 
 from hfa.errors import HfaError
+
+COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+"""pandas >= 3 copies a column only when it is written to, so a shallow copy is already a private one."""
 
 MISSING_CATEGORY = "(missing)"
 FORMAT = 1  # bumped when the JSON layout changes, so an old reader refuses a file it would misread
@@ -34,6 +37,12 @@ def categorical_columns(features: pd.DataFrame) -> list[str]:
     ]
 
 
+def private_copy(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy the caller may change without changing ``frame``; shallow where pandas copies on write (a deep copy
+    of a million-row table costs its size again, at the peak of a run's memory)."""
+    return frame.copy(deep=not COPY_ON_WRITE)
+
+
 def as_text(values: pd.Series) -> pd.Series:
     """A category column as uniform text (OneHotEncoder-style levels); a missing value is a level of its own."""
     return values.astype(object).where(values.notna(), MISSING_CATEGORY).astype(str).astype(object)
@@ -45,7 +54,7 @@ def as_model_frame(features: pd.DataFrame) -> pd.DataFrame:
     Missing categories become their own level, and mixed-type category columns (1 and "a") become
     uniform text.
     """
-    frame = features.copy()
+    frame = private_copy(features)
     frame.columns = [str(c) for c in frame.columns]
     for column in frame.columns:
         values = frame[column]
@@ -115,13 +124,16 @@ class Preprocessing:
             shown = ", ".join(repr(m) for m in missing[:_SHOWN])
             more = f" ({len(missing)} in all)" if len(missing) > _SHOWN else ""
             raise HfaError(f"{source} lacks the feature column(s) {shown}{more} that the model was trained on")
-        blocks = [self._numbers(features, columns, source)]
-        blocks += [self._one_hot(features[columns[c.name]], c, source) for c in self.categorical]
-        return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
+        out = np.empty((len(features), self.n_features), dtype=np.float32)
+        self._numbers(features, columns, source, out)
+        at = len(self.numeric)
+        for column in self.categorical:
+            out[:, at : at + len(column.categories)] = self._one_hot(features[columns[column.name]], column, source)
+            at += len(column.categories)
+        return out
 
-    def _numbers(self, features: pd.DataFrame, columns: Mapping[str, Any], source: str) -> np.ndarray:
-        if not self.numeric:
-            return np.empty((len(features), 0))
+    def _numbers(self, features: pd.DataFrame, columns: Mapping[str, Any], source: str, out: np.ndarray) -> None:
+        """The numeric columns, imputed and standardised, into ``out``'s first columns."""
         for column in self.numeric:
             values = features[columns[column.name]]
             kind = _kind_of(values)
@@ -130,17 +142,11 @@ class Preprocessing:
                     f"column {column.name!r} of {source} holds {kind} ({values.dtype}), but the model was trained "
                     f"on {column.kind}s ({column.dtype}); allowed: numbers or booleans"
                 )
-        x = np.column_stack(
-            [features[columns[c.name]].to_numpy(dtype=np.float64, na_value=np.nan) for c in self.numeric]
-        )
-        median = np.array([c.median for c in self.numeric])
-        mean = np.array([c.mean for c in self.numeric])
-        scale = np.array([c.scale for c in self.numeric])
-        # The same float64 operations as SimpleImputer then StandardScaler, so the result is theirs bit for bit.
-        x = np.where(np.isnan(x), median, x)
-        x -= mean
-        x /= scale
-        return x
+        for j, column in enumerate(self.numeric):
+            x = features[columns[column.name]].to_numpy(dtype=np.float64, na_value=np.nan)
+            # The float64 operations of SimpleImputer then StandardScaler, so the values are theirs bit for bit,
+            # rounded to float32 as they are stored; a column at a time, so no float64 copy of the table is made.
+            out[:, j] = (np.where(np.isnan(x), column.median, x) - column.mean) / column.scale
 
     @staticmethod
     def _one_hot(values: pd.Series, column: CategoricalColumn, source: str) -> np.ndarray:
@@ -218,7 +224,8 @@ def fit_preprocessing(train: pd.DataFrame) -> Preprocessing:
             else:
                 # SimpleImputer's median is np.ma.median, which is np.median when nothing is masked; skipping
                 # the imputer (and scikit-learn's import) saves seconds on large tables, for the same numbers.
-                medians = np.median(x, axis=0)
+                # A column at a time: np.median partitions a copy of what it is given.
+                medians = np.array([np.median(x[:, j]) for j in range(x.shape[1])])
             means, scales = standard_scaler_fit(x)
             numeric = [
                 NumericColumn(
@@ -239,10 +246,14 @@ def fit_preprocessing(train: pd.DataFrame) -> Preprocessing:
     )
 
 
-def fit_transform_splits(
-    train: pd.DataFrame, *others: pd.DataFrame
-) -> tuple[list[np.ndarray], list[str], Preprocessing]:
-    """Fit on ``train``; transform it and ``others`` to float32. Returns (matrices, names, preprocessing)."""
+def fit_transform_splits(frames: Iterable[pd.DataFrame]) -> tuple[list[np.ndarray], list[str], Preprocessing]:
+    """Fit on the first frame (the training rows); transform it and the others to float32. Returns (matrices,
+    names, preprocessing). Given a generator, each frame is made when its turn comes and dropped once transformed,
+    so a large table's splits are never all in memory at once."""
+    frames = iter(frames)
+    train = next(frames)
     fitted = fit_preprocessing(train)
-    matrices = [fitted.transform(frame) for frame in (train, *others)]
+    matrices = [fitted.transform(train)]
+    del train
+    matrices += [fitted.transform(frame) for frame in frames]
     return matrices, list(fitted.feature_names), fitted

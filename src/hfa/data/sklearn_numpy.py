@@ -25,7 +25,8 @@ def make_blobs(
     per_center = [n_samples // n_centers] * n_centers
     for i in range(n_samples % n_centers):
         per_center[i] += 1
-    x = np.empty((n_samples, n_features), dtype=np.float64)
+    # Column-major: how pandas stores a frame's float columns, so a DataFrame can wrap it without a copy.
+    x = np.empty((n_samples, n_features), dtype=np.float64, order="F")
     y = np.empty(n_samples, dtype=int)
     start = 0
     for i, n in enumerate(per_center):
@@ -34,7 +35,9 @@ def make_blobs(
         start += n
     order = np.arange(n_samples)  # sklearn.utils.shuffle: a permutation drawn by RandomState.shuffle
     rng.shuffle(order)
-    return x[order], y[order]
+    for j in range(n_features):  # x[order] a column at a time: one matrix in memory, not two
+        x[:, j] = x[:, j].take(order)
+    return x, y[order]
 
 
 def _approximate_mode(class_counts: np.ndarray, n_draws: int, rng: np.random.RandomState) -> np.ndarray:
@@ -75,13 +78,13 @@ def stratified_cut(y: np.ndarray, test_size: float, random_state: int) -> tuple[
     rng = np.random.RandomState(random_state)
     n_i = _approximate_mode(class_counts, n_train, rng)
     t_i = _approximate_mode(class_counts - n_i, n_test, rng)
-    train: list[int] = []
-    test: list[int] = []
+    train, test = [], []
     for i in range(n_classes):
         shuffled = class_indices[i].take(rng.permutation(class_counts[i]), mode="clip")
-        train.extend(shuffled[: n_i[i]])
-        test.extend(shuffled[n_i[i] : n_i[i] + t_i[i]])
-    return rng.permutation(train), rng.permutation(test)
+        train.append(shuffled[: n_i[i]])
+        test.append(shuffled[n_i[i] : n_i[i] + t_i[i]])
+    # scikit-learn extends Python lists; the arrays hold the same positions in the same order, drawn alike.
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
 def standard_scaler_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,10 +96,20 @@ def standard_scaler_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = np.zeros(x.shape[1]) + (x.shape[0] - np.zeros(x.shape[1]))  # sklearn's float64 sample counts
     new_sum = np.sum(x, axis=0)
     mean = (0.0 + new_sum) / n
-    temp = x - new_sum / n
-    correction = np.sum(temp, axis=0)
-    temp **= 2
-    variance = np.sum(temp, axis=0)
+    centre = new_sum / n
+    if x.flags.f_contiguous:
+        # A column at a time: the same contiguous sums as over the whole matrix, without a second matrix.
+        correction, variance = np.empty(x.shape[1]), np.empty(x.shape[1])
+        for j in range(x.shape[1]):
+            temp = x[:, j] - centre[j]
+            correction[j] = np.sum(temp)
+            temp **= 2
+            variance[j] = np.sum(temp)
+    else:
+        temp = x - centre
+        correction = np.sum(temp, axis=0)
+        temp **= 2
+        variance = np.sum(temp, axis=0)
     variance -= correction**2 / n
     variance = variance / n
     count = n[0]

@@ -12,6 +12,7 @@ from hfa.config import DataConfig
 from hfa.data import files, multilabel, named
 from hfa.data.columns import check_copies
 from hfa.data.labels import binarize
+from hfa.data.preprocess import private_copy
 from hfa.errors import HfaError
 
 SourceKind = Literal["synthetic", "paper", "sklearn", "keel", "mulan", "file"]
@@ -64,7 +65,7 @@ def load_raw(cfg: DataConfig) -> tuple[pd.DataFrame, np.ndarray]:
                 )
     if kind == "mulan":
         features, labels = multilabel.mulan_dataset(key)
-        return features.copy(), multilabel.binarize_targets(labels, cfg.positive, what=f"mulan/{key}")
+        return private_copy(features), multilabel.binarize_targets(labels, cfg.positive, what=f"mulan/{key}")
     if isinstance(cfg.positive, dict) and not isinstance(cfg.target, list):
         raise HfaError("data.positive as a mapping (column -> value) applies to a list of targets only; give one value")
     if kind == "file":
@@ -90,7 +91,7 @@ def load_raw(cfg: DataConfig) -> tuple[pd.DataFrame, np.ndarray]:
         source = named.keel_dataset(key)
         what = f"keel/{key}"
     y = binarize(source.labels, cfg.positive, what=what, default=source.default_positive, aliases=source.aliases)
-    return source.features.copy(), y
+    return private_copy(source.features), y
 
 
 def target_names(cfg: DataConfig) -> list[str]:

@@ -256,7 +256,7 @@ def _prepare(key: str, cfg_json: str) -> Splits:
 
     parts = split_positions(y_kept, cfg, cfg.seed)
     frames = (features.iloc[kept[parts[s]]] for s in SPLIT_NAMES)
-    (x_train, x_val, x_test), names, fitted = fit_transform_splits(*frames)
+    (x_train, x_val, x_test), names, fitted = fit_transform_splits(frames)
     for x in (x_train, x_val, x_test):
         check_matrix(x, name)
     ys = {s: y_kept[parts[s]].astype(np.float32) for s in SPLIT_NAMES}
@@ -306,7 +306,7 @@ def _prepare_multilabel(cfg: DataConfig, name: str, features: pd.DataFrame, y: n
     multilabel.refuse_ratio(cfg.imbalance_ratio, name, len(labels))
     parts = multilabel.multilabel_split(y, cfg.test_size, cfg.val_size, cfg.seed)
     multilabel.check_splits(y, parts, labels, name, MIN_POSITIVES)
-    (x_train, x_val, x_test), names, fitted = fit_transform_splits(*(features.iloc[parts[s]] for s in SPLIT_NAMES))
+    (x_train, x_val, x_test), names, fitted = fit_transform_splits(features.iloc[parts[s]] for s in SPLIT_NAMES)
     ys = {s: y[parts[s]].astype(np.float32) for s in SPLIT_NAMES}
     info = {
         "name": name,
