@@ -32,7 +32,7 @@ MAX_BUDGET = 10_000  # trials per method and sweep point: each is a run folder (
 REPLICATE = ("seed", "data.seed", "data.fold", "name")  # set by the study itself, never searched or set by a method
 RULE_PATTERN = re.compile(r"^(fixed|tuned|mean|tuned_f\d+(\.\d+)?)$")
 METHOD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-TUNE_KEYS = ("budget", "batch", "metric", "rule", "seeds", "final_seeds", "sampler_seed")
+TUNE_KEYS = ("budget", "batch", "metric", "rule", "seeds", "folds", "final_seeds", "sampler_seed")
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,8 @@ class Plan:
     seeds: list[int]
     final_seeds: list[int]
     sampler_seed: int
-    folds: int | None = None
+    folds: int | None = None  # data.folds of the runs (k-fold), found from the configs
+    tune_folds: list[int] | None = None  # the folds a trial trains on (tune.folds; default every fold)
     axes: dict[str, list[Any]] = field(default_factory=dict)
 
     def config(self, point: Mapping[str, Any], method: Method, params: Mapping[str, Any], seed: int, fold: int = 0):
@@ -94,10 +95,11 @@ class Plan:
         where = ", ".join(f"{k}={v}" for k, v in {**point, **params}.items())
         return validate(raw, f"method {method.name}" + (f" at {where}" if where else ""))
 
-    def repeats(self, seeds: Sequence[int]) -> list[tuple[int, int]]:
-        """(seed, fold) of every run a setting is trained on: each seed, and under k-fold each fold of it."""
-        folds = range(self.folds) if self.folds is not None else [0]
-        return [(seed, fold) for seed in seeds for fold in folds]
+    def repeats(self, seeds: Sequence[int], folds: Sequence[int] | None = None) -> list[tuple[int, int]]:
+        """(seed, fold) of every run a setting is trained on: each seed, and under k-fold each fold of it (or
+        each of ``folds``)."""
+        every = range(self.folds) if self.folds is not None else [0]
+        return [(seed, fold) for seed in seeds for fold in (every if folds is None or self.folds is None else folds)]
 
     def study_name(self, point: Mapping[str, Any], method: Method) -> str:
         return json.dumps({"method": method.name, **point}, sort_keys=True, default=str)
@@ -135,13 +137,15 @@ def load_plan(
         if key in REPLICATE:
             raise HfaError(f"sweep key {key!r} in {source}: the study sets seeds and folds itself (tune.seeds, ...)")
     points = [dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())] or [{}]
-    declared = _methods(study["methods"], source)
-    if methods:
-        names = [m.name for m in declared]
+    declared_raw = study["methods"]
+    if methods and isinstance(declared_raw, dict):
+        # Only the methods asked for are read: one whose keys this version lacks does not stop the others.
+        names = [str(name) for name in declared_raw]
         for name in methods:
             if name not in names:
                 raise HfaError(f"unknown method {clip(name)!r}; {source} declares: {', '.join(names)}")
-        declared = [m for m in declared if m.name in methods]
+        declared_raw = {name: spec for name, spec in declared_raw.items() if str(name) in methods}
+    declared = _methods(declared_raw, source)
     shared = _ranges(study["search"], f"'search' in {source}")
     declared = [Method(m.name, m.settings, (*shared, *m.ranges)) for m in declared]
     plan = Plan(
@@ -158,6 +162,8 @@ def load_plan(
         sampler_seed=_count(tune.get("sampler_seed", 0), "tune.sampler_seed", 0, 2**32 - 1),
         axes=axes,
     )
+    if "folds" in tune:
+        plan.tune_folds = _seeds(tune["folds"], "tune.folds")
     seen: dict[str, str] = {}
     for method in plan.methods:  # a method is a folder of the study's trials and finals
         other = seen.setdefault(method.name.lower(), method.name)
@@ -170,6 +176,11 @@ def load_plan(
             "seeds (fresh splits), so the two lists must not overlap"
         )
     _check_configs(plan)
+    if plan.tune_folds is not None:
+        if plan.folds is None:
+            raise HfaError("tune.folds lists the folds a trial trains on; it needs data.folds (k-fold)")
+        if max(plan.tune_folds) >= plan.folds:
+            raise HfaError(f"tune.folds {plan.tune_folds} must lie in 0..{plan.folds - 1} for data.folds={plan.folds}")
     return plan
 
 

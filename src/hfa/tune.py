@@ -222,7 +222,7 @@ def _open_trials(plan: Plan, study: Any, point: dict[str, Any], method: Method) 
 
 
 def _trial_configs(plan: Plan, point: dict[str, Any], method: Method, params: dict[str, Any]) -> list[Config]:
-    return [plan.config(point, method, params, seed, fold) for seed, fold in plan.repeats(plan.seeds)]
+    return [plan.config(point, method, params, seed, fold) for seed, fold in plan.repeats(plan.seeds, plan.tune_folds)]
 
 
 def choose(study: Any, method: Method, point: dict[str, Any]) -> Choice:
@@ -259,7 +259,7 @@ def choices_frame(choices: Sequence[Choice], plan: Plan):
 
 def describe(plan: Plan) -> str:
     """One line: what the study trains."""
-    repeats = len(plan.repeats(plan.seeds))
+    repeats = len(plan.repeats(plan.seeds, plan.tune_folds))
     finals = len(plan.repeats(plan.final_seeds))
     each = f"{plan.budget} trials x {repeats} run(s)"
     where = f"{len(plan.points)} sweep point(s)" if plan.points != [{}] else point_label({})
