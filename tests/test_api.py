@@ -58,9 +58,9 @@ def test_train_then_load_run_scores_raw_rows(tmp_path, capsys):
     predictor = hfa.load_run(run.run_dir)
     rows = pd.DataFrame({"x0": [0.0, 5.0, -5.0], "x1": [0.0, 5.0, -5.0]})
     scored = predictor.score(rows, threshold="tuned")
-    assert list(scored.columns) == ["probability", "label"] and len(scored) == 3
+    assert list(scored.columns) == ["score", "label"] and len(scored) == 3
     cut = predictor.thresholds["tuned"]
-    np.testing.assert_array_equal(scored["label"], (scored["probability"] >= cut).astype(int))
+    np.testing.assert_array_equal(scored["label"], (scored["score"] >= cut).astype(int))
     assert predictor.thresholds["fixed"] == 0.5
 
 

@@ -171,7 +171,7 @@ def test_positive_label_matching(tmp_path, values, positive, expected):
         ("table", dict(positive="maybe"), ["data.positive='maybe'", "'label'", "'no'", "'yes'"]),
         ("gaps", dict(), ["2 missing label values", "'label'", "fill or drop"]),
         ("single", dict(), ["single label value", "'yes'"]),
-        ("dates", dict(), ["'when'", "datetime", "allowed"]),
+        ("dates", dict(), ["'when'", "holds dates", "data.drop=[when]"]),
         ("only_target", dict(), ["no feature columns"]),
         ("table", dict(imbalance_ratio=200), ["leaves", "positive", "largest reachable ratio"]),
     ],

@@ -111,7 +111,7 @@ def test_every_documented_command_and_example_runs(scratch, monkeypatch):
         len(list((scratch / "runs" / "quickstart").glob("*/run.json"))) == 90
     )  # configs/quickstart.yaml: 3 losses x 3 ratios x 10 seeds
     scored = pd.read_csv(scratch / "scored.csv")
-    assert list(scored.columns) == ["age", "probability", "label"] and len(scored) == 800
+    assert list(scored.columns) == ["age", "score", "label"] and len(scored) == 800
 
 
 def test_the_docs_name_no_path_outside_the_repository():

@@ -27,9 +27,16 @@ def test_the_text_typed_matches_the_stored_label(override, labels, expected):
     np.testing.assert_array_equal(binarize(labels, positive, what="column 'y'"), expected)
 
 
-def test_two_labels_that_yaml_reads_alike_are_ambiguous():
-    with pytest.raises(HfaError, match="several labels.*'on', 'yes'"):
+def test_yes_and_on_are_text_not_true():
+    # hfa reads YAML booleans as YAML 1.2 does (true/false only), so yes/on stay the labels the user wrote.
+    assert load_config(None, ["data.positive=yes"]).data.positive == "yes"
+    with pytest.raises(HfaError, match="data.positive=True is not a label .* 'no', 'on', 'yes'"):
         binarize(["yes", "on", "no"], True, what="column 'y'")
+
+
+def test_two_labels_that_yaml_reads_alike_are_ambiguous():
+    with pytest.raises(HfaError, match="several labels.*'032', '0x1A'"):
+        binarize(["0x1A", "032", "no"], 26, what="column 'y'")
 
 
 def test_a_real_boolean_column_still_matches_true():

@@ -69,15 +69,15 @@ def test_train_on_a_list_of_targets_writes_a_multilabel_run(csv, tmp_path):
     scored_run = runner.invoke(app, ["predict", str(run_dir), str(csv), "--threshold", "tuned", "--out", str(out)])
     assert scored_run.exit_code == 0, scored_run.output
     scored = pd.read_csv(out)
-    assert scored.columns.tolist() == [f"{kind}_{t}" for t in "abc" for kind in ("probability", "label")]
+    assert scored.columns.tolist() == [f"{kind}_{t}" for t in "abc" for kind in ("score", "label")]
     cfg = load_config(None, ["name=ml", "loss.name=f1", *targets(csv), *FAST])
     splits = prepare_data(cfg.resolved_data())
     test_rows = scored.iloc[splits.indices["test"]]
     stored = metrics.query("split == 'test' and rule == 'fixed'").set_index("label")
     for j, name in enumerate("abc"):
-        auc = roc_auc_score(splits.y_test[:, j], test_rows[f"probability_{name}"])
+        auc = roc_auc_score(splits.y_test[:, j], test_rows[f"score_{name}"])
         assert stored.loc[name, "roc_auc"] == pytest.approx(auc, abs=1e-6)
-        decided = (test_rows[f"probability_{name}"] >= thresholds["tuned"][j]).astype(int)
+        decided = (test_rows[f"score_{name}"] >= thresholds["tuned"][j]).astype(int)
         assert (test_rows[f"label_{name}"] == decided).all()
 
 

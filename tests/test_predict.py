@@ -133,17 +133,17 @@ def test_hfa_predict_writes_one_row_per_row_with_the_id(credit_run, tmp_path):
     assert result.exit_code == 0, result.output
     scored = pd.read_csv(out)
     table = pd.read_csv(path)
-    assert list(scored.columns) == ["id", "probability", "label"] and len(scored) == len(table)
+    assert list(scored.columns) == ["id", "score", "label"] and len(scored) == len(table)
     assert (scored["id"] == table["id"]).all()
-    assert ((scored["probability"] >= 0.5).astype(int) == scored["label"]).all()
+    assert ((scored["score"] >= 0.5).astype(int) == scored["label"]).all()
     info = json.loads((run_dir / "run.json").read_text())
     tuned = runner.invoke(app, ["predict", str(run_dir), str(path), "--threshold", "tuned"])
     from io import StringIO
 
     scored_tuned = pd.read_csv(StringIO(tuned.stdout))
     cut = info["thresholds"]["tuned"]
-    assert ((scored_tuned["probability"] >= cut).astype(int) == scored_tuned["label"]).all()
-    assert roc_auc_score(table["label"] == "yes", scored["probability"]) > 0.7
+    assert ((scored_tuned["score"] >= cut).astype(int) == scored_tuned["label"]).all()
+    assert roc_auc_score(table["label"] == "yes", scored["score"]) > 0.7
 
 
 @pytest.mark.slow
@@ -155,7 +155,7 @@ def test_parquet_in_and_out(credit_run, tmp_path):
     result = runner.invoke(app, ["predict", str(run_dir), str(source), "--out", str(out), "-t", "0.3"])
     assert result.exit_code == 0, result.output
     scored = pd.read_parquet(out)
-    assert len(scored) == 600 and ((scored["probability"] >= 0.3) == (scored["label"] == 1)).all()
+    assert len(scored) == 600 and ((scored["score"] >= 0.3) == (scored["label"] == 1)).all()
 
 
 @pytest.mark.slow

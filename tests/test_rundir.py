@@ -107,10 +107,29 @@ def test_clean_up_removes_only_what_dead_processes_of_this_host_left(tmp_path):
         ".hidden-by-the-user": True,
         rundir.LOCK_DIR: True,
     }
+    rundir.claim(tmp_path)
     for name in entries:
-        (tmp_path / name).mkdir()
+        (tmp_path / name).mkdir(exist_ok=True)
     clean_staging(tmp_path)
     assert {p.name for p in tmp_path.iterdir()} == {name for name, kept in entries.items() if kept}
+
+
+def test_clean_up_deletes_only_what_it_can_prove_it_made(tmp_path):
+    """A folder whose name fits the pattern but holds the user's files (the issue's photos) is kept."""
+    rundir.claim(tmp_path)
+    dead = dead_pid()
+    photos = tmp_path / f".photos.old.{rundir._HOST}.{dead}.ab"
+    photos.mkdir()
+    (photos / "holiday.jpg").write_bytes(b"jpeg")
+    forged = tmp_path / f".r1.staging.{rundir._HOST}.{dead}.0a1b2c3d"
+    forged.mkdir()
+    (forged / "run.json").write_text('{"run_id": "someone-else", "status": "ok"}')
+    staged = tmp_path / f".r2.staging.{rundir._HOST}.{dead}.0a1b2c3d"
+    staged.mkdir()
+    (staged / rundir.STAGING_MARK).write_text(rundir._MARK_TEXT)
+    (staged / "config.yaml").write_text("seed: 0\n")
+    assert clean_staging(tmp_path) == [staged]
+    assert (photos / "holiday.jpg").read_bytes() == b"jpeg" and forged.is_dir()
 
 
 # ---------------------------------------------------------------------------------------------- the umask

@@ -49,8 +49,16 @@ MAX_YAML_VALUES = 100_000
 """Most values a YAML document may hold once its aliases are expanded (a config holds a few hundred)."""
 
 
-class YamlAliasError(yaml.YAMLError):
+class YamlRefusedError(yaml.YAMLError):
+    """A document hfa refuses to read although it parses: a one-line reason."""
+
+
+class YamlAliasError(YamlRefusedError):
     """A document whose aliases expand beyond ``MAX_YAML_VALUES`` values, or refer to themselves."""
+
+
+class YamlDuplicateKeyError(YamlRefusedError):
+    """A mapping that names a key twice."""
 
 
 class YamlLoader(yaml.SafeLoader):
@@ -71,6 +79,21 @@ class YamlLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self.anchors_seen = True
         return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # A key written twice is a mistake the safe loader hides (the last one wins): refuse it, naming the key.
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                continue  # unhashable: the constructor reports it
+            if key in seen:
+                raise YamlDuplicateKeyError(
+                    f"the key {clip(str(key))!r} appears twice in one mapping (line {key_node.start_mark.line + 1}); "
+                    "keep one"
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
     anchors_seen = False
 
@@ -107,6 +130,15 @@ def _check_expansion(root: yaml.Node) -> None:
     size(root)
 
 
+# Booleans as YAML 1.2 reads them (true/false only): YAML 1.1's yes/no/on/off would store data.positive=Yes as
+# true, not as the label the user wrote. Boolean settings still take "yes" (pydantic reads it as True).
+YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 YamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(
@@ -127,7 +159,9 @@ def load_yaml(text: str) -> Any:
 
 class _Section(BaseModel):
     # allow_inf_nan=False: .inf and .nan are valid YAML floats but no setting of hfa means anything with them.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    # strict: a value is taken as written, never converted (true is not the number 1, "32" not a width, a tuple
+    # not a list); an integer is still a number wherever a float is expected.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, strict=True)
 
 
 class DataConfig(_Section):
@@ -166,6 +200,41 @@ class DataConfig(_Section):
     positive: str | int | float | bool | dict[str, str | int | float | bool] | None = Field(
         None, description="the label value that is the positive class; multi-label: one for all, or column -> value"
     )
+    features: list[str] | None = Field(
+        None, description="files: the feature columns to use; null = every column but targets, id and drop"
+    )
+    drop: list[str] = Field(default_factory=list, description="files: columns left out of the features")
+    id: str | None = Field(None, description="files: a row identifier, never a feature; hfa predict carries it through")
+
+    @model_validator(mode="after")
+    def _columns_agree(self) -> DataConfig:
+        targets = [self.target] if isinstance(self.target, str) else list(self.target or [])
+        chosen = self.features or []
+        for key, names in (("data.features", chosen), ("data.drop", self.drop)):
+            if len(set(names)) != len(names):
+                raise ValueError(f"{key} lists a column twice (got {shorten(names)})")
+        if self.features is not None and not chosen:
+            raise ValueError("data.features is empty; name at least one column, or null for every column")
+        clashes = [
+            (f"column {c!r} is both in data.features and in data.drop", "select it or drop it, not both")
+            for c in chosen
+            if c in self.drop
+        ]
+        clashes += [
+            (f"target column {t!r} is in {key}", "a target is never a feature")
+            for key, names in (("data.features", chosen), ("data.drop", self.drop))
+            for t in targets
+            if t in names
+        ]
+        if self.id is not None:
+            if self.id in targets:
+                clashes.append((f"data.id={self.id!r} is a target column", "name the row identifier column"))
+            if self.id in chosen:
+                clashes.append((f"data.id={self.id!r} is in data.features", "the id is never a feature"))
+        if clashes:
+            what, allowed = clashes[0]
+            raise ValueError(f"{what}; {allowed}")
+        return self
 
     @field_validator("target")
     @classmethod
@@ -406,7 +475,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise HfaError(
             f"config file {path} uses {tag.strip()}, which hfa refuses to load; use plain YAML values only"
         ) from None
-    except YamlAliasError as exc:
+    except YamlRefusedError as exc:
         raise HfaError(f"config file {path} is refused: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -432,7 +501,7 @@ def parse_override(item: str) -> tuple[str, Any]:
         raise HfaError(f"override {clip(item)!r} has no key before '='; write KEY=VALUE, e.g. loss.name=f1")
     try:
         value = load_yaml(text) if text.strip() else None
-    except YamlAliasError as exc:
+    except YamlRefusedError as exc:
         raise HfaError(f"override {clip(item)!r}: {exc}") from None
     except yaml.YAMLError:
         raise HfaError(f"override {clip(item)!r}: the value is not a valid YAML scalar or list") from None
@@ -542,8 +611,14 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 # Settings that change how fast a run goes, not what it computes: they stay out of the run id.
 _NOT_IN_RUN_ID = ("train.stack",)
-_SOURCE_KEYS = {"synthetic": ("n_samples", "n_features", "cluster_std"), "file": ("target",)}
-_ALL_SOURCE_KEYS = ("n_samples", "n_features", "cluster_std", "target")
+_SOURCE_KEYS = {
+    "synthetic": ("n_samples", "n_features", "cluster_std"),
+    "file": ("target", "features", "drop", "id"),
+}
+_ALL_SOURCE_KEYS = ("n_samples", "n_features", "cluster_std", "target", "features", "drop", "id")
+# Column choices left at their defaults stay out of a file run's resolved config, so the ids of runs made before
+# these keys existed stay as they were.
+_UNSET_COLUMNS = {"features": None, "drop": [], "id": None}
 
 
 def inapplicable_keys(cfg: Config) -> list[str]:
@@ -578,6 +653,9 @@ def canonical(cfg: Config) -> dict[str, Any]:
     for key in inapplicable_keys(cfg):
         section, _, leaf = key.partition(".")
         resolved[section].pop(leaf, None)
+    for leaf, unset in _UNSET_COLUMNS.items():
+        if resolved["data"].get(leaf, unset) == unset:
+            resolved["data"].pop(leaf, None)
     return resolved
 
 

@@ -23,7 +23,19 @@ except ImportError:  # pragma: no cover - older scikit-learn
     validate_data = None
 
 from hfa.config import AUTHORS_THRESHOLDS, SEED_LIMIT, Config, validate
-from hfa.errors import HfaError
+from hfa.errors import HfaError, shorten
+
+
+def _plain(value: Any) -> Any:
+    """Containers as the YAML types a config holds (tuple and array -> list), NumPy scalars as Python ones; the
+    values inside are left as given, so the config's own validation judges them."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, tuple | list | np.ndarray):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 class HfaClassifier(ClassifierMixin, BaseEstimator):
@@ -97,8 +109,17 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _config(self, seed: int) -> Config:
-        """The parameters as a validated hfa config: bad values fail with the config's own messages."""
-        thresholds = list(AUTHORS_THRESHOLDS) if self.thresholds is None else [float(t) for t in self.thresholds]
+        """The parameters as a validated hfa config, checked exactly as a config file's values are: nothing is
+        converted first (``hidden='32'``, ``(3.7,)`` and ``(True,)`` are refused, not read as widths); a tuple
+        is taken as the list it stands for, a NumPy scalar as its Python number."""
+        for name, value, allowed in (
+            ("standardize", self.standardize, (bool, np.bool_)),
+            ("val_size", self.val_size, (int, float, np.integer, np.floating)),
+        ):
+            if not isinstance(value, allowed) or (name == "val_size" and isinstance(value, bool | np.bool_)):
+                kind = "true or false" if name == "standardize" else "a number in (0, 1)"
+                raise HfaError(f"invalid value {shorten(value)} for {name!r} in HfaClassifier parameters: give {kind}")
+        thresholds = list(AUTHORS_THRESHOLDS) if self.thresholds is None else _plain(self.thresholds)
         raw = {
             "seed": seed,
             "loss": {
@@ -113,7 +134,7 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
                 "gamma": self.gamma,
                 "average": self.average,
             },
-            "model": {"hidden": [int(w) for w in self.hidden], "dropout": self.dropout, "activation": self.activation},
+            "model": {"hidden": _plain(self.hidden), "dropout": self.dropout, "activation": self.activation},
             "train": {
                 "epochs": self.epochs,
                 "batch_size": self.batch_size,
@@ -124,7 +145,7 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
             },
             "eval": {"threshold": self.threshold},
         }
-        return validate(raw, "HfaClassifier parameters")
+        return validate(_plain(raw), "HfaClassifier parameters")
 
     def _validate(self, X: Any, y: Any = "no_validation", reset: bool = True, multi_output: bool = False) -> Any:
         kwargs: dict[str, Any] = {"y": y, "dtype": [np.float64, np.float32], "reset": reset}
@@ -160,8 +181,12 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
                 )
             self.classes_ = classes
             target = (np.ravel(y) == self.classes_[1]).astype(np.float32)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(SEED_LIMIT)) if self.random_state is None else int(self.random_state)
+        state = self.random_state
+        if isinstance(state, bool | np.bool_) or not (
+            state is None or isinstance(state, int | np.integer | np.random.RandomState)
+        ):
+            raise HfaError(f"invalid value {shorten(state)} for 'random_state': give an int, None or a RandomState")
+        seed = int(state) if isinstance(state, int | np.integer) else int(check_random_state(state).randint(SEED_LIMIT))
         cfg = self._config(seed)
 
         train_rows, val_rows = self._holdout(target, seed)

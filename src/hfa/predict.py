@@ -4,7 +4,7 @@ Everything is read from the run folder (``config.yaml``, ``preprocessing.json``,
 nothing is unpickled: the weights are a state dict read with ``torch.load(..., weights_only=True)``.
 
     predictor = load_run("runs/quickstart/bce_ir20_s0_5ca4c90e")
-    scored = predictor.score(pandas.read_csv("new.csv"), threshold="tuned")   # probability, label
+    scored = predictor.score(pandas.read_csv("new.csv"), threshold="tuned")   # score (or probability), label
 """
 
 from __future__ import annotations
@@ -116,25 +116,44 @@ class Predictor:
         cut = self.threshold(threshold)
         return (self.predict_proba(rows).astype(np.float64) >= cut).astype(np.int8)
 
+    @property
+    def calibrated(self) -> bool:
+        """Whether the run's scores were calibrated on validation (``eval.calibrate``), so they are probabilities."""
+        return getattr(self.config.eval, "calibrate", "none") not in (None, "none")
+
+    @property
+    def score_column(self) -> str:
+        """``probability`` for a calibrated run; else ``score``: a metric loss pushes scores to 0 and 1 and even
+        BCE's are off once the classes were subsampled, so an uncalibrated score is a ranking, not a probability."""
+        return "probability" if self.calibrated else "score"
+
+    @property
+    def id_column(self) -> str | None:
+        """The row identifier the run was trained with (``data.id``), carried through by default."""
+        return self.config.data.id
+
     def score(
         self, rows: pd.DataFrame, threshold: str | float = "fixed", id_column: str | None = None, source: str = ""
     ) -> pd.DataFrame:
-        """One row out per row in: ``probability`` and ``label`` (0/1), after ``id_column`` when it is named.
+        """One row out per row in: ``score`` (``probability`` for a calibrated run, see ``score_column``) and
+        ``label`` (0/1), after the id column: ``id_column``, else the run's ``data.id`` where the rows have it.
 
-        A multi-label run gives ``probability_<target>`` and ``label_<target>`` for every target column.
+        A multi-label run gives ``<score_column>_<target>`` and ``label_<target>`` for every target column.
         """
         source = source or "the input"
         cut = self.threshold(threshold)
+        if id_column is None and self.id_column is not None and self.id_column in rows.columns:
+            id_column = self.id_column
         if id_column is not None and id_column not in rows.columns:
             raise HfaError(f"--id {id_column!r} is not a column of {source}; columns: {', '.join(map(str, rows))}")
         probability = self.predict_proba(rows, source)
         decided = (probability.astype(np.float64) >= cut).astype(np.int8)
         if self.labels is None:
-            scored = pd.DataFrame({"probability": probability, "label": decided})
+            scored = pd.DataFrame({self.score_column: probability, "label": decided})
         else:
             columns: dict[str, np.ndarray] = {}
             for j, name in enumerate(self.labels):
-                columns[f"probability_{name}"] = probability[:, j]
+                columns[f"{self.score_column}_{name}"] = probability[:, j]
                 columns[f"label_{name}"] = decided[:, j]
             scored = pd.DataFrame(columns)
         if id_column is not None:

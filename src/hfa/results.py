@@ -201,7 +201,11 @@ def results_frame(root: str | Path, keys: Sequence[str] | None = None) -> pd.Dat
 
 
 def write_results(root: str | Path, keys: Sequence[str] | None = None) -> Path:
-    """Rebuild ``<root>/results.csv`` from the run folders below ``root`` (atomically) and return its path."""
+    """Rebuild ``<root>/results.csv`` from the run folders below ``root`` (atomically) and return its path; ``root``
+    must be hfa's (``hfa.rundir.claim``), so a table of the user's is never overwritten."""
+    from hfa.rundir import claim
+
+    claim(Path(root))
     return io.write_csv(Path(root) / RESULTS_FILE, results_frame(root, keys))
 
 

@@ -4,6 +4,11 @@
 it and renamed into place; an existing folder is first renamed aside, so a reader or a killed process never
 meets a folder with some files missing. Staging and aside folders carry the host and process id that made them,
 so a clean-up removes only what a dead process left behind.
+
+hfa writes and deletes only what it made. The experiment folder ``<out>/<name>/`` carries a mark
+(``.locks/owner.json``) from the moment hfa claims it (``claim``); a folder that holds anything else is refused.
+A run folder is hfa's when its run.json names it (``is_run_folder``); a staging folder holds a mark from its first
+moment, and the clean-up removes an entry only when its contents prove hfa made it (``_provably_ours``).
 """
 
 from __future__ import annotations
@@ -41,10 +46,14 @@ RUN_FILES = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, CURVES_FILE, MODEL_FILE, P
 and run.json."""
 
 LOCK_DIR = ".locks"  # per-run lock files, in the experiment folder beside the runs
+OWNER_FILE = "owner.json"  # in LOCK_DIR: this experiment folder is hfa's
+STAGING_MARK = ".hfa-staging"  # the first file of a staging folder, removed just before it is renamed into place
+_MARK_TEXT = "written by hfa; the folder around it is hfa's to write and clean up\n"
 _STAGING, _ASIDE = "staging", "old"
 _OWNED = re.compile(
     rf"^\.(?P<run>.+)\.(?P<kind>{_STAGING}|{_ASIDE})\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]+$"
 )
+_TEMPORARY = re.compile(r"^\.(hfa-write-check\.[0-9a-f]{8}|.+\.[0-9a-f]{8}\.tmp)$")  # hfa.io's temporary names
 _HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
 
 
@@ -74,15 +83,22 @@ def write_run(
     model: torch.nn.Module | None = None,
     preprocessing: dict[str, Any] | None = None,
     curves: pd.DataFrame | None = None,
-) -> None:
+) -> bool:
     """Write every file into a staging folder beside ``run_dir``, then swap it in (under the run's lock).
 
-    On any error (a full disk included) the staging folder is removed and ``run_dir`` is left as it was.
+    On any error (a full disk included) the staging folder is removed and ``run_dir`` is left as it was. A folder
+    hfa did not write is never replaced (an ``HfaError``), and a finished run is replaced only by a finished one:
+    a failure beside it is not written (returns False).
     """
     run_dir.parent.mkdir(parents=True, exist_ok=True)
+    claim(run_dir.parent)
     with lock(run_dir):
+        check_replaceable(run_dir)
+        if info.get("status") != "ok" and completed(run_dir):
+            return False
         staging = io.create_unique(run_dir.parent, _owned_prefix(run_dir, _STAGING), "", directory=True)
         try:
+            (staging / STAGING_MARK).write_text(_MARK_TEXT, encoding="utf-8")
             io.write_yaml(staging / CONFIG_FILE, run_config(cfg))
             if metrics is not None:
                 io.write_csv(staging / METRICS_FILE, metrics)
@@ -95,10 +111,12 @@ def write_run(
             if preprocessing is not None:
                 io.write_json(staging / PREPROCESSING_FILE, preprocessing)
             io.write_json(staging / RUN_FILE, info)
+            (staging / STAGING_MARK).unlink()  # from here run.json proves the folder is hfa's
             _replace(staging, run_dir)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+    return True
 
 
 def _write_model(path: Path, model: torch.nn.Module) -> None:
@@ -140,18 +158,132 @@ def longest_entry_name(run_id: str) -> int:
 def clean_staging(root: Path) -> list[Path]:
     """Remove the staging and aside folders that dead processes on this host left under ``root``.
 
-    A live process's folders, and folders of other hosts (whose processes cannot be asked), are kept.
+    A live process's folders, and folders of other hosts (whose processes cannot be asked), are kept; so is any
+    entry whose name fits the pattern but whose contents do not prove hfa made it (see ``_provably_ours``).
     """
-    removed = []
-    if not root.is_dir():
+    removed: list[Path] = []
+    if not root.is_dir() or not owned(root):
         return removed
     for entry in root.iterdir():
         match = _OWNED.match(entry.name)
-        if not match or not entry.is_dir() or match["host"] != _HOST or _alive(int(match["pid"])):
+        if not match or match["host"] != _HOST or _alive(int(match["pid"])) or not _provably_ours(entry, match):
             continue
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
     return removed
+
+
+def _provably_ours(entry: Path, match: re.Match[str]) -> bool:
+    """An entry hfa made: a real folder holding only plain files of a run folder, and either empty (a placeholder),
+    marked as staging from its first moment, or holding the run.json of the run its name names."""
+    if entry.is_symlink() or not entry.is_dir():
+        return False
+    try:
+        children = list(entry.iterdir())
+    except OSError:
+        return False
+    allowed = {*RUN_FILES, STAGING_MARK}
+    if any(c.name not in allowed or c.is_symlink() or not c.is_file() for c in children):
+        return False
+    names = {c.name for c in children}
+    if not names:
+        return True
+    if STAGING_MARK in names:
+        return _read_text(entry / STAGING_MARK) == _MARK_TEXT
+    return _run_id_of(entry) == match["run"]
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _run_info(folder: Path) -> dict[str, Any] | None:
+    """folder/run.json as an object, or None where there is no readable one."""
+    text = _read_text(folder / RUN_FILE)
+    try:
+        info = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _run_id_of(folder: Path) -> str | None:
+    return (_run_info(folder) or {}).get("run_id")
+
+
+def is_run_folder(folder: Path) -> bool:
+    """A run folder hfa wrote: a real folder whose run.json has a status and, where it names its run, names this
+    folder; or one holding nothing but files named as a run folder's are (a run whose run.json was lost)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    info = _run_info(folder)
+    if info is not None:
+        return "status" in info and info.get("run_id", folder.name) == folder.name
+    try:
+        return all(c.name in RUN_FILES and c.is_file() and not c.is_symlink() for c in folder.iterdir())
+    except OSError:
+        return False
+
+
+def check_replaceable(run_dir: Path) -> None:
+    """Raise a one-line ``HfaError`` when ``run_dir`` exists but is not a run folder hfa wrote (a file, a link, a
+    user's folder): hfa replaces only its own."""
+    if (run_dir.exists() or run_dir.is_symlink()) and not is_run_folder(run_dir):
+        what = "a file" if run_dir.is_file() else ("a link" if run_dir.is_symlink() else "a folder hfa did not write")
+        raise HfaError(
+            f"{clip(str(run_dir))} is {what}, where this run's folder goes; hfa replaces only run folders it wrote: "
+            "move it away or pass another --out"
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Whose folder
+
+
+def claim(folder: Path, option: str = "--out", mark: bool = True) -> None:
+    """Mark ``folder`` (an experiment folder, created if missing) as hfa's, or raise a one-line ``HfaError`` when it
+    holds anything hfa did not make there: hfa then writes nothing into it. ``mark=False`` only checks.
+
+    A folder an older hfa wrote (run folders, results.csv, locks, staging, nothing else) is claimed as it stands.
+    """
+    mark = folder / LOCK_DIR / OWNER_FILE
+    if _read_text(mark) == _MARK_TEXT:
+        return
+    if folder.is_dir():
+        entries = sorted(folder.iterdir())
+        # A results.csv alone may be anyone's table; beside run folders or locks it is the one hfa rebuilt.
+        runs = any(e.name == LOCK_DIR or is_run_folder(e) for e in entries)
+        foreign = [e.name for e in entries if not (_made_by_hfa(e) and (runs or e.name != "results.csv"))]
+        if foreign:
+            shown = ", ".join(repr(clip(n, 40)) for n in foreign[:3]) + (
+                f" and {len(foreign) - 3} more" * (len(foreign) > 3)
+            )
+            raise HfaError(
+                f"{option} {clip(str(folder))} holds {shown}, which hfa did not write; hfa writes only into folders "
+                "it made: pass another --out or name"
+            )
+    if not mark:
+        return
+    (folder / LOCK_DIR).mkdir(parents=True, exist_ok=True)
+    io.write_text(mark, _MARK_TEXT)
+
+
+def owned(folder: Path) -> bool:
+    """Whether ``folder`` carries hfa's mark (see ``claim``)."""
+    return _read_text(folder / LOCK_DIR / OWNER_FILE) == _MARK_TEXT
+
+
+def _made_by_hfa(entry: Path) -> bool:
+    if entry.name == LOCK_DIR:
+        return entry.is_dir() and not entry.is_symlink()
+    if entry.name == "results.csv":  # rebuilt from the run folders; hfa's where they are
+        return entry.is_file() and not entry.is_symlink()
+    if _OWNED.match(entry.name) or _TEMPORARY.match(entry.name):
+        return True  # hfa's names; the clean-up still proves the contents before it deletes
+    return is_run_folder(entry)
 
 
 def _alive(pid: int) -> bool:
@@ -223,31 +355,56 @@ def locks(run_dirs: Iterable[Path], blocking: bool = False) -> Iterator[list[Pat
 
 
 def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "--out") -> None:
-    """Make sure runs can be written under ``folder`` (created if missing) before any training starts.
+    """Make sure runs can be written under ``folder`` before any training starts, creating nothing.
 
     ``entry_names`` are the run ids that will be created there. Raises a one-line ``HfaError`` when a part of the
-    path is a file, a name is longer than the file system allows, or the folder cannot be created or written.
+    path is a file, a name or a path is longer than the file system allows, the folder holds what hfa did not
+    write, its locks folder or a run's folder is taken by something else, or it cannot be created or written.
+    The probe is made in the nearest folder that exists (and removed), so a command refused by a later check
+    leaves no empty ``OUT/<name>/`` behind; the run's own writes create the folders and claim them (``claim``).
     """
     folder = Path(folder)
+    names = list(entry_names)
     existing = next((p for p in (folder, *folder.parents) if _exists(p)), Path("/"))
     if not existing.is_dir():
         raise HfaError(f"{option} {clip(str(folder))}: {clip(str(existing))} is a file, not a folder; pass a folder")
     limit = _name_max(existing)
-    longest = max((longest_entry_name(name) for name in entry_names), default=0)
+    longest = max((longest_entry_name(name) for name in names), default=0)
     too_long = [part for part in folder.relative_to(existing).parts if len(os.fsencode(part)) > limit]
     if too_long or longest > limit:
         what = f"the name {clip(too_long[0], 40)!r}" if too_long else f"run folder names of {longest} characters"
         raise HfaError(
             f"{option} {clip(str(folder))}: {what} exceeds the file system's limit of {limit} bytes; use a shorter name"
         )
+    # The deepest path written: a staging folder's file (or the locks folder's).
+    deepest = max([longest_entry_name(name) + 1 + max(map(len, RUN_FILES)) for name in names] + [64])
+    path_max = _path_max(existing)
+    if len(os.fsencode(str(folder.absolute()))) + 1 + deepest >= path_max:
+        raise HfaError(
+            f"{option} {clip(str(folder))}: paths of run files there would exceed the system's limit of {path_max} "
+            "bytes; pass a shorter --out"
+        )
+    locks_dir = folder / LOCK_DIR
+    if (locks_dir.exists() or locks_dir.is_symlink()) and (locks_dir.is_symlink() or not locks_dir.is_dir()):
+        raise HfaError(f"{option} {clip(str(folder))}: {LOCK_DIR} there is not a folder hfa made; move it away")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        io.create_unique(folder, ".hfa-write-check.", "", directory=False).unlink()
+        if folder.is_dir():
+            claim(folder, option, mark=False)
+            for name in names:
+                check_replaceable(folder / name)
+        io.create_unique(existing, ".hfa-write-check.", "", directory=False).unlink()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             reason += " (pass a folder you can write to)"
         raise HfaError(f"{option} {clip(str(folder))} is not writable: {reason}") from None
+
+
+def _path_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        return 4096
 
 
 def _exists(path: Path) -> bool:

@@ -5,6 +5,7 @@ A run folder is written whole or not at all (see ``hfa.rundir``), so a killed ru
 
 from __future__ import annotations
 
+import importlib.metadata
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -15,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import sklearn
 import torch
 
 from hfa import __version__
+from hfa.cautions import run_warnings
 from hfa.config import Config, run_id
 from hfa.data import Splits, prepare_data
 from hfa.devices import resolve_device
@@ -41,7 +42,8 @@ def versions() -> dict[str, str]:
     return {
         "hfa": __version__,
         "torch": torch.__version__,
-        "scikit-learn": sklearn.__version__,
+        # The installed version without importing scikit-learn (~1 s, scipy.stats), which a run may not need.
+        "scikit-learn": importlib.metadata.version("scikit-learn"),
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
@@ -251,6 +253,9 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         )
         curves = curve_points(scores)
     eval_s = time.perf_counter() - clock
+    # What the tuned thresholds were chosen on (per label for a multi-label run).
+    positives = splits.y_val.sum(axis=0)
+    val_positives = [int(p) for p in positives] if positives.ndim else int(positives)
 
     info = {
         "run_id": run_id(cfg),
@@ -275,6 +280,8 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         },
         "data": splits.info,
         "thresholds": decision_thresholds(cfg, metrics),
+        "val_positives": val_positives,
+        "warnings": run_warnings(splits.info, val_positives, splits.info.get("labels")),
         "versions": versions(),
     }
     run_dir = run_dir_for(cfg, out)

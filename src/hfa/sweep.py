@@ -22,7 +22,7 @@ from typing import Any, Literal
 import yaml
 
 from hfa import executors, rundir
-from hfa.config import Config, YamlAliasError, check_key, load_yaml, parse_override, resolve, set_dotted, validate
+from hfa.config import Config, YamlRefusedError, check_key, load_yaml, parse_override, resolve, set_dotted, validate
 from hfa.errors import HfaError, clip, shorten
 from hfa.rundir import run_dir_for
 from hfa.runs import RunOutcome, execute_runs, record_failure
@@ -44,7 +44,7 @@ def parse_grid(item: str) -> tuple[str, list[Any]]:
         raise HfaError(f"--grid {item!r} must be KEY=V1,V2,..., e.g. --grid data.imbalance_ratio=5,20,50")
     try:
         values = load_yaml(f"[{text}]") if text.strip() else []
-    except YamlAliasError as exc:
+    except YamlRefusedError as exc:
         raise HfaError(f"--grid {clip(item)!r}: {exc}") from None
     except yaml.YAMLError:
         raise HfaError(f"--grid {clip(item)!r}: {clip(text)!r} is not a comma-separated list of YAML values") from None
@@ -183,7 +183,9 @@ def _train(configs: list[Config], out: str) -> list[RunReport]:
         if isinstance(outcome, RunOutcome):
             reports.append(RunReport(outcome.run_dir, "ok", share))
         else:
-            reports.append(RunReport(record_failure(cfg, out, outcome), "failed", share, str(outcome)))
+            folder = record_failure(cfg, out, outcome)
+            kept = " (the finished run already there was kept)" if rundir.completed(folder) else ""
+            reports.append(RunReport(folder, "failed", share, f"{outcome}{kept}"))
     return reports
 
 

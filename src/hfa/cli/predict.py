@@ -31,12 +31,15 @@ def predict(
         help="fixed (eval.threshold), tuned (chosen on validation at training), tuned_f<beta> (where the run "
         "has eval.tune_betas) or a number in (0, 1).",
     ),
-    id_column: str | None = typer.Option(None, "--id", metavar="COLUMN", help="Carry this column through."),
+    id_column: str | None = typer.Option(
+        None, "--id", metavar="COLUMN", help="Carry this column through (default: the run's data.id, if given)."
+    ),
 ) -> None:
-    """Score raw rows of a CSV/Parquet file with a finished run: `probability` and `label` per row.
+    """Score raw rows of a CSV/Parquet file with a finished run: `score` and `label` per row.
 
-    One row out per row in; `label` is 1 where the probability reaches the threshold. Extra columns (the label
-    column, say) are ignored; a missing feature column is an error.
+    One row out per row in; `label` is 1 where the score reaches the threshold. The score ranks rows but is not a
+    probability (metric losses push it to 0 and 1); a run calibrated on validation (eval.calibrate) writes
+    `probability` instead. Extra columns (the label column, say) are ignored; a missing feature column is an error.
     """
     from hfa.predict import load_run, read_rows, write_rows
 

@@ -141,10 +141,12 @@ def _rewrite_results(root: Path, keys: Any) -> str:
     """
     from hfa import io
     from hfa.results import RESULTS_FILE, results_frame
+    from hfa.rundir import claim
 
     try:
         frame = results_frame(root, keys)
         finished = frame.loc[frame["status"] == "ok", "run_id"].nunique()
+        claim(root)
         return f"results: {io.write_csv(root / RESULTS_FILE, frame)} ({finished} finished runs)"
     except HfaError:  # no finished run yet
         return "no run finished yet"

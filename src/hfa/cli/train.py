@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
 from hfa.cli.app import app, console, err_console, frame_table, interruption, stop_on_sigterm, user_errors
 from hfa.cli.progress import EpochLines, bar
@@ -112,6 +113,8 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, ml
     title = f"{info['loss_label']} on {cfg.data.name} — test split"
     console.print(frame_table(test[columns], title=title))
     _flag_collapsed(test)
+    for line in info["warnings"]:
+        err_console.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     timings = info["timings"]
     console.print(
         f"best epoch {info['best_epoch']} of {info['epochs_run']} ({info['stopped'].replace('_', ' ')}), "

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from hfa.config import DataConfig
+from hfa.data.columns import refuse_dates, select
 from hfa.errors import HfaError
 
 FILE_SUFFIXES = (".csv", ".parquet")
@@ -50,28 +52,28 @@ def show_columns(columns: list[str]) -> str:
     return shown if len(columns) <= _SHOWN_COLUMNS else f"{shown}, ... ({len(columns)} in all)"
 
 
-def split_target(table: pd.DataFrame, target: str | None, name: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Features and the label column named by ``data.target``."""
-    if target is None:
-        raise HfaError(
-            f"data.target is required for the data file {name!r}: name its label column, one of: "
-            f"{show_columns([str(c) for c in table.columns])}"
-        )
-    features, labels = split_targets(table, [target], name)
-    return features, labels[target]
-
-
-def split_targets(table: pd.DataFrame, targets: list[str], name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Features and the label columns named by ``data.target`` (one, or a list for a multi-label run)."""
+def split_targets(table: pd.DataFrame, cfg: DataConfig, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features (chosen by ``data.features`` / ``data.drop`` / ``data.id``) and the label columns named by
+    ``data.target`` (one, or a list for a multi-label run)."""
     columns = [str(c) for c in table.columns]
     table.columns = columns
+    if cfg.target is None:
+        raise HfaError(
+            f"data.target is required for the data file {name!r}: name its label column, one of: "
+            f"{show_columns(columns)}"
+        )
+    targets = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target)
     for target in targets:
         if target not in columns:
             raise HfaError(f"data.target={target!r} is not a column of {name!r}; columns: {show_columns(columns)}")
-    features = table.drop(columns=targets)
+    features = select(table, targets, name, cfg.features, cfg.drop, cfg.id)
     if features.shape[1] == 0:
         shown = targets[0] if len(targets) == 1 else targets
-        raise HfaError(f"data file {name!r} has no feature columns besides data.target={shown!r}")
+        raise HfaError(
+            f"data file {name!r} has no feature columns besides data.target={shown!r} and those data.drop/data.id "
+            "leave out"
+        )
+    refuse_dates(features, name, selected=cfg.features is not None)
     unsupported = [
         c
         for c in features.columns
@@ -87,6 +89,6 @@ def split_targets(table: pd.DataFrame, targets: list[str], name: str) -> tuple[p
         kinds = ", ".join(f"{c!r} ({features[c].dtype})" for c in unsupported[:_SHOWN_COLUMNS])
         raise HfaError(
             f"data file {name!r} has columns of a type hfa cannot use: {kinds}; "
-            "allowed: numbers, booleans, text/categories (convert or drop the others)"
+            "allowed: numbers, booleans, text/categories (convert them, or leave them out with data.drop)"
         )
     return features, table[targets]

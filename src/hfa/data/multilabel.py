@@ -142,7 +142,8 @@ def check_splits(y: np.ndarray, parts: Mapping[str, np.ndarray], labels: Sequenc
                 total = int(y[:, j].sum()) if kind == "positives" else int(len(y) - y[:, j].sum())
                 raise HfaError(
                     f"label {label!r} of {name} has {have} {kind} in the {split} split (at least {least} needed "
-                    f"per split; {total} in all): drop it from data.target or change data.val_size/data.test_size"
+                    f"per split; {total} in all): move it from data.target to data.drop (left in neither, it becomes a "
+                    "feature) or change data.val_size/data.test_size"
                 )
 
 

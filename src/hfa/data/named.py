@@ -53,9 +53,9 @@ def synthetic(n_samples: int, n_features: int, cluster_std: float, seed: int) ->
 
     ``seed`` draws the samples only: the centres are part of the data set (:func:`blob_centres`).
     """
-    from sklearn.datasets import make_blobs
+    from hfa.data.sklearn_numpy import make_blobs  # scikit-learn's make_blobs, the same bits, no 1 s import
 
-    x, y = make_blobs(n_samples=n_samples, centers=blob_centres(n_features), cluster_std=cluster_std, random_state=seed)
+    x, y = make_blobs(n_samples, blob_centres(n_features), cluster_std, seed)
     features = pd.DataFrame(x, columns=[f"x{i}" for i in range(n_features)])
     return Named(features, y.astype(np.int64), default_positive=1)
 

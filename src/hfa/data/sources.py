@@ -10,6 +10,7 @@ import pandas as pd
 
 from hfa.config import DataConfig
 from hfa.data import files, multilabel, named
+from hfa.data.columns import check_copies
 from hfa.data.labels import binarize
 from hfa.errors import HfaError
 
@@ -53,21 +54,26 @@ def load_raw(cfg: DataConfig) -> tuple[pd.DataFrame, np.ndarray]:
     :func:`target_names`. Named data sets come from a cache, so the frame returned is a copy the caller may change.
     """
     kind, key = parse_name(cfg.name)
-    if kind != "file" and cfg.target is not None:
-        raise HfaError(
-            f"data.target={cfg.target!r} only applies to .csv/.parquet files, not to data.name={cfg.name!r}; remove it"
-        )
+    if kind != "file":
+        for field in ("target", "features", "drop", "id"):
+            value = getattr(cfg, field)
+            if value not in (None, []):
+                raise HfaError(
+                    f"data.{field}={value!r} only applies to .csv/.parquet files, not to data.name={cfg.name!r}; "
+                    "remove it"
+                )
     if kind == "mulan":
         features, labels = multilabel.mulan_dataset(key)
         return features.copy(), multilabel.binarize_targets(labels, cfg.positive, what=f"mulan/{key}")
-    if kind == "file" and isinstance(cfg.target, list):
-        features, labels = files.split_targets(files.read_table(key), cfg.target, key)
-        return features.reset_index(drop=True), multilabel.binarize_targets(labels, cfg.positive, what=repr(key))
-    if isinstance(cfg.positive, dict):
+    if isinstance(cfg.positive, dict) and not isinstance(cfg.target, list):
         raise HfaError("data.positive as a mapping (column -> value) applies to a list of targets only; give one value")
     if kind == "file":
-        features, labels = files.split_target(files.read_table(key), cfg.target, key)
-        y = binarize(labels, cfg.positive, what=f"column {cfg.target!r} of {key!r}")
+        features, labels = files.split_targets(files.read_table(key), cfg, key)
+        if isinstance(cfg.target, list):
+            y = multilabel.binarize_targets(labels, cfg.positive, what=repr(key))
+        else:
+            y = binarize(labels[cfg.target], cfg.positive, what=f"column {cfg.target!r} of {key!r}")
+        check_copies(features, labels, y, key)
         return features.reset_index(drop=True), y
 
     if kind == "synthetic":

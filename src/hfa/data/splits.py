@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from hfa.config import DataConfig
 from hfa.data.checks import check_features, check_matrix
+from hfa.data.columns import separating_features
 from hfa.data.imbalance import subsample_to_ratio
 from hfa.data.preprocess import Preprocessing, fit_transform_splits
+from hfa.data.sklearn_numpy import stratified_cut
 from hfa.data.sources import display_name, load_raw, parse_name, target_names
 from hfa.errors import HfaError
 
@@ -85,12 +86,13 @@ def _counts(y: np.ndarray) -> dict[str, Any]:
 def stratified_split(y: np.ndarray, test_size: float, val_size: float, seed: int) -> dict[str, np.ndarray]:
     """Positions of the train/val/test rows; test is cut first, then val from the rest.
 
-    ``val_size`` is a fraction of all rows, so it is rescaled for the second cut. Raises sklearn's
-    ValueError when a class is too small to be stratified.
+    ``val_size`` is a fraction of all rows, so it is rescaled for the second cut. Each cut is scikit-learn's
+    stratified ``train_test_split`` (``hfa.data.sklearn_numpy``: the same rows); a ``ValueError`` when a class is
+    too small to be stratified.
     """
-    rows = np.arange(len(y))
-    rest, test = train_test_split(rows, test_size=test_size, stratify=y, random_state=seed)
-    train, val = train_test_split(rest, test_size=val_size / (1 - test_size), stratify=y[rest], random_state=seed)
+    rest, test = stratified_cut(y, test_size, seed)
+    train, val = stratified_cut(y[rest], val_size / (1 - test_size), seed)
+    train, val = rest[train], rest[val]
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
@@ -106,7 +108,8 @@ def kfold_split(y: np.ndarray, folds: int, fold: int, val_size: float, seed: int
 
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     rest, test = list(splitter.split(np.zeros(len(y)), y))[fold]
-    train, val = train_test_split(rest, test_size=val_size / (1 - 1 / folds), stratify=y[rest], random_state=seed)
+    train, val = stratified_cut(y[rest], val_size / (1 - 1 / folds), seed)
+    train, val = rest[train], rest[val]
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
@@ -264,6 +267,7 @@ def _prepare(key: str, cfg_json: str) -> Splits:
         **({} if cfg.folds is None else {"folds": cfg.folds, "fold": cfg.fold}),
         "n_features": len(names),
         "splits": {s: _counts(ys[s]) for s in SPLIT_NAMES},
+        "separating_features": separating_features(features.iloc[kept[parts["train"]]], ys["train"]),
     }
     splits = Splits(
         x_train=x_train,
@@ -310,6 +314,11 @@ def _prepare_multilabel(cfg: DataConfig, name: str, features: pd.DataFrame, y: n
         "n_features": len(names),
         "labels": labels,
         "splits": {s: {"rows": len(ys[s]), "labels": multilabel.label_counts(ys[s], labels)} for s in SPLIT_NAMES},
+        "separating_features": {
+            label: found
+            for j, label in enumerate(labels)
+            if (found := separating_features(features.iloc[parts["train"]], ys["train"][:, j]))
+        },
     }
     arrays = {"x_train": x_train, "x_val": x_val, "x_test": x_test, **{f"y_{s}": ys[s] for s in SPLIT_NAMES}}
     return Splits(**arrays, feature_names=names, indices=dict(parts), info=info, preprocessing=fitted)
