@@ -290,7 +290,8 @@ def test_collapsed_run_is_flagged_and_undefined_is_not_zero(tmp_path: Path) -> N
     assert np.isnan(precision_score(y, np.zeros_like(y), zero_division=np.nan))  # scikit-learn agrees
     text = render(report, "markdown")
     assert "| accuracy | undef | 0.000±0.000 | 0.000±0.000 | 3 | 3 |" in text
-    assert text.startswith("**synthetic (ratio 10) · test split · fixed rule")  # a constant ratio is in the title
+    # The bottom line first, then the tables; a constant ratio is in the title
+    assert text.startswith("**Bottom line") and "\n**synthetic (ratio 10) · test split · fixed rule" in text
     assert "coll." in text
     csv = pd.read_csv(io.StringIO(render(report, "csv")))
     cell = csv[(csv["table"] == "summary") & (csv["loss"] == "accuracy") & (csv["metric"] == "precision")]
@@ -476,6 +477,7 @@ def test_a_natural_ratio_shared_by_all_rows_is_in_titles_and_csv(tmp_path: Path)
             write_scored_run(tmp_path, f"{name}-{seed}", name, cfg, scored_splits(seed, 0.3), source_ratio=28.1)
     report = build_report(load_runs(tmp_path))
     assert "data.imbalance_ratio" not in report.keys
-    assert render(report, "markdown").startswith("**keel/yeast4 (natural ratio 28.1) · test split")
+    text = render(report, "markdown")
+    assert text.startswith("**Bottom line") and "\n**keel/yeast4 (natural ratio 28.1) · test split" in text
     csv = pd.read_csv(io.StringIO(render(report, "csv")))
     assert set(csv.loc[csv["table"] == "summary", "natural_ratio"]) == {28.1}

@@ -47,7 +47,7 @@ def test_table_shows_both_rules_and_the_tests(sweep: FakeSweep) -> None:
 def test_markdown_to_stdout_and_baseline_none(sweep: FakeSweep) -> None:
     result = invoke(sweep.root, "--format", "markdown", "--baseline", "none", "--rule", "fixed")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("**synthetic · test split · fixed rule")
+    assert result.stdout.startswith("**Bottom line") and "\n**synthetic · test split · fixed rule" in result.stdout
     assert "| loss | ratio | precision | recall | f1 | f2 | runs |" in result.stdout
     assert "Δ" not in result.stdout and "tuned rule" not in result.stdout
 
@@ -74,7 +74,7 @@ def test_table_out_writes_markdown(sweep: FakeSweep, tmp_path: Path) -> None:
     result = invoke(sweep.root, "--out", out)
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    assert text.startswith("**synthetic") and "| Δ | 95% CI | p | Holm | n |" in text
+    assert text.startswith("**Bottom line") and "\n**synthetic" in text and "| Δ | 95% CI | p | Holm | n |" in text
 
 
 def test_by_rules_and_metrics_lists(sweep: FakeSweep) -> None:

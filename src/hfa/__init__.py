@@ -3,10 +3,10 @@
 ``import hfa`` stays light: the API below is imported on first use (PEP 562), so ``hfa.__version__`` or the
 command line's ``--help`` never load torch or scikit-learn.
 
-    hfa.train, hfa.sweep, hfa.report, hfa.load_run, hfa.resolve_config   (hfa.api)
+    hfa.train, hfa.sweep, hfa.tune, hfa.report, hfa.load_run, hfa.resolve_config   (hfa.api)
     hfa.HfaClassifier                                                     (hfa.estimator)
 
-``hfa.sweep`` and ``hfa.report`` name the functions; their modules are imported by name as usual.
+``hfa.sweep``, ``hfa.tune`` and ``hfa.report`` name the functions; their modules are imported by name as usual.
 """
 
 from __future__ import annotations
@@ -31,14 +31,25 @@ _LAZY = {
     "report": "hfa.api",
     "load_run": "hfa.api",
     "resolve_config": "hfa.api",
+    "tune": "hfa.api",
     "Predictor": "hfa.api",
     "HfaClassifier": "hfa.estimator",
 }
 
-__all__ = ["HfaClassifier", "Predictor", "__version__", "load_run", "report", "resolve_config", "sweep", "train"]
+__all__ = [
+    "HfaClassifier",
+    "Predictor",
+    "__version__",
+    "load_run",
+    "report",
+    "resolve_config",
+    "sweep",
+    "train",
+    "tune",
+]
 
 if TYPE_CHECKING:
-    from hfa.api import Predictor, load_run, report, resolve_config, sweep, train
+    from hfa.api import Predictor, load_run, report, resolve_config, sweep, train, tune
     from hfa.estimator import HfaClassifier
 
 

@@ -27,13 +27,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from hfa.runs import RunOutcome
+    from hfa.search import Plan
     from hfa.sweep import RunReport, SweepSummary
     from hfa.training import EpochLog
 
 ConfigLike = Union[str, Path, Mapping[str, Any], Config, None]  # noqa: UP007  (a runtime alias on Python 3.10)
 Overrides = Union[Mapping[str, Any], Iterable[str], None]  # noqa: UP007
 
-__all__ = ["Predictor", "Report", "SweepResult", "load_run", "report", "resolve_config", "sweep", "train"]
+__all__ = ["Predictor", "Report", "SweepResult", "load_run", "report", "resolve_config", "sweep", "train", "tune"]
 
 
 def _items(overrides: Overrides) -> list[str]:
@@ -185,3 +186,40 @@ def report(
     )
     comparison = next(iter(built.comparisons.values()), None)
     return Report(built, built.summaries[rules[0]], comparison)
+
+
+def tune(
+    config: str | Path | None = None,
+    overrides: Overrides = None,
+    *,
+    methods: Sequence[str] = (),
+    budget: int | None = None,
+    out: str | Path = "runs",
+    workers: int = 1,
+    executor: str = "local",
+    on_report: Callable[[RunReport], None] | None = None,
+) -> Any:
+    """``hfa tune``: every method of the config's ``methods:`` tuned with the same budget on validation, the
+    choices retrained on fresh seeds; returns ``hfa.tune.TuneResult`` (choices, the final runs' folder) after
+    writing ``out/<name>/report.md``. Refuses (``HfaError``) what the command refuses, before any training."""
+    from hfa.search import load_plan
+    from hfa.sweep import check_options
+    from hfa.tune import tune as run_tune
+
+    check_options(workers, executor)
+    plan = load_plan(config, _items(overrides), methods, budget)
+    result = run_tune(plan, out, workers, executor, on_report=on_report)
+    tune_report(plan, result)
+    return result
+
+
+def tune_report(plan: Plan, result: Any) -> Path:
+    """``out/<name>/report.md``: the bottom line and tables of the final runs, a row per data set and method."""
+    from hfa import io
+    from hfa.report import build_report, load_runs, render
+
+    if not any(choice.runs for choice in result.choices):
+        return io.write_text(result.root / "report.md", "every trial failed: nothing was chosen\n")
+    by = list(dict.fromkeys(["data.name", *plan.axes, "name"]))
+    built = build_report(load_runs(result.final), by=by, baseline=None)
+    return io.write_text(result.root / "report.md", render(built, "markdown"))

@@ -8,21 +8,11 @@ import pandas as pd
 from hfa.config import DataConfig
 from hfa.data import multilabel, named
 from hfa.data.labels import label_key
+from hfa.data.listing import COLUMNS as LISTING_COLUMNS
 from hfa.data.splits import why_untrainable
 from hfa.errors import HfaError
 
-COLUMNS = [
-    "name",
-    "rows",
-    "features",
-    "positives",
-    "ratio",
-    "positive",
-    "labels",
-    "label_ratios",
-    "untrainable",
-    "untrainable_5fold",
-]
+COLUMNS = list(LISTING_COLUMNS)  # the shipped listing's columns, in its order
 FOLDS = 5  # the k-fold the listing checks: KEEL ships its sets as 5-fold partitions
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from hfa.errors import HfaError
 from hfa.metrics import fbeta_of, tuned_rule_beta
+from hfa.report.bottom import BottomLine, bottom_line
 from hfa.report.collect import (
     AGGREGATE_LABELS,
     DATA_KEY,
@@ -57,6 +58,7 @@ class Report:
     natural_ratios: dict[str, float] = field(default_factory=dict)  # data set -> negatives per positive
     thresholds: dict[str, str] = field(default_factory=dict)  # rule -> how its threshold was chosen
     ratios: dict[str, list[float | None]] = field(default_factory=dict)  # data set -> its ratios, when not a row key
+    bottom: BottomLine | None = None  # the choice per data set on validation, its test estimate, its equals
 
 
 def build_report(
@@ -102,6 +104,10 @@ def build_report(
         thresholds=_threshold_rules(table),
         ratios={} if RATIO_KEY in keys else _ratios(rows[rules[0]]),
     )
+    if split == "test":  # the bottom line chooses on validation and estimates on test
+        report.bottom = bottom_line(table, keys, rules, (tests or _tested_metrics(metrics))[0])
+        # Methods that are not losses (hfa tune's named methods) are ranked here, so the CD diagram shows them.
+        report.rankings = list(report.bottom.rankings) if report.bottom is not None else []
     losses = set(table.loc[table["status"] == "ok", LOSS_KEY])
     if baseline is None or (baseline not in losses and not explicit_baseline):
         return report
@@ -124,7 +130,7 @@ def build_report(
         pairs = [(rule, rule) for rule in shown] + [(rule, tuned) for rule in shown if rule != tuned]
         paired = paired_comparison(rows, keys, report.match, metric, baseline, pairs)
         report.comparisons[metric] = _sorted(paired, keys, baseline, order, extra=["rule", "baseline_rule"])
-    report.rankings = _rankings(rows, keys, report.comparisons, rules, tuned_for)
+    report.rankings = _rankings(rows, keys, report.comparisons, rules, tuned_for) or report.rankings
     return report
 
 

@@ -373,6 +373,8 @@ def _grid(n: int) -> tuple[int, int]:
 
 def learning_figure(runs: Runs, report: Report) -> Figure | None:
     """Validation F1 per epoch (history.csv), mean over the seeds still training, one line per loss."""
+    if LOSS_KEY not in report.keys:  # rows by another key (hfa tune's methods: --by data.name,name): no line per loss
+        return None
     folders = runs.folders()
     cells = _cell_runs(runs, report)
     histories = {}
@@ -427,6 +429,8 @@ def _history_words(column: str, multilabel: bool = False) -> str:
 def pr_figure(runs: Runs, report: Report) -> Figure | None:
     """Precision against recall on the split (curves.csv), mean interpolated precision over seeds per loss,
     with each loss's operating points under the report's rules marked."""
+    if LOSS_KEY not in report.keys:
+        return None
     folders = runs.folders()
     cells = _cell_runs(runs, report)
     recall_grid = np.linspace(0.0, 1.0, 101)

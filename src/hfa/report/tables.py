@@ -147,6 +147,10 @@ def sections(report: Report) -> list[Section]:
     """Every table of the report in reading order: per data set the rules side by side, then the tests."""
     shown_keys = [k for k in report.keys if k != DATA_KEY]
     out: list[Section] = []
+    if report.bottom is not None:  # first: what to use, per data set
+        from hfa.report.bottom_text import bottom_sections
+
+        out += bottom_sections(report.bottom, report.thresholds)
     first = report.summaries[report.rules[0]]
     for data, _ in _groups(report, first):
         for rule in report.rules:
