@@ -104,3 +104,12 @@ def test_run_id_is_stable_and_sensitive():
     assert run_id(a) == run_id(
         load_config(None, ["loss.name=fbeta", "loss.beta=2", "data.imbalance_ratio=20", "seed=3", "train.stack=false"])
     )
+
+
+def test_merge_keys_are_read_and_may_be_overridden() -> None:
+    # The fair KEEL study's config shares its search ranges through `<<: *anchor`; a key written twice is still refused.
+    from hfa.config import YamlDuplicateKeyError, load_yaml
+
+    assert load_yaml("a: &x {p: 1, q: 2}\nb: {<<: *x, q: 3}") == {"a": {"p": 1, "q": 2}, "b": {"p": 1, "q": 3}}
+    with pytest.raises(YamlDuplicateKeyError, match="'q' appears twice"):
+        load_yaml("b: {<<: {p: 1}, q: 2, q: 3}")

@@ -82,8 +82,11 @@ class YamlLoader(yaml.SafeLoader):
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         # A key written twice is a mistake the safe loader hides (the last one wins): refuse it, naming the key.
+        # Keys merged in with ``<<: *anchor`` may be overridden by the mapping's own keys, as YAML allows.
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, list | dict):
                 continue  # unhashable: the constructor reports it
