@@ -125,8 +125,11 @@ def test_unset_column_keys_keep_run_ids_and_resolved_config():
 def test_positive_is_stored_as_written():
     from hfa.config import canonical
 
-    cfg = load_config(None, ["data.name=t.csv", "data.target=y", "data.positive=Yes", "train.stack=yes"])
+    cfg = load_config(None, ["data.name=t.csv", "data.target=y", "data.positive=Yes", "train.stack=true"])
     assert canonical(cfg)["data"]["positive"] == "Yes" and cfg.train.stack is True
+    # Settings are taken as written (strict types): "yes" is text, not a boolean.
+    with pytest.raises(HfaError, match="train.stack"):
+        load_config(None, ["train.stack=yes"])
 
 
 def test_date_columns_by_dtype_and_by_text():
