@@ -27,7 +27,7 @@ from hfa.errors import HfaError
 from hfa.losses import LOSSES, build_loss, loss_label
 from hfa.metrics import curve_points, evaluate, tuned_rules
 from hfa.model import build_model
-from hfa.rundir import RUN_FILES, completed, run_config, run_dir_for, write_run  # noqa: F401  (re-exported)
+from hfa.rundir import RUN_FILES, claim, completed, run_config, run_dir_for, write_run  # noqa: F401  (re-exported)
 from hfa.training import EpochLog, Member, MemberData, Streams, TrainingError, TrainResult, predict_proba, train
 
 
@@ -135,6 +135,9 @@ def _execute_runs(
     splits: Sequence[Splits] | None,
 ) -> list[RunOutcome | HfaError | TrainingError]:
     started, t0 = _now(), time.perf_counter()
+    # Every check has passed: the experiment folders are made and marked as hfa's before the first epoch.
+    for folder in dict.fromkeys(run_dir_for(cfg, out).parent for cfg in cfgs):
+        claim(folder)
     results: dict[int, RunOutcome | HfaError | TrainingError] = {}
     loaded: dict[int, tuple[Splits, float]] = {}
     shared: dict[str, tuple[Splits, float]] = {}  # runs with one data config share one Splits (and its tensors)
