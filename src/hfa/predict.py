@@ -10,6 +10,7 @@ nothing is unpickled: the weights are a state dict read with ``torch.load(..., w
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,8 @@ def load_run(run_dir: str | Path) -> Predictor:
 
     from hfa.model import build_model
 
+    if not isinstance(run_dir, str | os.PathLike):
+        raise HfaError(f"run_dir={run_dir!r:.80} is not allowed; give the path of a run folder")
     run_dir = Path(run_dir)
     info = check_finished(run_dir)
     labels = (info.get("data") or {}).get("labels")
