@@ -134,9 +134,10 @@ def train(
 
     ``mlflow`` (or the config's ``tracking.mlflow``) is an MLflow tracking URI to log the run to.
     """
-    from hfa.preflight import check
+    from hfa.preflight import check, check_arguments
     from hfa.runs import execute_run
 
+    check_arguments(out=out, mlflow=mlflow)
     cfg = resolve_config(config, overrides)
     uri = mlflow or cfg.tracking.mlflow
     check([cfg], out, mlflow=uri)
@@ -173,7 +174,7 @@ def sweep(
     from hfa.results import results_frame, write_results
     from hfa.sweep import execute, expand, result_keys
 
-    check_arguments(force=force)
+    check_arguments(force=force, out=out, mlflow=mlflow)
     _check_callback(on_report, "on_report")
     path, items, config_grid = _split(config, overrides)
     plan = expand(path, items, config_grid + _grid_items(grid))

@@ -270,10 +270,11 @@ def _check_preprocessing(data: Any, path: Path) -> dict[str, Any]:
         File.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or "the file"
+        key = ".".join(str(part) for part in error["loc"])
         shown = "" if isinstance(error.get("input"), dict) else f" holds {shorten(error.get('input'))};"
         message = error["msg"].removeprefix("Value error, ")
-        raise HfaError(f"{path}: {key!r}{shown} {message}; train the run again") from None
+        where = f"{key!r}{shown} " if key else ""
+        raise HfaError(f"{path}: {where}{message}; train the run again") from None
     return data
 
 
