@@ -25,7 +25,7 @@ from hfa.metrics import tuned_rule_beta
 
 NEEDED = ("run.json", "config.yaml", "model.pt", "preprocessing.json")
 EVAL_BATCH = 262_144  # rows per forward pass, as the run's own evaluation (hfa.training.predict_proba)
-BATCH_CELLS = 50_000_000  # model inputs held at once while scoring (400 MB of float64 before the cast)
+BATCH_CELLS = 20_000_000  # model inputs held at once while scoring (160 MB of float64 before the cast)
 THRESHOLD_RULES = ("fixed", "tuned")
 TABLE_SUFFIXES = (".csv", ".parquet")
 
