@@ -17,11 +17,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import hfa
+from helpers_properties import SETTINGS, one_line
 from helpers_runs import config_dict, metrics_frame, write_run
 from hfa import rundir
 from hfa.cli import app
@@ -33,12 +34,6 @@ from hfa.preflight import check_outputs
 from hfa.report import build_report, load_runs
 from hfa.sweep import expand
 
-SETTINGS = settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 runner = CliRunner()
 
 
@@ -54,10 +49,6 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
         else:
             seen[key] = None
     return seen
-
-
-def one_line(message: str) -> bool:
-    return bool(message) and "\n" not in message.strip() and "Traceback" not in message
 
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._-", min_size=1, max_size=12).filter(

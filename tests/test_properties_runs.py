@@ -20,11 +20,12 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import hfa
+from helpers_properties import SETTINGS, one_line
 from helpers_runs import make_sweep
 from hfa import predict as predict_module
 from hfa.cli import app
@@ -34,17 +35,7 @@ from hfa.predict import load_run
 from hfa.report.stats import smallest_p
 from hfa.results import collect_results
 
-SETTINGS = settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 runner = CliRunner()
-
-
-def one_line(message: str) -> bool:
-    return bool(message) and "\n" not in message.strip() and "Traceback" not in message
 
 
 def table(n: int, seed: int = 0) -> pd.DataFrame:

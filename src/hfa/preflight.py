@@ -117,17 +117,25 @@ def check_tracking(uri: Any) -> None:
             port = parts.port or _PORTS[scheme]
         except ValueError:
             raise HfaError(f"--mlflow {clip(uri)}: the port is not a number in 1..65535") from None
-        try:
-            socket.create_connection((parts.hostname, port), timeout=TRACKING_CONNECT_TIMEOUT_S).close()
-        except OSError as exc:
-            reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or type(exc).__name__
+        reason = unreachable(parts.hostname, port, TRACKING_CONNECT_TIMEOUT_S)
+        if reason:
             raise HfaError(
                 f"--mlflow {clip(uri)}: nothing answers at {parts.hostname}:{port} ({reason}; waited at most "
                 f"{TRACKING_CONNECT_TIMEOUT_S:g} s); start the tracking server or pass another URI"
-            ) from None
+            )
     from hfa.tracking import client
 
     client(uri)
+
+
+def unreachable(host: str, port: int, timeout: float) -> str | None:
+    """Why nothing answers at ``host:port`` within ``timeout`` seconds, or None when something does: servers'
+    clients retry for minutes without a word."""
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return "timed out" if isinstance(exc, TimeoutError) else exc.strerror or type(exc).__name__
+    return None
 
 
 def check_outputs(configs: Sequence[Config], out: str | os.PathLike[str]) -> None:
