@@ -275,7 +275,7 @@ def test_an_unreachable_ray_address_gives_up_with_one_line(scheme, tmp_path, no_
 
 
 def test_a_silent_ray_address_gives_up_after_the_stated_time(tmp_path, monkeypatch, no_training):
-    import hfa.executors
+    import hfa.preflight
 
     waited = []
 
@@ -283,7 +283,7 @@ def test_a_silent_ray_address_gives_up_after_the_stated_time(tmp_path, monkeypat
         waited.append(timeout)
         raise TimeoutError("timed out")
 
-    monkeypatch.setattr(hfa.executors.socket, "create_connection", silent)
+    monkeypatch.setattr(hfa.preflight.socket, "create_connection", silent)  # the one reachability check
     args = [
         "sweep",
         "--out",

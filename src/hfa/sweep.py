@@ -71,6 +71,11 @@ def grid_axes(raw_sweep: Any, grid: Iterable[str], pinned: Iterable[str], source
         axes[key] = values
     for key in axes:
         check_key(key, "the sweep grid")
+        if key == "name":
+            raise HfaError(
+                f"'name' cannot be a sweep axis in {source}: the runs of one sweep go to one experiment folder "
+                "(OUT/<name>); set name=... once, or run one sweep per name"
+            )
     for key in pinned:
         axes.pop(key, None)
     return axes
@@ -272,11 +277,12 @@ def execute(
     Every output folder is checked (and created) before any training; then the staging folders that dead
     processes left are removed.
     """
+    from hfa.preflight import check_outputs
+
     check_options(workers, executor, ray_address)
     out = str(out)
+    check_outputs(configs, out)
     for name in {cfg.name for cfg in configs}:
-        ids = [run_dir_for(cfg, out).name for cfg in configs if cfg.name == name]
-        rundir.check_output(Path(out) / name, ids)
         rundir.clean_staging(Path(out) / name)
     todo, done = pending(configs, out, force)
     summary = SweepSummary([RunReport(path, "skipped") for path in done])

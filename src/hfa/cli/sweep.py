@@ -48,6 +48,7 @@ def sweep(
     With --mlflow the sweep is one MLflow run with a child run per run.
     """
     # Imported here so `hfa --help` answers without loading torch and scikit-learn.
+    from hfa.preflight import check
     from hfa.results import write_results
     from hfa.sweep import check_options, execute, expand, result_keys
 
@@ -57,6 +58,7 @@ def sweep(
     name = configs[0].name
     root = out / name
     uri = mlflow or configs[0].tracking.mlflow
+    check(configs, out, mlflow=uri, workers=workers, executor=executor, ray_address=ray_address)
     tracker = None
     if uri:
         from hfa.tracking import SweepTracker

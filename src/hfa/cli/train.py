@@ -56,23 +56,19 @@ def train(
 def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, mlflow: str | None) -> None:
     # Imported here so `hfa --help` answers without loading torch, scikit-learn or pydantic; a bad config is
     # answered before torch and scikit-learn load (seconds).
-    from hfa.config import load_config, run_id
+    from hfa.config import load_config
 
     cfg = load_config(config, overrides)
     from hfa.data import clear_caches
     from hfa.devices import resolve_device
     from hfa.metrics import fbeta_of
-    from hfa.rundir import check_output
+    from hfa.preflight import check
     from hfa.runs import execute_run, load_splits
     from hfa.training import EpochLog, TrainingError
 
     uri = mlflow or cfg.tracking.mlflow
-    if uri:
-        from hfa.tracking import client
-
-        client(uri)  # MLflow missing fails now, not after training
-    # Bad output places, data or device settings fail here, before a progress bar has drawn anything.
-    check_output(out / cfg.name, [run_id(cfg)])
+    # Bad output places, data, tracking or device settings fail here, before a progress bar has drawn anything.
+    check([cfg], out, mlflow=uri)
     resolve_device(cfg.train.device)
     splits = load_splits(cfg)
     # One run in this process: the data caches (the source table, the cached splits: twice the data) would only
