@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 
 OVERRIDES_HELP = "Dotted config overrides, read as YAML values, e.g. train.epochs=5 loss.name=f1 model.hidden=[32,32]."
 CONFIG_HELP = "YAML config file (unknown keys are an error). Without it, the built-in defaults."
-MLFLOW_HELP = "Also log to this MLflow tracking URI, e.g. file:./mlruns (default: tracking.mlflow; needs hfa[mlflow])."
+# The brackets escaped: Rich markup would take [mlflow] for a style and print "needs hfa".
+MLFLOW_HELP = (
+    "Also log to this MLflow tracking URI: sqlite:///mlflow.db for a local store, or http://HOST:PORT "
+    "(default: tracking.mlflow; needs hfa\\[mlflow])."
+)
 
 
 @app.command(
