@@ -22,7 +22,18 @@ from typing import Any, Literal
 import yaml
 
 from hfa import executors, rundir
-from hfa.config import Config, YamlAliasError, check_key, load_yaml, parse_override, resolve, set_dotted, validate
+from hfa.config import (
+    Config,
+    YamlAliasError,
+    canonical,
+    check_key,
+    inapplicable_keys,
+    load_yaml,
+    parse_override,
+    resolve,
+    set_dotted,
+    validate,
+)
 from hfa.errors import HfaError, clip, shorten
 from hfa.rundir import run_dir_for
 from hfa.runs import RunOutcome, execute_runs, record_failure
@@ -86,6 +97,7 @@ class Grid:
     configs: list[Config]
     axes: dict[str, list[Any]]
     points: int
+    same_runs: list[str] = field(default_factory=list)  # lines saying which grid points are one run, and why
 
 
 def expand(config: str | Path | None, overrides: Sequence[str] = (), grid: Sequence[str] = ()) -> Grid:
@@ -112,7 +124,41 @@ def expand(config: str | Path | None, overrides: Sequence[str] = (), grid: Seque
         cfg = validate(point, f"sweep point {where}")
         configs.setdefault(str(run_dir_for(cfg, "")), cfg)
         points += 1
-    return Grid(list(configs.values()), axes, points)
+    return Grid(list(configs.values()), axes, points, same_runs(list(configs.values()), axes, points))
+
+
+def _computation(cfg: Config) -> str:
+    """What a run computes, whatever it is called: ``fbeta`` at ``beta`` 1 is ``f1``, the same loss bit for bit."""
+    resolved = canonical(cfg)
+    loss = resolved["loss"]
+    if loss["name"] == "fbeta" and loss.get("beta") == 1.0:
+        loss["name"] = "f1"
+        loss.pop("beta")
+    return json.dumps(resolved, sort_keys=True, default=str)
+
+
+def same_runs(configs: list[Config], axes: dict[str, list[Any]], points: int) -> list[str]:
+    """Lines for the grid points that are one run: merged (they differ only in keys their run ignores), or trained
+    twice under two names (``fbeta`` at beta 1 beside ``f1``)."""
+    lines = []
+    if points > len(configs):
+        ignored = [key for key in axes if any(key in inapplicable_keys(cfg) for cfg in configs)]
+        lines.append(
+            f"{points - len(configs)} grid points are the same run as another point: they differ only in "
+            f"{', '.join(ignored) or 'keys'} that their run does not use, and train once"
+        )
+    first: dict[str, Config] = {}
+    twins: dict[str, int] = {}
+    for cfg in configs:
+        seen = first.setdefault(_computation(cfg), cfg)
+        if seen is not cfg:
+            twins[seen.loss.name] = twins.get(seen.loss.name, 0) + 1
+    for name, count in twins.items():
+        lines.append(
+            f"{count} grid point{'s are' if count > 1 else ' is'} the same run as loss.name={name} "
+            "(loss.name=fbeta at loss.beta=1 is f1): trained again under another name; set loss.beta or drop one"
+        )
+    return lines
 
 
 def result_keys(axes: dict[str, list[Any]]) -> list[str]:

@@ -64,11 +64,12 @@ def sweep(
         tracker = SweepTracker(uri, root, len(configs), axes)
     if not quiet:
         axes_text = " x ".join(f"{key} ({len(values)})" for key, values in axes.items())
-        same = "" if plan.points == len(configs) else " (points differing only in keys their run ignores are one run)"
         console.print(
-            f"[bold]{name}[/]: {plan.points} grid points = {axes_text}, {len(configs)} distinct runs{same} -> {root}",
+            f"[bold]{name}[/]: {plan.points} grid points = {axes_text}, {len(configs)} distinct runs -> {root}",
             highlight=False,
         )
+        for line in plan.same_runs:
+            console.print(f"[yellow]note:[/] {line}", highlight=False, soft_wrap=True)
 
     counts = {"ok": 0, "failed": 0, "skipped": 0}
     terminal = err_console.is_terminal
