@@ -46,3 +46,24 @@ def test_sweep_says_so_before_training(tmp_path):
     text = " ".join(result.output.split())
     note = text.index("note: 1 grid point is the same run as loss.name=f1")
     assert note < text.index("2 trained")
+
+
+def test_multilabel_train_table_fits_80_columns(tmp_path, monkeypatch):
+    import numpy as np
+    import pandas as pd
+
+    from hfa.cli.app import console
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 3))
+    frame = pd.DataFrame(x, columns=["a", "b", "c"])
+    for j, name in enumerate(["upsell", "refund", "churned"]):
+        frame[name] = (x[:, j] + rng.normal(size=600) > 1).astype(int)
+    frame.to_csv(tmp_path / "ml.csv", index=False)
+    monkeypatch.setattr(console, "_width", 80)
+    args = [f"data.name={tmp_path / 'ml.csv'}", "data.target=[upsell,refund,churned]", "train.epochs=2"]
+    result = runner.invoke(app, ["train", *args, "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    table = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert len(table) == 10 and all(len(line) <= 80 for line in table)
+    assert "…" not in result.stdout and "tuned: hamming loss" in result.stdout
