@@ -265,7 +265,7 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         "name": cfg.name,
         "status": "ok",
         "error": None,
-        "loss_label": loss_label(cfg.loss.name, cfg.loss.model_dump()),
+        "loss_label": loss_label(cfg.loss.name, cfg.loss.model_dump(), whole_lists=True),
         "pos_weight": _resolved_pos_weight(loss_fn),
         "started": run.started,
         "finished": _now(),
@@ -345,7 +345,7 @@ def record_failure(cfg: Config, out: str | Path, error: BaseException) -> Path:
         "name": cfg.name,
         "status": "failed",
         "error": str(error),
-        "loss_label": loss_label(cfg.loss.name, cfg.loss.model_dump()),
+        "loss_label": loss_label(cfg.loss.name, cfg.loss.model_dump(), whole_lists=True),
         "finished": _now(),
         "versions": versions(),
     }

@@ -15,7 +15,7 @@ from hfa.cli.app import app, err_console
 
 # Importing the command modules registers their commands on ``app``.
 # In the order `hfa --help` lists them: the main job first.
-from hfa.cli import train, sweep, tune, report, predict, info  # noqa: E402,F401  isort: skip
+from hfa.cli import train, sweep, tune, report, predict, info, config  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
 

@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 
 OVERRIDES_HELP = "Dotted config overrides, read as YAML values, e.g. train.epochs=5 loss.name=f1 model.hidden=[32,32]."
 CONFIG_HELP = "YAML config file (unknown keys are an error). Without it, the built-in defaults."
-MLFLOW_HELP = "Also log to this MLflow tracking URI, e.g. file:./mlruns (default: tracking.mlflow; needs hfa[mlflow])."
+# The brackets escaped: Rich markup would take [mlflow] for a style and print "needs hfa".
+MLFLOW_HELP = (
+    "Also log to this MLflow tracking URI: sqlite:///mlflow.db for a local store, or http://HOST:PORT "
+    "(default: tracking.mlflow; needs hfa\\[mlflow])."
+)
 
 
 @app.command(
@@ -107,11 +111,12 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, ml
     # F-beta of the beta the loss trains for (f2 for fbeta(beta=2)) beside F1: the number the run optimised.
     trained = [c for c in test.columns if fbeta_of(c) not in (None, 1.0)]
     columns = ["rule", "threshold", "precision", "recall", "f1", *trained, "balanced_accuracy", "roc_auc"]
+    title = f"{info['loss_label']} on {cfg.data.name} — test split"
     if "label" in test.columns:  # multi-label: a row per label and rule, then macro and micro
         test = test[test["rule"] != "mean"]
-        columns = ["rule", "label", *columns[1:], "hamming_loss", "subset_accuracy"]
-    title = f"{info['loss_label']} on {cfg.data.name} — test split"
-    console.print(frame_table(test[columns], title=title))
+        _print_multilabel(test, ["rule", "label", *columns[1:]], title)
+    else:
+        console.print(frame_table(test[columns], title=title))
     _flag_collapsed(test)
     for line in info["warnings"]:
         err_console.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
@@ -123,6 +128,22 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, ml
         highlight=False,
         soft_wrap=True,
     )
+
+
+# Short headers so a row per label fits 80 columns (long ones made Rich cut every number to "0.7…").
+_SHORT = {"threshold": "thr", "precision": "prec", "recall": "rec", "balanced_accuracy": "bal_acc", "roc_auc": "auc"}
+
+
+def _print_multilabel(test: pd.DataFrame, columns: list[str], title: str) -> None:
+    """The per-label table with short headers, then the whole-set metrics of each rule on a line of their own."""
+    console.print(frame_table(test[columns].rename(columns=_SHORT), title=title))
+    whole = test[test["label"] == "macro"]
+    for row in whole.itertuples(index=False):
+        console.print(
+            f"{row.rule}: hamming loss {row.hamming_loss:.3f}, subset accuracy {row.subset_accuracy:.3f}",
+            highlight=False,
+        )
+    console.print("thr threshold, prec precision, rec recall, bal_acc balanced accuracy, auc ROC AUC", highlight=False)
 
 
 def _flag_collapsed(test: pd.DataFrame) -> None:
