@@ -339,9 +339,19 @@ def keel_f1_table() -> str:
     return "\n".join(lines)
 
 
+def report_sections(study: str, title: str) -> str:
+    """The sections of the study's report.md whose bold title matches ``title`` (a regex), notes included."""
+    text = (EXPERIMENTS / study / "report.md").read_text(encoding="utf-8")
+    found = re.findall(rf"\*\*{title}.*?(?=\n\*\*|\n> rows average|\Z)", text, re.S)
+    return "\n".join(part.rstrip("\n") + "\n" for part in found).rstrip("\n")
+
+
 def keel_rankings() -> str:
-    text = (EXPERIMENTS / "keel-benchmark" / "report.md").read_text(encoding="utf-8")
-    return "\n".join(part.rstrip("\n") for part in re.findall(r"\*\*Ranking over .*?(?=\n\*\*|\Z)", text, re.S))
+    return report_sections("keel-benchmark", r"Ranking over ")
+
+
+def paper_summaries() -> str:
+    return report_sections("paper-synthetic", r"[^*\n]* · mean±std over ")
 
 
 def keel_findings() -> str:
@@ -624,6 +634,7 @@ REGIONS: dict[str, Callable[[], str]] = {
     "quickstart-report": quickstart_report,
     "quickstart-wall": _wall("quickstart"),
     "paper-synthetic-tests": paper_tests,
+    "paper-synthetic-summaries": paper_summaries,
     "paper-synthetic-wall": _wall("paper-synthetic"),
     "keel-benchmark-f1": keel_f1_table,
     "keel-benchmark-rankings": keel_rankings,
