@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
