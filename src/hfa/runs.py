@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,12 @@ class RunOutcome:
 
 
 def versions() -> dict[str, str]:
+    return dict(_versions())  # a copy: the caller's run.json may be changed
+
+
+@cache
+def _versions() -> dict[str, str]:
+    # Fixed for the process; platform.platform() alone costs a millisecond, a sweep asks once a run.
     return {
         "hfa": __version__,
         "torch": torch.__version__,
