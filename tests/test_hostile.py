@@ -164,7 +164,7 @@ def frame_with(column_a) -> pd.DataFrame:
         (pd.DataFrame({"a": [np.nan] * 40, "b": [np.nan] * 40, "y": [0, 1] * 20}), ["every feature column", "empty"]),
         (frame_with([1.0] * 39 + [np.inf]), ["'a'", "inf", "row 40", "finite"]),
         (frame_with([1.0] * 20 + [-np.inf] * 20), ["'a'", "-inf", "20 such cells"]),
-        (frame_with([1e308, -1e308] * 20), ["'a'", "1e+308", "at most 1e+30"]),
+        (frame_with([1e308, -1e308, -1e308, 1e308] * 10), ["'a'", "1e+308", "at most 1e+30"]),  # not a copy of y
     ],
 )
 def test_data_that_breaks_after_loading_is_refused(frame, words, tmp_path, monkeypatch):
