@@ -20,10 +20,11 @@ __version__ = "0.1.0"
 
 # MKL (torch's matrix products and its exp, log, tanh, sqrt on CPU) picks its kernels by the CPU it finds, so an
 # AMD and an Intel CPU, or an AVX2 and an AVX-512 one, round differently. Its AVX2 branch runs on every x86 CPU
-# with AVX2 and gives the same bits on all of them. MKL reads this at its first call, not when torch is imported,
-# so setting it here holds for the CLI, for sweep workers (they inherit it) and for a notebook that imported torch
-# first but has not computed with it yet. A value the user set is kept.
-os.environ.setdefault("MKL_CBWR", "AVX2")
+# with AVX2 and gives the same bits on all of them; STRICT also makes a row's product independent of its position
+# and of how many rows come with it (without it, reordering an estimator's rows moved a logit by one ulp). MKL reads
+# this at its first call, not when torch is imported, so setting it here holds for the CLI, for sweep workers (they
+# inherit it) and for a notebook that imported torch first but has not computed with it yet. A user's value is kept.
+os.environ.setdefault("MKL_CBWR", "AVX2,STRICT")
 
 _LAZY = {
     "train": "hfa.api",
