@@ -112,12 +112,12 @@ def sync(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def timed(fn: Callable[[], object], device: torch.device) -> float:
+def timed(fn: Callable[[], object], device: torch.device, clock: Callable[[], float] = time.perf_counter) -> float:
     sync(device)
-    start = time.perf_counter()
+    start = clock()
     fn()
     sync(device)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def calls_for(fn: Callable[[], object], device: torch.device, budget_s: float) -> int:
@@ -159,7 +159,7 @@ def compare(
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def matmul_throughput(device: torch.device, seconds: float = 1.0) -> float:
+def matmul_throughput(device: torch.device, seconds: float = 1.0, clock: str = "wall") -> float:
     """Median float32 FLOP/s of square matrix products on ``device``: the arithmetic limit each case is set against.
 
     4096 x 4096 products (1024 x 1024 on CPU, where one takes ~10-50 ms): large enough that the product runs at the BLAS
@@ -167,9 +167,11 @@ def matmul_throughput(device: torch.device, seconds: float = 1.0) -> float:
     """
     n = 1024 if device.type == "cpu" else 4096
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    one = max(timed(lambda: a @ b, device), 1e-6)  # also the warm-up
+    # --clock cpu: this process's CPU seconds (on CPU only: a GPU's time is not this process's CPU time).
+    timer = time.process_time if clock == "cpu" and device.type == "cpu" else time.perf_counter
+    one = max(timed(lambda: a @ b, device, timer), 1e-6)  # also the warm-up
     calls = max(1, int(seconds / 5 / one))
-    samples = [timed(lambda: [a @ b for _ in range(calls)], device) / calls for _ in range(5)]
+    samples = [timed(lambda: [a @ b for _ in range(calls)], device, timer) / calls for _ in range(5)]
     return 2 * n**3 / statistics.median(samples)
 
 

@@ -125,7 +125,7 @@ def main(argv: list[str]) -> int:
         # Piped into a file or CI log: Rich would wrap at 80 columns and split every cell over lines.
         console = Console(width=140)
     with console.status("measuring the device's matmul throughput"):
-        flops = matmul_throughput(device)
+        flops = matmul_throughput(device, clock=args.clock)
     settings = Settings(device=device, quick=args.quick, threads=args.threads, matmul_flops=flops, clock=args.clock)
     env = environment(settings)
     env["matmul_flop_per_s"] = round(flops)
