@@ -165,7 +165,7 @@ def load_run(run_dir: str | Path) -> Predictor:
     """A finished run folder as a ``Predictor`` (on the CPU); a folder that is not one is a one-line HfaError."""
     import torch
 
-    from hfa.model import build_model
+    from hfa.baselines import load_model
 
     run_dir = Path(run_dir)
     info = check_finished(run_dir)
@@ -174,13 +174,12 @@ def load_run(run_dir: str | Path) -> Predictor:
     preprocessing = Preprocessing.from_dict(
         _read_json(run_dir / "preprocessing.json"), str(run_dir / "preprocessing.json")
     )
-    model = build_model(preprocessing.n_features, config.model, out_features=len(labels) if labels else 1)
     try:
         state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
+        # An MLP, or a baseline's tensors (logistic, gbdt), as config.yaml's model.name says.
+        model = load_model(config.model, preprocessing.n_features, len(labels) if labels else 1, state)
     except Exception as error:  # torch raises several types for a corrupt or mismatched file
         raise HfaError(f"cannot load {run_dir / 'model.pt'}: {_one_line(error)}") from None
-    model.eval()
     return Predictor(run_dir, config, preprocessing, model, info)
 
 

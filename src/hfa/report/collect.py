@@ -36,6 +36,7 @@ ADDITIVE_KEYS = ("eval.tune_betas",)
 DATA_KEY = "data.name"
 RATIO_KEY = "data.imbalance_ratio"
 LOSS_KEY = "loss"
+MODEL_KEY = "model.name"
 # Multi-label runs have one results row per label (and macro / micro rows, their averages): the label is a row
 # key that is never pooled, and a run's partner is the baseline run's row of the same label.
 LABEL_KEY = "label"
@@ -175,9 +176,10 @@ def row_keys(df: pd.DataFrame) -> list[str]:
 
 
 def _redundant(runs: pd.DataFrame, key: str) -> bool:
-    owner = {"loss.": LOSS_KEY, "data.": DATA_KEY}.get(key[:5])
+    # A model's or training setting is redundant where the model decides it (model.hidden: MLPs only).
+    owner = {"loss.": LOSS_KEY, "data.": DATA_KEY, "model": MODEL_KEY, "train": MODEL_KEY}.get(key[:5])
     # The ratio is what a reader looks for first: shown whenever it varies, even if each data set has one.
-    if owner is None or key in (DATA_KEY, RATIO_KEY) or owner not in runs.columns:
+    if owner is None or key in (DATA_KEY, RATIO_KEY, MODEL_KEY) or owner not in runs.columns:
         return False
     return bool((runs.groupby(owner, dropna=False)[key].nunique(dropna=False) <= 1).all())
 
