@@ -208,3 +208,21 @@ def test_a_sweep_crossing_mlp_logistic_and_gbdt_is_reported(tmp_path):
     rows = pd.read_csv(io.StringIO(report.stdout))
     assert set(rows["model.name"]) == {"mlp", "logistic", "gbdt"}
     assert "model.hidden" not in rows.columns  # decided by the model: no row of its own
+
+
+def test_a_sweeps_methods_set_several_keys_at_once(tmp_path):
+    grid = expand("configs/baselines-keel.yaml")
+    assert len(grid.configs) == grid.points == 4 * 4 * 3  # methods x data sets x seeds
+    made = {(c.model.name, c.loss.name) for c in grid.configs}
+    assert made == {("mlp", "bce"), ("mlp", "f1"), ("logistic", "wbce"), ("gbdt", "wbce")}
+    assert grid.axes["loss.name"] == ["bce", "f1", "wbce", "wbce"] and "data.name" in grid.axes
+    path = tmp_path / "c.yaml"
+    for block, message in [
+        ("methods: {a: {loss.name: f1}}\nsweep: {loss.name: [bce]}", "method a sets 'loss.name', which the sweep"),
+        ("methods: {a: {loss.name: f1, search: {train.lr: {low: 0.1, high: 1}}}}", "does not tune"),
+        ("methods: {a: {model.name: gbdt, loss.name: f1}}", "model.name=gbdt takes loss bce"),
+        ("methods: {a: {model.nme: gbdt}}", "unknown key 'model.nme'"),
+    ]:
+        path.write_text(block)
+        with pytest.raises(HfaError, match=message):
+            expand(path)

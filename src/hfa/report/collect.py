@@ -185,9 +185,12 @@ def _redundant(runs: pd.DataFrame, key: str) -> bool:
 
 
 def match_keys(df: pd.DataFrame) -> list[str]:
-    """What a run and its baseline partner must share: every varying key but the loss's own (``loss.*``)."""
+    """What a run and its baseline partner must share: every varying key but the loss's own (``loss.*``), and
+    but the model's where models differ (a gbdt run pairs with the BCE MLP of its seed)."""
     ok = run_table(df[df["status"] == "ok"])
     keys = [k for k in varying_keys(ok) if not k.startswith("loss.") and k not in ADDITIVE_KEYS]
+    if MODEL_KEY in keys:
+        keys = [k for k in keys if k != MODEL_KEY and not (k[:5] in ("model", "train") and _redundant(ok, k))]
     if "name" in ok.columns and ok["name"].nunique(dropna=False) > 1:
         keys.append("name")
     return with_label(df, keys)
