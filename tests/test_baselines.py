@@ -23,25 +23,9 @@ from hfa.errors import HfaError
 from hfa.metrics import evaluate
 from hfa.predict import load_run
 from hfa.sweep import expand
+from test_predict import mixed_table  # numbers with gaps (imputed), text categories (one-hot), booleans, an id
 
 runner = CliRunner()
-
-
-def table(rows: int = 500, seed: int = 0) -> pd.DataFrame:
-    """Numbers with gaps (imputed), a text category (one-hot) and an id, about one positive in six."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(
-        {
-            "id": np.arange(rows),
-            "a": rng.normal(0, 1, rows),
-            "b": rng.normal(5, 2, rows),
-            "city": rng.choice(["north", "south", "east"], rows),
-        }
-    )
-    score = frame["a"] + (frame["b"] - 5) / 2 + (frame["city"] == "north") + rng.normal(0, 1, rows)
-    frame.loc[rng.random(rows) < 0.1, "b"] = np.nan
-    frame["label"] = (score > 1.5).astype(int)
-    return frame
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +33,8 @@ def trained(tmp_path_factory):
     """A logistic and a gbdt run on one CSV table, through `hfa train`."""
     root = tmp_path_factory.mktemp("baselines")
     path = root / "table.csv"
-    table().to_csv(path, index=False)
-    common = [f"data.name={path}", "data.target=label", "data.positive=1", "data.id=id", "name=base", "seed=3"]
+    mixed_table().to_csv(path, index=False)
+    common = [f"data.name={path}", "data.target=label", "data.positive=yes", "data.id=id", "name=base", "seed=3"]
     runs = {}
     for model, extra in (("logistic", ["model.C=0.5"]), ("gbdt", ["model.max_iter=40", "model.min_samples_leaf=5"])):
         overrides = [*common, f"model.name={model}", "loss.name=wbce", *extra]
@@ -159,7 +143,7 @@ def test_hfa_predict_scores_a_gbdt_and_a_logistic_run(trained, tmp_path):
         assert list(scored.columns) == ["id", "score", "label"] and (scored["id"] == rows["id"]).all()
         cut = json.loads((run_dir / "run.json").read_text())["thresholds"]["tuned"]
         assert ((scored["score"] >= cut).astype(int) == scored["label"]).all()
-        assert roc_auc_score(rows["label"], scored["score"]) > 0.75
+        assert roc_auc_score(rows["label"] == "yes", scored["score"]) > 0.7
 
 
 @pytest.mark.parametrize(

@@ -184,13 +184,17 @@ def _redundant(runs: pd.DataFrame, key: str) -> bool:
     return bool((runs.groupby(owner, dropna=False)[key].nunique(dropna=False) <= 1).all())
 
 
-def match_keys(df: pd.DataFrame) -> list[str]:
-    """What a run and its baseline partner must share: every varying key but the loss's own (``loss.*``), and
-    but the model's where models differ (a gbdt run pairs with the BCE MLP of its seed)."""
+def match_keys(df: pd.DataFrame, baseline: str | None = None) -> list[str]:
+    """What a run and its baseline partner must share: every varying key but the loss's own (``loss.*``) and those
+    the model decides; and the model itself unless the baseline loss's runs are one model's (then a gbdt run pairs
+    with the BCE MLP of its seed)."""
     ok = run_table(df[df["status"] == "ok"])
     keys = [k for k in varying_keys(ok) if not k.startswith("loss.") and k not in ADDITIVE_KEYS]
     if MODEL_KEY in keys:
-        keys = [k for k in keys if k != MODEL_KEY and not (k[:5] in ("model", "train") and _redundant(ok, k))]
+        partners = ok if baseline is None else ok[ok[LOSS_KEY] == baseline]
+        across_models = bool((partners.groupby(LOSS_KEY, dropna=False)[MODEL_KEY].nunique(dropna=False) <= 1).all())
+        keys = [k for k in keys if not (k[:5] in ("model", "train") and _redundant(ok, k))]
+        keys = [k for k in keys if k != MODEL_KEY or not across_models]
     if "name" in ok.columns and ok["name"].nunique(dropna=False) > 1:
         keys.append("name")
     return with_label(df, keys)
