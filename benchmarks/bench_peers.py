@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from bench_training import N_FEATURES
-from common import Row, Settings, fmt_count
+from common import Row, Settings, fmt_count, seconds_row
 from peers import LOADER_SCRIPT, MLP_SCRIPT, SKORCH_SCRIPT, hfa_command, median, run_info, run_process, script
 
 EPOCHS, HIDDEN, VAL_SHARE, TRAIN_SHARE = 10, (64, 64), 0.2, 0.6
@@ -53,26 +53,14 @@ def _hfa_argv(n: int, out: Path) -> list[str]:
     return [*hfa_command(), "train", "--quiet", "--out", str(out), *overrides]
 
 
-def _time_row(case: str, n: int, hfa: float, peer: float, target: float | None, note: str, repeats: int) -> Row:
-    ratio = peer / hfa
-    return Row(
-        case=case,
-        size=f"{fmt_count(n)} x {N_FEATURES}, {EPOCHS} ep, 64-64",
-        hfa=f"{hfa:.2f} s",
-        baseline=f"{peer:.2f} s",
-        ratio=ratio,
-        target="reference" if target is None else f">= {target:g}x",
-        met=None if target is None else ratio >= target,
-        hfa_value=hfa,
-        baseline_value=peer,
-        unit="s wall, fresh process",
-        repeats=repeats,
-        note=note,
-    )
+def _time_row(
+    case: str, n: int, hfa: float, peer: float, target: float | None, note: str, repeats: int, clock: str
+) -> Row:
+    size = f"{fmt_count(n)} x {N_FEATURES}, {EPOCHS} ep, 64-64"
+    return seconds_row(case, size, hfa, peer, target, f"s {clock}, fresh process", note, repeats)
 
 
 def run(settings: Settings) -> list[Row]:
-    threads = settings.threads
     repeats = 1 if settings.quick else 3
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="hfa-peers-") as tmp:
@@ -85,11 +73,11 @@ def run(settings: Settings) -> list[Row]:
         train_s: dict[int, float] = {}
         for i in range(repeats):
             out = scratch / f"small{i}"
-            times["hfa"].append(run_process(_hfa_argv(SMALL, out), threads).seconds)
+            times["hfa"].append(run_process(_hfa_argv(SMALL, out), settings).seconds)
             train_s[SMALL] = run_info(out)["timings"]["train_s"]  # the last repetition's
-            times["mlp"].append(run_process([sys.executable, str(mlp), *peer_args], threads).seconds)
-            times["loader"].append(run_process([sys.executable, str(loader), *peer_args], threads).seconds)
-            times["skorch"].append(run_process([sys.executable, str(skorch), *peer_args], threads).seconds)
+            times["mlp"].append(run_process([sys.executable, str(mlp), *peer_args], settings).seconds)
+            times["loader"].append(run_process([sys.executable, str(loader), *peer_args], settings).seconds)
+            times["skorch"].append(run_process([sys.executable, str(skorch), *peer_args], settings).seconds)
         hfa_small = median(times["hfa"])
         rows.append(
             _time_row(
@@ -100,12 +88,13 @@ def run(settings: Settings) -> list[Row]:
                 SPEED_TARGETS[SMALL],
                 "hfa train vs scikit-learn MLPClassifier (64-64, adam, batch 256, same epochs), same rows",
                 repeats,
+                settings.clock,
             )
         )
         large_out = scratch / "large"
-        hfa_large = run_process(_hfa_argv(LARGE, large_out), threads)
+        hfa_large = run_process(_hfa_argv(LARGE, large_out), settings)
         train_s[LARGE] = run_info(large_out)["timings"]["train_s"]
-        mlp_large = run_process([sys.executable, str(mlp), str(LARGE), str(N_FEATURES), str(EPOCHS)], threads)
+        mlp_large = run_process([sys.executable, str(mlp), str(LARGE), str(N_FEATURES), str(EPOCHS)], settings)
         rows.append(
             _time_row(
                 "train vs MLPClassifier",
@@ -115,6 +104,7 @@ def run(settings: Settings) -> list[Row]:
                 SPEED_TARGETS[LARGE],
                 "as at 100k; one repetition",
                 1,
+                settings.clock,
             )
         )
         memory = hfa_large.peak_bytes / mlp_large.peak_bytes
@@ -178,5 +168,5 @@ def run(settings: Settings) -> list[Row]:
             ("skorch", "train vs skorch", "skorch NeuralNetBinaryClassifier with a predefined validation split"),
         ):
             note = f"hfa train vs {what}, same MLP, Adam, batch, epochs, a validation loss per epoch"
-            rows.append(_time_row(case, SMALL, hfa_small, median(times[key]), None, note, repeats))
+            rows.append(_time_row(case, SMALL, hfa_small, median(times[key]), None, note, repeats, settings.clock))
     return rows

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import Row, Settings
+from common import Row, Settings, seconds_row
 from peers import PEER_DATA, TORCH_MODEL, hfa_command, run_process, script
 
 LOSSES, SEEDS = ("bce", "wbce", "f1"), tuple(range(10))
@@ -65,46 +65,40 @@ for seed in range(10):
 
 
 def run(settings: Settings) -> list[Row]:
-    threads = settings.threads
     every = 10 if settings.quick else 6
     with tempfile.TemporaryDirectory(prefix="hfa-sweep30-") as tmp:
         scratch = Path(tmp)
         config = script(scratch, "sweep30.yaml", CONFIG)
         peer = script(scratch, "skorch_sweep.py", SKORCH_SWEEP)
         swept = run_process(
-            [*hfa_command(), "sweep", "--config", str(config), "--out", str(scratch / "sweep")], threads
+            [*hfa_command(), "sweep", "--config", str(config), "--out", str(scratch / "sweep")], settings
         )
-        skorch = run_process([sys.executable, str(peer)], threads)
+        skorch = run_process([sys.executable, str(peer)], settings)
         points = [(loss, seed) for loss in LOSSES for seed in SEEDS][::every]
         looped = 0.0
         for i, (loss, seed) in enumerate(points):
             argv = [*hfa_command(), "train", "--quiet", "--config", str(config), "--out", str(scratch / f"loop{i}")]
-            looped += run_process([*argv, f"loss.name={loss}", f"seed={seed}"], threads).seconds
+            looped += run_process([*argv, f"loss.name={loss}", f"seed={seed}"], settings).seconds
     loop_30 = looped / len(points) * len(LOSSES) * len(SEEDS)
-    rows = []
-    for case, peer_s, target, note in (
-        ("sweep of 30 vs skorch", skorch.seconds, SKORCH_TARGET, "30 skorch fits in one process"),
-        (
+    size, unit = "3 losses x 10 seeds, 10k x 2", f"s {settings.clock} for the 30 runs, fresh processes"
+    loop_note = f"a shell loop of hfa train: {len(points)} of the 30 runs timed, {looped / len(points):.2f} s each"
+    return [
+        seconds_row(
+            "sweep of 30 vs skorch",
+            size,
+            swept.seconds,
+            skorch.seconds,
+            SKORCH_TARGET,
+            unit,
+            "hfa sweep (one process, stacked) vs 30 skorch fits in one process",
+        ),
+        seconds_row(
             "sweep of 30 vs hfa train loop",
+            size,
+            swept.seconds,
             loop_30,
             LOOP_TARGET,
-            f"a shell loop of hfa train: {len(points)} of the 30 runs timed, {looped / len(points):.2f} s each",
+            unit,
+            f"hfa sweep (one process, stacked) vs {loop_note}",
         ),
-    ):
-        ratio = peer_s / swept.seconds
-        rows.append(
-            Row(
-                case=case,
-                size="3 losses x 10 seeds, 10k x 2",
-                hfa=f"{swept.seconds:.1f} s",
-                baseline=f"{peer_s:.1f} s",
-                ratio=ratio,
-                target=f">= {target:g}x",
-                met=ratio >= target,
-                hfa_value=swept.seconds,
-                baseline_value=peer_s,
-                unit="s wall for the 30 runs, fresh processes",
-                note=f"hfa sweep (one process, stacked) vs {note}",
-            )
-        )
-    return rows
+    ]

@@ -27,6 +27,13 @@ class Settings:
     threads: int | None = None
     matmul_flops: float | None = None
     """The device's measured float32 matmul throughput (FLOP/s, :func:`matmul_throughput`), if measured."""
+    clock: str = "wall"
+    """How issue 24's cases time a side: ``wall`` seconds, or ``cpu`` seconds (user + system) where other work on a
+    shared machine stretches wall times unevenly."""
+
+    def elapsed(self) -> float:
+        """A reading of this run's clock (differences are the seconds a case reports)."""
+        return time.perf_counter() if self.clock == "wall" else time.process_time()
 
     @property
     def repeats(self) -> int:
@@ -50,6 +57,28 @@ class Row:
     note: str = ""
     repeats: int = 1
     extra: dict[str, float] = field(default_factory=dict)
+
+
+def seconds_row(
+    case: str, size: str, hfa_s: float, peer_s: float, target: float | None, unit: str, note: str, repeats: int = 1
+) -> Row:
+    """A row comparing two wall times (lower is better): the ratio is the peer's time over hfa's; no target: a
+    reference row."""
+    ratio = peer_s / hfa_s
+    return Row(
+        case=case,
+        size=size,
+        hfa=f"{hfa_s:.2f} s",
+        baseline=f"{peer_s:.2f} s",
+        ratio=ratio,
+        target="reference" if target is None else f">= {target:g}x",
+        met=None if target is None else ratio >= target,
+        hfa_value=hfa_s,
+        baseline_value=peer_s,
+        unit=unit,
+        repeats=repeats,
+        note=note,
+    )
 
 
 def rate_row(case: str, size: str, hfa_rate: float, baseline_rate: float, unit: str, target: float, **rest) -> Row:
@@ -244,6 +273,7 @@ def environment(settings: Settings) -> dict[str, object]:
         "torch_threads": torch.get_num_threads(),
         "load_avg_1m": round(load, 2),
         "quick": settings.quick,
+        "clock": settings.clock,
     }
 
 

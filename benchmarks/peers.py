@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import HERE
+from common import HERE, Settings
 
 ROOT = HERE.parent
 
@@ -73,16 +73,22 @@ def mlp(n_features, hidden):
     return nn.Sequential(*layers, nn.Linear(width, 1), nn.Flatten(0))
 """
 
-LOADER_SCRIPT = (
+TORCH_RUN = (
     PEER_DATA
     + TORCH_MODEL
+    + """
+n_samples, n_features, epochs = (int(a) for a in sys.argv[1:4])
+torch.manual_seed(0)
+(x_train, y_train), (x_val, y_val), (x_test, y_test) = hfa_data(n_samples, n_features, 0)
+"""
+)
+
+LOADER_SCRIPT = (
+    TORCH_RUN
     + """
 from sklearn.metrics import f1_score
 from torch.utils.data import DataLoader, TensorDataset
 
-n_samples, n_features, epochs = (int(a) for a in sys.argv[1:4])
-torch.manual_seed(0)
-(x_train, y_train), (x_val, y_val), (x_test, y_test) = hfa_data(n_samples, n_features, 0)
 tensor = lambda a: torch.as_tensor(a, dtype=torch.float32)
 x_val, y_val, x_test = tensor(x_val), tensor(y_val), tensor(x_test)
 model = mlp(n_features, [64, 64])
@@ -105,16 +111,12 @@ with torch.no_grad():
 )
 
 SKORCH_SCRIPT = (
-    PEER_DATA
-    + TORCH_MODEL
+    TORCH_RUN
     + """
 from skorch import NeuralNetBinaryClassifier
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-n_samples, n_features, epochs = (int(a) for a in sys.argv[1:4])
-torch.manual_seed(0)
-(x_train, y_train), (x_val, y_val), (x_test, y_test) = hfa_data(n_samples, n_features, 0)
 net = NeuralNetBinaryClassifier(
     mlp(n_features, [64, 64]), max_epochs=epochs, lr=1e-3, batch_size=256, optimizer=torch.optim.Adam,
     iterator_train__shuffle=True, train_split=predefined_split(Dataset(x_val, y_val.astype(np.float32))), verbose=0,
@@ -144,20 +146,21 @@ def child_env(threads: int | None) -> dict[str, str]:
     return env
 
 
-def run_process(argv: list[str], threads: int | None, cwd: Path = ROOT) -> Process:
-    """Wall time and peak resident memory (the child's own ``ru_maxrss``, from ``wait4``) of one fresh process."""
+def run_process(argv: list[str], settings: Settings, cwd: Path = ROOT) -> Process:
+    """Seconds (wall, or user + system with ``--clock cpu``) and peak resident memory (the child's own
+    ``ru_maxrss``, from ``wait4``) of one fresh process."""
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        child = subprocess.Popen(argv, cwd=cwd, env=child_env(threads), stdout=subprocess.DEVNULL, stderr=err)
+        child = subprocess.Popen(argv, cwd=cwd, env=child_env(settings.threads), stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - start
+        wall = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
             err.seek(0)
             tail = err.read().decode(errors="replace").strip()[-400:]
             raise RuntimeError(f"{' '.join(argv[:4])} failed ({child.returncode}): {tail}")
     peak = usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
-    return Process(seconds, peak)
+    return Process(wall if settings.clock == "wall" else usage.ru_utime + usage.ru_stime, peak)
 
 
 def script(folder: Path, name: str, text: str) -> Path:

@@ -125,8 +125,11 @@ def test_unset_column_keys_keep_run_ids_and_resolved_config():
 def test_positive_is_stored_as_written():
     from hfa.config import canonical
 
-    cfg = load_config(None, ["data.name=t.csv", "data.target=y", "data.positive=Yes", "train.stack=yes"])
+    cfg = load_config(None, ["data.name=t.csv", "data.target=y", "data.positive=Yes", "train.stack=true"])
     assert canonical(cfg)["data"]["positive"] == "Yes" and cfg.train.stack is True
+    # Settings are taken as written (strict types): "yes" is text, not a boolean.
+    with pytest.raises(HfaError, match="train.stack"):
+        load_config(None, ["train.stack=yes"])
 
 
 def test_date_columns_by_dtype_and_by_text():
@@ -164,7 +167,7 @@ def test_a_duplicated_header_is_refused(tmp_path):
     path = tmp_path / "dup.csv"
     rows = ["1.0,0,0", "2.0,1,1", "3.0,0,0", "0.5,1,1"] * 20
     path.write_text("x,y,y\n" + "\n".join(rows) + "\n")
-    with pytest.raises(HfaError, match="'y.1' .* target column 'y'"):
+    with pytest.raises(HfaError, match="'y.1' \\(the file's second column headed 'y'\\) .* target column 'y'"):
         load_raw(DataConfig(name=str(path), target="y"))
 
 
@@ -260,3 +263,35 @@ def test_a_failed_multilabel_check_creates_nothing(tmp_path):
     assert result.exit_code == 2, result.output
     assert "move it from data.target to data.drop" in " ".join(result.output.split())
     assert not out.exists()
+
+
+def test_an_id_column_passes_through_predict_and_scores_are_named_honestly(tmp_path):
+    from hfa.predict import load_run
+
+    frame = churn_table(rows=300)
+    path = write(frame, tmp_path / "t.csv")
+    args = [
+        "train",
+        "name=p",
+        f"data.name={path}",
+        "data.target=churn",
+        "data.positive=yes",
+        "data.id=customer_id",
+        "data.drop=[signup,upsell,refund]",
+        "train.epochs=2",
+        "--out",
+        str(tmp_path / "runs"),
+        "--quiet",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    run_dir = result.stdout.strip()
+    out = tmp_path / "scored.csv"
+    scored_cli = CliRunner().invoke(app, ["predict", run_dir, path, "--out", str(out)])
+    assert scored_cli.exit_code == 0, scored_cli.output
+    scored = pd.read_csv(out)
+    assert list(scored.columns) == ["customer_id", "score", "label"]  # the id without --id; not a probability
+    assert scored["customer_id"].tolist() == frame["customer_id"].tolist()
+    predictor = load_run(run_dir)
+    assert predictor.feature_columns == ["spend", "visits", "plan"] and not predictor.calibrated
+    np.testing.assert_allclose(scored["score"], predictor.predict_proba(frame), rtol=1e-6)

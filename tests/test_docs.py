@@ -10,6 +10,7 @@ executed as they stand.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import re
 import shlex
 import shutil
@@ -121,3 +122,34 @@ def test_the_docs_name_no_path_outside_the_repository():
         for target in re.findall(r"\]\(([^)#]+)\)", text):
             if "://" not in target:
                 assert (ROOT / doc).parent.joinpath(target).exists(), f"{doc} links to {target}"
+
+
+def _docs_numbers():
+    spec = importlib.util.spec_from_file_location("docs_numbers", ROOT / "scripts" / "docs_numbers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_quoted_numbers_are_the_report_files_numbers():
+    """Every marked region of README.md and docs/ is what scripts/docs_numbers.py makes of the shipped report
+    files (and of what `hfa train --config configs/quickstart.yaml` prints today, its seconds aside), and every
+    other number a study page quotes is in a report file of its study."""
+    numbers = _docs_numbers()
+    assert numbers.drift() == [], "run scripts/docs_numbers.py"
+    assert numbers.unquoted() == []
+
+
+def test_the_docs_check_fails_on_a_wrong_number():
+    numbers = _docs_numbers()
+    page = (ROOT / "docs" / "experiments" / "quickstart.md").read_text(encoding="utf-8")
+    region = next(m.group(0) for m in numbers.REGION.finditer(page) if m.group(2) == "quickstart-findings")
+    quoted = re.search(r"Friedman p = (0\.\d{3})", region).group(1)
+    wrong = region.replace(f"Friedman p = {quoted}", "Friedman p = 0.999", 1)
+    assert numbers.fill(region, "quickstart.md") == region
+    assert numbers.fill(wrong, "quickstart.md") == region  # regenerating restores the report's number
+    said = numbers.table("quickstart").query("table == 'summary'")["mean"].iloc[0]
+    assert numbers.unquoted_in(f"F1 rose to {said:.3f}.", ("quickstart",)) == []
+    assert numbers.unquoted_in("F1 rose to 0.9991.", ("quickstart",)) == []  # not a quoted 2-3 decimal number
+    assert numbers.unquoted_in("F1 rose by 9.876 on every ratio.", ("quickstart",)) == ["9.876"]

@@ -30,7 +30,8 @@ def test_untrainable_sets_are_marked_with_why():
     assert result.exit_code == 0
     assert "keel/german: 1 positive cannot be split in three" in result.stdout
     row = next(line for line in result.stdout.splitlines() if line.startswith(" keel/german "))
-    assert row.split()[-1] == "x"
+    assert row.split()[-1] == "no"
+    assert "trains" in result.stdout.splitlines()[2] + result.stdout.splitlines()[3]
     table = list_datasets().set_index("name")
     assert table.loc["keel/glass5", "untrainable"] == "2 positives in val, 5 needed"
     assert table.loc["keel/yeast4", "untrainable"] == ""

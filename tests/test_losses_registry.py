@@ -150,3 +150,18 @@ def test_loss_modules_follow_module_moves(name):
     assert loss.state_dict() == {}  # the threshold grid is a non-persistent buffer: no keys in checkpoints
     if isinstance(loss, MetricLoss):
         assert loss.thresholds.dtype == torch.float64
+
+
+@pytest.mark.parametrize(
+    ("value", "short", "whole"),
+    [
+        ([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], "[0.1…0.8]#", "[0.1..0.8 by 0.1]"),
+        ([1.5, 2.0, 3.0, 7.0, 12.25], "[1.5…12.25]#", "[1.5,2,3,7,12.25]"),
+        ([1.0, 2.0, 3.0], "[1,2,3]", "[1,2,3]"),
+    ],
+)
+def test_long_lists_read_whole_in_report_labels_and_short_in_run_ids(value, short, whole):
+    key = "thresholds" if value[0] < 1 else "pos_weight"
+    name = "f1" if key == "thresholds" else "wbce"
+    assert loss_label(name, {key: value}).startswith(f"{name}({key}={short}")
+    assert loss_label(name, {key: value}, whole_lists=True) == f"{name}({key}={whole})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from types import SimpleNamespace
 
@@ -73,3 +74,54 @@ def test_a_logged_run_prints_a_line_every_few_epochs(config, tmp_path):
     assert epochs == [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
     quiet = runner.invoke(app, ["train", "-c", str(config), "--out", str(tmp_path / "runs"), "-q"])
     assert quiet.exit_code == 0 and "epoch" not in quiet.output
+
+
+def _log(epoch, best):
+    return SimpleNamespace(epoch=epoch, best=best)
+
+
+def test_epoch_budget_expected_epochs_by_hand():
+    from hfa.cli.progress import EpochBudget
+
+    budget = EpochBudget({"a": (100, 10), "b": (100, 10), "c": (100, 10)})
+    assert budget.left() is None and budget.estimate() == "left ?"
+    for epoch in (1, 2, 3, 4):  # a and b train as a stack; a stopped improving after epoch 2, b still improves
+        budget.on_epoch("a", _log(epoch, epoch <= 2))
+        budget.on_epoch("b", _log(epoch, True))
+    # Nothing finished: a's lower bound max(2 + 10, 2 * 4) = 12, b's max(4 + 10, 8) = 14, each against 100 on a
+    # log scale; c, not started, as long as the running ones on average.
+    a, b = math.sqrt(12 * 100), math.sqrt(14 * 100)
+    expected, most = budget.left()
+    assert expected == pytest.approx((a - 4) + (b - 4) + (a + b) / 2)
+    assert most == 96 + 96 + 100
+    budget.on_epoch("a", _log(5, False))
+    budget.on_finished("a", trained=True)  # stopped at 5: now the typical stop
+    expected, most = budget.left()
+    assert expected == pytest.approx((14 - 4) + 5)  # b: its lower bound 14 beats the typical 5; c: the typical 5
+    budget.on_finished("c", trained=False)  # skipped: already done, never work
+    assert budget.left() == (10, 96)
+
+
+def test_epoch_budget_estimate_uses_the_rate_since_the_first_epoch(monkeypatch):
+    from hfa.cli import progress
+
+    now = [100.0]
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: now[0])
+    budget = progress.EpochBudget({"a": (10, 0)})  # patience 0: runs all 10 epochs
+    now[0] = 130.0  # 30 s of data loading before the first epoch
+    budget.on_epoch("a", _log(1, True))
+    now[0] = 132.0
+    budget.on_epoch("a", _log(2, True))  # 2 s an epoch since the first
+    assert budget.estimate() == "left ~0:16 (at most 0:16)"
+
+
+def test_a_sweep_in_a_log_reports_epochs_with_an_estimate(tmp_path):
+    config = tmp_path / "lines.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    result = runner.invoke(app, ["sweep", "--config", str(config), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("epochs ")]
+    assert lines[0].endswith("left ?") and len(lines) >= 5
+    assert all(
+        re.fullmatch(r"epochs \d+/~\d+  elapsed \d+:\d\d, left ~\d+:\d\d \(at most \d+:\d\d\)", x) for x in lines[1:]
+    )

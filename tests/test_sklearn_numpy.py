@@ -89,3 +89,33 @@ def test_standard_scaler_bits(
     fitted = StandardScaler().fit(x)
     mean, scale_ = standard_scaler_fit(x)
     assert np.array_equal(mean, fitted.mean_) and np.array_equal(scale_, fitted.scale_)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(2, 200),
+    d=st.integers(1, 4),
+    missing=st.floats(0.0, 0.5),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_preprocessing_is_imputer_then_scaler(n: int, d: int, missing: float, seed: int) -> None:
+    """fit_preprocessing + transform (numpy where nothing is missing, a column at a time) against scikit-learn's
+    SimpleImputer(median) then StandardScaler on the same frame, rounded to float32 as hfa stores it."""
+    import pandas as pd
+    from sklearn.impute import SimpleImputer
+
+    from hfa.data.preprocess import fit_preprocessing
+
+    rng = np.random.RandomState(seed)
+    x = rng.normal(rng.uniform(-5, 5), rng.uniform(0.1, 10), size=(n, d))
+    x[rng.uniform(size=(n, d)) < missing] = np.nan
+    x[0] = rng.normal(size=d)  # every column keeps a value
+    frame = pd.DataFrame(x, columns=[f"c{j}" for j in range(d)])
+    fitted = fit_preprocessing(frame)
+    imputer = SimpleImputer(strategy="median").fit(frame.to_numpy())
+    imputed = imputer.transform(frame.to_numpy())
+    scaler = StandardScaler().fit(imputed)
+    assert [c.median for c in fitted.numeric] == imputer.statistics_.tolist()
+    assert [c.mean for c in fitted.numeric] == scaler.mean_.tolist()
+    assert [c.scale for c in fitted.numeric] == scaler.scale_.tolist()
+    assert np.array_equal(fitted.transform(frame), scaler.transform(imputed).astype(np.float32))

@@ -100,3 +100,20 @@ def test_a_run_without_mlflow_imports_none_of_it(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.split()[-2:] == ["0", "False"], done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_a_local_sqlite_store_works_with_what_ships(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = runner.invoke(app, ["train", "--mlflow", uri, "train.epochs=1", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    from mlflow.tracking import MlflowClient
+
+    store = MlflowClient(tracking_uri=uri)
+    (run,) = store.search_runs([store.get_experiment_by_name("hfa").experiment_id])
+    assert run.info.status == "FINISHED" and "test_tuned_f1" in run.data.metrics
+
+
+def test_help_shows_the_extra_to_install():
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert "hfa[mlflow]" in result.output and "sqlite:///mlflow.db" in result.output

@@ -198,3 +198,25 @@ def test_bad_options_exit_2(tmp_path, args, message):
     result = runner.invoke(app, ["tune", "--config", str(_config(tmp_path)), "--out", str(tmp_path / "o"), *args])
     assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_the_shipped_studies_plan_as_documented():
+    root = Path(__file__).resolve().parents[1] / "configs"
+    tiny = load_plan(root / "keel-contest-tiny.yaml")
+    assert [p["data.name"] for p in tiny.points] == ["keel/yeast4", "keel/glass5"]
+    ranges = {m.name: [r.key for r in m.ranges] for m in tiny.methods}
+    shared = ["train.lr", "train.weight_decay", "model.hidden", "model.dropout"]
+    assert ranges["bce"] == shared and ranges["f1"] == [*shared, "loss.delta"]
+    assert ranges["focal"] == [*shared, "loss.gamma", "loss.alpha"]
+    assert tiny.budget == 4 and tiny.repeats(tiny.seeds, tiny.tune_folds) == [(0, 0)]
+    assert len(tiny.repeats(tiny.final_seeds)) == 10  # 2 fresh partitions x 5 folds
+    losses = ["bce", "wbce", "focal", "f1", "f2", "mcc", "auroc"]
+    full = load_plan(root / "keel-contest.yaml", methods=losses)
+    assert len(full.points) == 111 and full.budget == 6 and [m.name for m in full.methods] == losses
+
+
+def test_a_range_given_twice_in_a_list_of_blocks_is_refused(tmp_path):
+    lr = {"train.lr": {"low": 0.001, "high": 0.01}}
+    path = _config(tmp_path, methods={"bce": {"loss.name": "bce", "search": [lr, lr]}}, search=None)
+    with pytest.raises(HfaError, match="gives a range of 'train.lr' twice"):
+        load_plan(path)

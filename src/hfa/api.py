@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from hfa.config import Config, flatten, load_config, resolve, validate
+from hfa.errors import HfaError, clip, shorten
 from hfa.predict import Predictor, load_run
 
 if TYPE_CHECKING:
@@ -42,15 +43,70 @@ def _items(overrides: Overrides) -> list[str]:
     if overrides is None:
         return []
     if isinstance(overrides, Mapping):
-        return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
-    return [str(item) for item in overrides]
+        return [f"{_key(key)}={_json(key, value)}" for key, value in overrides.items()]
+    if isinstance(overrides, str | bytes) or not isinstance(overrides, Iterable):
+        raise HfaError(
+            f"overrides={shorten(repr(overrides))} is not allowed; give a mapping of dotted keys or a list of "
+            "'KEY=VALUE' strings"
+        )
+    items = list(overrides)
+    for item in items:
+        if not isinstance(item, str):
+            raise HfaError(f"override {shorten(repr(item))} is not a 'KEY=VALUE' string")
+    return items
+
+
+def _key(key: Any) -> str:
+    if not isinstance(key, str):
+        raise HfaError(f"override key {shorten(repr(key))} is not a dotted key such as 'train.epochs'")
+    return key
+
+
+def _json(key: str, value: Any) -> str:
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise HfaError(
+            f"override {clip(key)!r}: {shorten(repr(value))} is not a config value (numbers, text, true/false, "
+            "null, lists and mappings of them)"
+        ) from None
+
+
+def _grid_items(grid: Any) -> list[str]:
+    if grid is None:
+        return []
+    if isinstance(grid, Mapping):
+        items = []
+        for key, values in grid.items():
+            if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+                raise HfaError(f"grid {clip(str(key))!r}: {shorten(repr(values))} is not a list of values")
+            items.append(f"{_key(key)}={_json(key, list(values))[1:-1]}")
+        return items
+    return _items(grid)
+
+
+def _check_callback(callback: Any, name: str) -> None:
+    if callback is not None and not callable(callback):
+        raise HfaError(f"{name}={shorten(repr(callback))} is not a function")
+
+
+def _tree(config: ConfigLike) -> dict[str, Any]:
+    """A config given as a mapping or a ``Config``, as a plain tree; anything else is an ``HfaError``."""
+    if isinstance(config, Config):
+        return config.to_dict()
+    if isinstance(config, Mapping):
+        return dict(config)
+    raise HfaError(
+        f"config={shorten(repr(config))} ({type(config).__name__}) is not allowed; give a YAML path, a mapping, "
+        "a Config or None"
+    )
 
 
 def _split(config: ConfigLike, overrides: Overrides) -> tuple[str | Path | None, list[str], list[str]]:
     """(YAML path or None, overrides, grid items) that ``hfa.sweep.expand`` reads as ``config`` + ``overrides``."""
     if config is None or isinstance(config, (str, Path)):
         return config, _items(overrides), []
-    tree = config.to_dict() if isinstance(config, Config) else dict(config)
+    tree = _tree(config)
     grid_block = tree.pop("sweep", None) or {}
     grid = [f"{key}={json.dumps(list(values))[1:-1]}" for key, values in grid_block.items()]
     # A key the grid sweeps must stay an axis, not be pinned by its single configured value.
@@ -62,7 +118,7 @@ def resolve_config(config: ConfigLike = None, overrides: Overrides = None) -> Co
     """The validated config a run would use (a ``sweep:`` block is kept as the config's ``sweep``)."""
     if config is None or isinstance(config, (str, Path)):
         return load_config(config, _items(overrides))
-    tree = config.to_dict() if isinstance(config, Config) else dict(config)
+    tree = _tree(config)
     source = "the config mapping" + (" with overrides" if overrides else "")
     return validate(resolve(None, _items(overrides), extra=tree), source)
 
@@ -79,11 +135,15 @@ def train(
 
     ``mlflow`` (or the config's ``tracking.mlflow``) is an MLflow tracking URI to log the run to.
     """
+    from hfa.preflight import check, check_arguments
     from hfa.runs import execute_run
 
+    check_arguments(out=out, mlflow=mlflow)
     cfg = resolve_config(config, overrides)
-    outcome = execute_run(cfg, out, on_epoch=on_epoch)
     uri = mlflow or cfg.tracking.mlflow
+    check([cfg], out, mlflow=uri)
+    _check_callback(on_epoch, "on_epoch")
+    outcome = execute_run(cfg, out, on_epoch=on_epoch)
     if uri:
         from hfa.tracking import log_run
 
@@ -111,18 +171,18 @@ def sweep(
     mlflow: str | None = None,
 ) -> SweepResult:
     """Every combination of the config's ``sweep:`` grid (plus ``grid``) as one run; finished runs are kept."""
+    from hfa.preflight import check, check_arguments
     from hfa.results import results_frame, write_results
     from hfa.sweep import execute, expand, result_keys
 
+    check_arguments(force=force, out=out, mlflow=mlflow)
+    _check_callback(on_report, "on_report")
     path, items, config_grid = _split(config, overrides)
-    if isinstance(grid, Mapping):
-        extra = [f"{key}={json.dumps(list(values))[1:-1]}" for key, values in grid.items()]
-    else:
-        extra = [str(item) for item in grid or ()]
-    plan = expand(path, items, config_grid + extra)
+    plan = expand(path, items, config_grid + _grid_items(grid))
     configs, axes = plan.configs, plan.axes
     root = Path(out) / configs[0].name
     uri = mlflow or configs[0].tracking.mlflow
+    check(configs, out, mlflow=uri, workers=workers, executor=executor)
     tracker = None
     if uri:
         from hfa.tracking import SweepTracker
@@ -177,8 +237,15 @@ def report(
 ) -> Report:
     """The report of ``hfa report``: rows of every varying key but the seed (or ``by``), under each rule, and each
     loss against ``baseline`` under the same rule and with a tuned threshold (``baseline=None``: no tests)."""
+    from hfa.preflight import check_arguments
     from hfa.report import build_report, load_runs
 
+    check_arguments(out=runs_dir)
+    for name, value in (("by", by), ("metrics", metrics), ("rule", rule)):
+        if value is None or (isinstance(value, str) and name == "rule"):
+            continue
+        if isinstance(value, str) or not isinstance(value, Iterable) or not all(isinstance(v, str) for v in value):
+            raise HfaError(f"{name}={shorten(repr(value))} is not allowed; give a list of names")
     runs = load_runs(runs_dir, metrics=metrics or ())
     rules = [rule] if isinstance(rule, str) else list(rule)
     built = build_report(

@@ -62,6 +62,29 @@ class TreeScorer(nn.Module):
     def empty(cls, state: dict[str, torch.Tensor]) -> TreeScorer:
         return cls({name: torch.zeros_like(tensor) for name, tensor in state.items()})
 
+    def check(self, n_features: int) -> None:
+        """Raise ``HfaError`` unless every index points inside its array, so scoring cannot read past one."""
+        shape = self.value.shape
+        nodes = (self.feature, self.threshold, self.left, self.right, self.is_leaf, self.missing_left)
+        if len(shape) != 2 or any(t.shape != shape for t in nodes) or self.depth.shape != shape[:1]:
+            raise HfaError("the trees' node arrays differ in shape; train the run again")
+        if self.baseline.shape != (1,):
+            raise HfaError("the trees' baseline is not one number; train the run again")
+        width = shape[1]
+        problems = [
+            ("feature", self.feature, n_features),
+            ("left", self.left, width),
+            ("right", self.right, width),
+            ("depth", self.depth, width),
+        ]
+        for name, tensor, bound in problems:
+            if tensor.dtype != torch.int64 or tensor.numel() and not (tensor.min() >= 0 and tensor.max() < bound):
+                raise HfaError(
+                    f"the trees' {name!r} indices are not whole numbers in [0, {bound}); train the run again"
+                )
+        if self.is_leaf.dtype != torch.bool or self.missing_left.dtype != torch.bool:
+            raise HfaError("the trees' leaf and missing-value flags are not booleans; train the run again")
+
     @classmethod
     def from_sklearn(cls, fitted) -> TreeScorer:
         """The trees of a fitted binary ``HistGradientBoostingClassifier`` (one tree per iteration)."""
@@ -123,6 +146,8 @@ def load_model(model_cfg: ModelConfig, n_features: int, outputs: int, state: dic
     else:
         model = SCORERS[model_cfg.name].empty(state)
     model.load_state_dict(state)
+    if isinstance(model, TreeScorer):
+        model.check(n_features)
     return model.eval()
 
 

@@ -372,7 +372,13 @@ class LossConfig(_Section):
         from hfa.loss_catalog import CATALOG  # the names alone: validating a config needs no torch
 
         if name not in CATALOG:
-            raise ValueError(f"unknown loss {name!r}; allowed: {', '.join(CATALOG)}")
+            # Matched without case, so F1 and WBCE find their names; difflib alone would miss a two-letter name.
+            lowered = {known.lower(): known for known in CATALOG}
+            close = lowered.get(name.lower()) or next(
+                iter(difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)), None
+            )
+            hint = f" (did you mean {lowered.get(close, close)!r}?)" if close else ""
+            raise ValueError(f"unknown loss {clip(name)!r}{hint}; allowed: {', '.join(CATALOG)}")
         return name
 
     @field_validator("pos_weight")
@@ -434,7 +440,9 @@ class EvalConfig(_Section):
 
 
 class TrackingConfig(_Section):
-    mlflow: str | None = Field(None, description="MLflow tracking URI to log runs to (pip install 'hfa[mlflow]')")
+    mlflow: str | None = Field(
+        None, description="MLflow tracking URI to log runs to, e.g. sqlite:///mlflow.db (pip install 'hfa[mlflow]')"
+    )
 
 
 class Config(_Section):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -102,15 +101,14 @@ def _check_reachable(address: str, source: str) -> None:
     minutes without a word)."""
     match = _RAY_ADDRESS.match(address)
     assert match is not None  # ray_target checked the form
-    host = match["host"].strip("[]")
-    try:
-        socket.create_connection((host, int(match["port"])), timeout=RAY_CONNECT_TIMEOUT_S).close()
-    except OSError as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or type(exc).__name__
+    from hfa.preflight import unreachable
+
+    reason = unreachable(match["host"].strip("[]"), int(match["port"]), RAY_CONNECT_TIMEOUT_S)
+    if reason:
         raise HfaError(
             f"cannot reach the Ray cluster at {source}={address} ({reason}; hfa gives up after "
             f"{RAY_CONNECT_TIMEOUT_S:g} s); start it with 'ray start --head' or fix the address"
-        ) from None
+        )
 
 
 def _call(work: Callable[[Unit], Sequence[Report]], unit: Unit) -> Sequence[Report]:

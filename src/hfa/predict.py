@@ -10,19 +10,22 @@ nothing is unpickled: the weights are a state dict read with ``torch.load(..., w
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from hfa.config import Config, read_yaml, validate
 from hfa.data.preprocess import Preprocessing
-from hfa.errors import HfaError
+from hfa.errors import HfaError, clip, shorten
 from hfa.metrics import tuned_rule_beta
 
 NEEDED = ("run.json", "config.yaml", "model.pt", "preprocessing.json")
+EVAL_BATCH = 262_144  # rows per forward pass, as the run's own evaluation (hfa.training.predict_proba)
+BATCH_CELLS = 20_000_000  # model inputs held at once while scoring (160 MB of float64 before the cast)
 THRESHOLD_RULES = ("fixed", "tuned")
 TABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -45,6 +48,10 @@ def check_finished(run_dir: Path) -> dict[str, Any]:
     if not (run_dir / "run.json").is_file():
         raise HfaError(f"{run_dir} is not a finished run folder (no run.json); pass OUT/<name>/<run-id>")
     info = _read_json(run_dir / "run.json")
+    if not isinstance(info, dict):
+        raise HfaError(
+            f"{run_dir / 'run.json'} must hold a JSON object (got {type(info).__name__}); train the run again"
+        )
     if info.get("status") != "ok":
         raise HfaError(f"{run_dir} is not a finished run: status {info.get('status')!r} ({info.get('error')})")
     absent = [name for name in NEEDED if not (run_dir / name).is_file()]
@@ -54,7 +61,35 @@ def check_finished(run_dir: Path) -> dict[str, Any]:
         )
     if "thresholds" not in info:
         raise HfaError(f"{run_dir}/run.json has no thresholds: it was written by an older hfa; train it again")
+    _check_run_info(info, run_dir / "run.json")
     return info
+
+
+def _check_run_info(info: dict[str, Any], path: Path) -> None:
+    """The fields of run.json scoring reads, each of the type and range hfa writes; else one line naming the key."""
+    data = info.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise HfaError(f"{path}: 'data' must be an object (got {type(data).__name__}); train the run again")
+    labels = (data or {}).get("labels")
+    if labels is not None and (
+        not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels)
+    ):
+        raise HfaError(f"{path}: 'data.labels' must be a list of column names (got {shorten(labels)})")
+    stored = info["thresholds"]
+    if not isinstance(stored, dict):
+        raise HfaError(f"{path}: 'thresholds' must be an object (got {shorten(stored)}); train the run again")
+    width = len(labels) if labels else None
+    for rule in [*THRESHOLD_RULES, *(r for r in stored if tuned_rule_beta(r) is not None)]:
+        value = stored.get(rule)
+        values = value if isinstance(value, list) and width is not None else [value]
+        fits = all(_unit_number(v) for v in values) and (not isinstance(value, list) or len(value) == width)
+        if not fits:
+            each = f"a number in (0, 1) or a list of {width}" if width else "a number in (0, 1)"
+            raise HfaError(f"{path}: 'thresholds.{rule}' holds {shorten(value)}; expected {each}; train the run again")
+
+
+def _unit_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1
 
 
 @dataclass
@@ -103,13 +138,32 @@ class Predictor:
 
     def predict_proba(self, rows: pd.DataFrame, source: str = "the input") -> np.ndarray:
         """Probability of the positive class per row (float32), as the run's own evaluation computed it; ``(n, L)``
-        for a multi-label run."""
+        for a multi-label run.
+
+        Rows are checked as training checks them (no infinite or huge numbers) and scored in batches of at most
+        ``BATCH_CELLS`` model inputs, so memory stays bounded whatever the table's size; a probability that is
+        not finite is an ``HfaError``, never a blank in the output."""
         import torch
 
         from hfa.training import predict_proba
 
-        x = self.preprocessing.transform(rows, source)
-        return predict_proba(self.model, torch.from_numpy(x))
+        if not isinstance(rows, pd.DataFrame):
+            raise HfaError(f"rows to score must be a pandas DataFrame (got {type(rows).__name__})")
+        _check_numbers(rows, self.preprocessing, source)
+        width = max(1, self.preprocessing.n_features)
+        step = max(1, min(EVAL_BATCH, BATCH_CELLS // width))
+        parts = [
+            predict_proba(self.model, torch.from_numpy(self.preprocessing.transform(rows.iloc[i : i + step], source)))
+            for i in range(0, len(rows), step)
+        ]
+        shape = (0, len(self.labels)) if self.labels else (0,)
+        probability = np.concatenate(parts) if parts else np.empty(shape, dtype=np.float32)
+        if not np.isfinite(probability).all():
+            raise HfaError(
+                f"{self.run_dir} gives a probability that is not a number for some rows of {source}; "
+                "its files were changed after training: train the run again"
+            )
+        return probability
 
     def predict(self, rows: pd.DataFrame, threshold: str | float = "fixed") -> np.ndarray:
         """1 where the probability reaches the threshold (``p >= t``, as the metrics count), else 0."""
@@ -167,20 +221,114 @@ def load_run(run_dir: str | Path) -> Predictor:
 
     from hfa.baselines import load_model
 
+    if not isinstance(run_dir, str | os.PathLike):
+        raise HfaError(f"run_dir={run_dir!r:.80} is not allowed; give the path of a run folder")
     run_dir = Path(run_dir)
     info = check_finished(run_dir)
     labels = (info.get("data") or {}).get("labels")
     config = validate(read_yaml(run_dir / "config.yaml"), str(run_dir / "config.yaml"))
+    preprocessing_path = run_dir / "preprocessing.json"
     preprocessing = Preprocessing.from_dict(
-        _read_json(run_dir / "preprocessing.json"), str(run_dir / "preprocessing.json")
+        _check_preprocessing(_read_json(preprocessing_path), preprocessing_path), str(preprocessing_path)
     )
     try:
         state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
+        _check_state(state, run_dir / "model.pt")
         # An MLP, or a baseline's tensors (logistic, gbdt), as config.yaml's model.name says.
         model = load_model(config.model, preprocessing.n_features, len(labels) if labels else 1, state)
+    except HfaError:
+        raise
     except Exception as error:  # torch raises several types for a corrupt or mismatched file
         raise HfaError(f"cannot load {run_dir / 'model.pt'}: {_one_line(error)}") from None
     return Predictor(run_dir, config, preprocessing, model, info)
+
+
+def _check_preprocessing(data: Any, path: Path) -> dict[str, Any]:
+    """preprocessing.json checked field by field, type by type, before anything is built from it."""
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+    strict = ConfigDict(strict=True, allow_inf_nan=False)
+
+    class Numeric(BaseModel):
+        model_config = strict
+        name: str
+        kind: Literal["number", "bool"]
+        dtype: str
+        median: float
+        mean: float
+        scale: float = Field(gt=0)
+
+    class Categorical(BaseModel):
+        model_config = strict
+        name: str
+        dtype: str
+        categories: list[str]
+
+    class File(BaseModel):
+        model_config = strict
+        format: int
+        numeric: list[Numeric]
+        categorical: list[Categorical]
+        ignored: list[str]
+        feature_names: list[str]
+
+        @model_validator(mode="after")
+        def _one_name_per_output(self) -> File:
+            outputs = len(self.numeric) + sum(len(c.categories) for c in self.categorical)
+            if len(self.feature_names) != outputs:
+                raise ValueError(
+                    f"feature_names lists {len(self.feature_names)} names for {outputs} model inputs (numeric "
+                    "columns plus category levels)"
+                )
+            return self
+
+    if not isinstance(data, dict):
+        raise HfaError(f"{path} must hold a JSON object (got {type(data).__name__}); train the run again")
+    try:
+        File.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"])
+        shown = "" if isinstance(error.get("input"), dict) else f" holds {shorten(error.get('input'))};"
+        message = error["msg"].removeprefix("Value error, ")
+        where = f"{key!r}{shown} " if key else ""
+        raise HfaError(f"{path}: {where}{message}; train the run again") from None
+    return data
+
+
+def _check_numbers(rows: pd.DataFrame, preprocessing: Preprocessing, source: str) -> None:
+    """The numeric inputs as training checked its own: finite and of magnitude at most ``MAX_ABS_FEATURE``."""
+    from hfa.data.checks import MAX_ABS_FEATURE
+
+    columns = {str(c): c for c in rows.columns}
+    for column in preprocessing.numeric:
+        values = rows[columns[column.name]] if column.name in columns else None
+        if values is None or not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue  # a missing or non-numeric column is named by transform
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.flatnonzero(np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > MAX_ABS_FEATURE))
+        if len(bad):
+            raise HfaError(
+                f"column {clip(column.name)!r} of {source} holds {numbers[bad[0]]:g} in row {int(bad[0]) + 1} "
+                f"({len(bad)} such cells); allowed, as in training: finite numbers of magnitude at most "
+                f"{MAX_ABS_FEATURE:g} (empty cells are imputed)"
+            )
+
+
+def _check_state(state: Any, path: Path) -> None:
+    """model.pt: a mapping of names to finite tensors (a NaN weight would score every row as NaN); whole numbers and
+    booleans only as a gbdt's tree structure (checked by ``hfa.baselines.load_model``)."""
+    import torch
+
+    if not isinstance(state, dict):
+        raise HfaError(f"cannot load {path}: it holds a {type(state).__name__}, not a state dict; train the run again")
+    for name, tensor in state.items():
+        if not isinstance(tensor, torch.Tensor) or not (
+            tensor.is_floating_point() or tensor.dtype in (torch.int64, torch.bool)
+        ):
+            raise HfaError(f"cannot load {path}: {clip(str(name))!r} is not a tensor of weights; train the run again")
+        if not torch.isfinite(tensor).all():
+            raise HfaError(f"cannot load {path}: {clip(str(name))!r} holds values that are not finite; train again")
 
 
 def _per_label(value: Any, width: int | None) -> float | np.ndarray:

@@ -334,6 +334,12 @@ def _read_metrics(path: Path) -> list[dict[str, Any]]:
     missing = [c for c in ROW_COLUMNS if not rows or c not in rows[0]]
     if missing:
         raise HfaError(f"{path} lacks the column(s) {', '.join(missing)}; expected {', '.join(ROW_COLUMNS)}")
+    ragged = next((i for i, row in enumerate(rows) if None in row), None)
+    if ragged is not None:  # csv.DictReader keeps surplus cells under the key None
+        raise HfaError(
+            f"{path}: row {ragged + 2} has more cells than the header's {len(rows[0]) - 1} columns; was it edited by "
+            "hand? train the run again"
+        )
     text = ("split", "rule", LABEL_COLUMN)
     return [{k: v if k in text else _number(v, path, k) for k, v in row.items()} for row in rows]
 

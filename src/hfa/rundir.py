@@ -216,22 +216,33 @@ def _run_id_of(folder: Path) -> str | None:
 
 def is_run_folder(folder: Path) -> bool:
     """A run folder hfa wrote: a real folder whose run.json has a status and, where it names its run, names this
-    folder; or one holding nothing but files named as a run folder's are (a run whose run.json was lost)."""
+    folder; or, its run.json lost, one holding nothing but a run folder's files and a config.yaml of this
+    experiment's name."""
     if folder.is_symlink() or not folder.is_dir():
         return False
     info = _run_info(folder)
     if info is not None:
         return "status" in info and info.get("run_id", folder.name) == folder.name
     try:
-        return all(c.name in RUN_FILES and c.is_file() and not c.is_symlink() for c in folder.iterdir())
+        children = list(folder.iterdir())
     except OSError:
         return False
+    if not all(c.name in RUN_FILES and c.is_file() and not c.is_symlink() for c in children):
+        return False
+    try:
+        from hfa.config import load_yaml
+
+        config = load_yaml(_read_text(folder / CONFIG_FILE) or "")
+    except Exception:  # any text that is not this run's YAML config
+        return False
+    return isinstance(config, dict) and config.get("name") == folder.parent.name
 
 
 def check_replaceable(run_dir: Path) -> None:
     """Raise a one-line ``HfaError`` when ``run_dir`` exists but is not a run folder hfa wrote (a file, a link, a
     user's folder): hfa replaces only its own."""
-    if (run_dir.exists() or run_dir.is_symlink()) and not is_run_folder(run_dir):
+    empty = run_dir.is_dir() and not run_dir.is_symlink() and not any(run_dir.iterdir())  # nothing to lose
+    if (run_dir.exists() or run_dir.is_symlink()) and not (is_run_folder(run_dir) or empty):
         what = "a file" if run_dir.is_file() else ("a link" if run_dir.is_symlink() else "a folder hfa did not write")
         raise HfaError(
             f"{clip(str(run_dir))} is {what}, where this run's folder goes; hfa replaces only run folders it wrote: "

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from hfa.errors import HfaError
 from hfa.losses import LOSSES, build_loss, loss_label
 from hfa.metrics import curve_points, evaluate, tuned_rules
 from hfa.model import build_model
-from hfa.rundir import RUN_FILES, completed, run_config, run_dir_for, write_run  # noqa: F401  (re-exported)
+from hfa.rundir import RUN_FILES, claim, completed, run_config, run_dir_for, write_run  # noqa: F401  (re-exported)
 from hfa.training import EpochLog, Member, MemberData, Streams, TrainingError, TrainResult, predict_proba, train
 
 
@@ -39,6 +40,12 @@ class RunOutcome:
 
 
 def versions() -> dict[str, str]:
+    return dict(_versions())  # a copy: the caller's run.json may be changed
+
+
+@cache
+def _versions() -> dict[str, str]:
+    # Fixed for the process; platform.platform() alone costs a millisecond, a sweep asks once a run.
     return {
         "hfa": __version__,
         "torch": torch.__version__,
@@ -135,6 +142,9 @@ def _execute_runs(
     splits: Sequence[Splits] | None,
 ) -> list[RunOutcome | HfaError | TrainingError]:
     started, t0 = _now(), time.perf_counter()
+    # Every check has passed: the experiment folders are made and marked as hfa's before the first epoch.
+    for folder in dict.fromkeys(run_dir_for(cfg, out).parent for cfg in cfgs):
+        claim(folder)
     results: dict[int, RunOutcome | HfaError | TrainingError] = {}
     loaded: dict[int, tuple[Splits, float]] = {}
     shared: dict[str, tuple[Splits, float]] = {}  # runs with one data config share one Splits (and its tensors)
@@ -288,7 +298,7 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         "status": "ok",
         "error": None,
         "model": cfg.model.name,
-        "loss_label": loss_label(cfg.loss.name, cfg.loss.model_dump()),
+        "loss_label": loss_label(cfg.loss.name, cfg.loss.model_dump(), whole_lists=True),
         "pos_weight": _resolved_pos_weight(loss_fn),
         "started": run.started,
         "finished": _now(),
@@ -368,7 +378,7 @@ def record_failure(cfg: Config, out: str | Path, error: BaseException) -> Path:
         "name": cfg.name,
         "status": "failed",
         "error": str(error),
-        "loss_label": loss_label(cfg.loss.name, cfg.loss.model_dump()),
+        "loss_label": loss_label(cfg.loss.name, cfg.loss.model_dump(), whole_lists=True),
         "finished": _now(),
         "versions": versions(),
     }

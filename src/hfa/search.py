@@ -5,6 +5,7 @@ A tune config is an ordinary config (the defaults every method starts from) with
     methods:                      # name -> the config values that make the method (any keys)
       bce: {loss.name: bce}
       focal: {loss.name: focal, search: {loss.gamma: {low: 0.5, high: 5}}}   # ranges of this method alone
+      f1: {loss.name: f1, search: [*lr, {loss.delta: {low: 0.02, high: 0.45}}]}  # blocks merged: an alias + its own
     search:                       # ranges every method shares
       train.lr: {low: 1.0e-4, high: 1.0e-2, log: true}
       model.hidden: {choices: [[32], [64, 64]]}
@@ -260,6 +261,15 @@ def parse_methods(value: Any, source: str) -> list[Method]:
 def _ranges(value: Any, where: str) -> tuple[Range, ...]:
     if value is None:
         return ()
+    if isinstance(value, list) and all(isinstance(block, dict) for block in value):
+        # A list of range blocks, e.g. [*mlp, {loss.delta: ...}]: shared ranges by alias (YAML has no merge key).
+        merged: dict[str, Any] = {}
+        for block in value:
+            for key in block:
+                if key in merged:
+                    raise HfaError(f"{where} gives a range of {clip(str(key))!r} twice")
+            merged.update(block)
+        value = merged
     if not isinstance(value, dict):
         raise HfaError(f"{where} must map dotted keys to ranges, e.g. 'train.lr: {{low: 1.0e-4, high: 1.0e-2}}'")
     return tuple(_range(str(key), spec, where) for key, spec in value.items())

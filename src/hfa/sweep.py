@@ -22,13 +22,25 @@ from typing import Any, Literal
 import yaml
 
 from hfa import executors, rundir
-from hfa.config import Config, YamlRefusedError, check_key, load_yaml, parse_override, resolve, set_dotted, validate
+from hfa.config import (
+    Config,
+    YamlRefusedError,
+    canonical,
+    check_key,
+    inapplicable_keys,
+    load_yaml,
+    parse_override,
+    resolve,
+    set_dotted,
+    validate,
+)
 from hfa.errors import HfaError, clip, shorten
 from hfa.rundir import run_dir_for
 from hfa.runs import RunOutcome, execute_runs, record_failure
-from hfa.training import STACK_LIMIT
+from hfa.training import STACK_LIMIT, EpochLog
 
 Executor = Literal["local", "ray"]
+EpochCallback = Callable[[Config, EpochLog], None]
 MAX_RUNS = 100_000  # runs in one sweep: each is a folder, and the grid is expanded and validated up front
 
 
@@ -71,6 +83,11 @@ def grid_axes(raw_sweep: Any, grid: Iterable[str], pinned: Iterable[str], source
         axes[key] = values
     for key in axes:
         check_key(key, "the sweep grid")
+        if key == "name":
+            raise HfaError(
+                f"'name' cannot be a sweep axis in {source}: the runs of one sweep go to one experiment folder "
+                "(OUT/<name>); set name=... once, or run one sweep per name"
+            )
     for key in pinned:
         axes.pop(key, None)
     return axes
@@ -86,6 +103,7 @@ class Grid:
     configs: list[Config]
     axes: dict[str, list[Any]]
     points: int
+    same_runs: list[str] = field(default_factory=list)  # lines saying which grid points are one run, and why
 
 
 def expand(config: str | Path | None, overrides: Sequence[str] = (), grid: Sequence[str] = ()) -> Grid:
@@ -129,7 +147,8 @@ def expand(config: str | Path | None, overrides: Sequence[str] = (), grid: Seque
     for settings in methods.values():
         for key, value in settings.items():
             method_axes.setdefault(key, []).append(value)
-    return Grid(list(configs.values()), {**method_axes, **axes}, points)
+    runs = list(configs.values())
+    return Grid(runs, {**method_axes, **axes}, points, same_runs(runs, axes, points))
 
 
 def _sweep_methods(value: Any, source: str) -> dict[str, dict[str, Any]]:
@@ -143,6 +162,40 @@ def _sweep_methods(value: Any, source: str) -> dict[str, dict[str, Any]]:
         if method.ranges:
             raise HfaError(f"method {method.name} in {source} has search ranges; hfa sweep does not tune (hfa tune)")
     return {method.name: method.settings for method in methods}
+
+
+def _computation(cfg: Config) -> str:
+    """What a run computes, whatever it is called: ``fbeta`` at ``beta`` 1 is ``f1``, the same loss bit for bit."""
+    resolved = canonical(cfg)
+    loss = resolved["loss"]
+    if loss["name"] == "fbeta" and loss.get("beta") == 1.0:
+        loss["name"] = "f1"
+        loss.pop("beta")
+    return json.dumps(resolved, sort_keys=True, default=str)
+
+
+def same_runs(configs: list[Config], axes: dict[str, list[Any]], points: int) -> list[str]:
+    """Lines for the grid points that are one run: merged (they differ only in keys their run ignores), or trained
+    twice under two names (``fbeta`` at beta 1 beside ``f1``)."""
+    lines = []
+    if points > len(configs):
+        ignored = [key for key in axes if any(key in inapplicable_keys(cfg) for cfg in configs)]
+        lines.append(
+            f"{points - len(configs)} grid points are the same run as another point: they differ only in "
+            f"{', '.join(ignored) or 'keys'} that their run does not use, and train once"
+        )
+    first: dict[str, Config] = {}
+    twins: dict[str, int] = {}
+    for cfg in configs:
+        seen = first.setdefault(_computation(cfg), cfg)
+        if seen is not cfg:
+            twins[seen.loss.name] = twins.get(seen.loss.name, 0) + 1
+    for name, count in twins.items():
+        lines.append(
+            f"{count} grid point{'s are' if count > 1 else ' is'} the same run as loss.name={name} "
+            "(loss.name=fbeta at loss.beta=1 is f1): trained again under another name; set loss.beta or drop one"
+        )
+    return lines
 
 
 def result_keys(axes: dict[str, list[Any]]) -> list[str]:
@@ -178,7 +231,9 @@ class SweepSummary:
         return [r for r in self.reports if r.status == "failed"]
 
 
-def run_batch(configs: list[Config], out: str, force: bool = False) -> list[RunReport]:
+def run_batch(
+    configs: list[Config], out: str, force: bool = False, on_epoch: EpochCallback | None = None
+) -> list[RunReport]:
     """The unit of work an executor hands out: one stack of runs.
 
     Each run is trained under its lock (``hfa.rundir.lock``), so sweeps sharing a folder train it once: runs
@@ -188,24 +243,27 @@ def run_batch(configs: list[Config], out: str, force: bool = False) -> list[RunR
     reports: list[RunReport] = []
     with rundir.locks(folders) as held:
         mine = [cfg for cfg, folder in zip(configs, folders, strict=True) if folder in held]
-        reports += _train_unfinished(mine, out, force)
+        reports += _train_unfinished(mine, out, force, on_epoch)
     for cfg, folder in zip(configs, folders, strict=True):
         if folder not in held:
             with rundir.lock(folder):
-                reports += _train_unfinished([cfg], out, force=False)
+                reports += _train_unfinished([cfg], out, False, on_epoch)
     return reports
 
 
-def _train_unfinished(configs: list[Config], out: str, force: bool) -> list[RunReport]:
+def _train_unfinished(
+    configs: list[Config], out: str, force: bool, on_epoch: EpochCallback | None = None
+) -> list[RunReport]:
     """Train those of ``configs`` (their locks held) that are not finished, or all of them with ``force``."""
     todo, done = pending(configs, out, force)
-    return [RunReport(folder, "skipped") for folder in done] + (_train(todo, out) if todo else [])
+    return [RunReport(folder, "skipped") for folder in done] + (_train(todo, out, on_epoch) if todo else [])
 
 
-def _train(configs: list[Config], out: str) -> list[RunReport]:
-    """Train one stack of runs; each failure is recorded in its own folder."""
+def _train(configs: list[Config], out: str, on_epoch: EpochCallback | None = None) -> list[RunReport]:
+    """Train one stack of runs; each failure is recorded in its own folder. ``on_epoch(cfg, log)`` reports epochs."""
     start = time.perf_counter()
-    outcomes = execute_runs(configs, out)
+    report = None if on_epoch is None else (lambda place, log: on_epoch(configs[place], log))
+    outcomes = execute_runs(configs, out, report)
     # Members finish together, so each is charged an equal share of the stack's time.
     share = (time.perf_counter() - start) / len(configs)
     reports = []
@@ -296,17 +354,20 @@ def execute(
     force: bool = False,
     ray_address: str | None = None,
     on_report: Callable[[RunReport], None] | None = None,
+    on_epoch: EpochCallback | None = None,
 ) -> SweepSummary:
-    """Run every config not already done; reports arrive through ``on_report`` as runs finish.
+    """Run every config not already done; reports arrive through ``on_report`` as runs finish, and with one local
+    worker every epoch of every run through ``on_epoch(cfg, log)`` (worker processes and Ray report runs only).
 
     Every output folder is checked (and created) before any training; then the staging folders that dead
     processes left are removed.
     """
+    from hfa.preflight import check_outputs
+
     check_options(workers, executor, ray_address)
     out = str(out)
+    check_outputs(configs, out)
     for name in {cfg.name for cfg in configs}:
-        ids = [run_dir_for(cfg, out).name for cfg in configs if cfg.name == name]
-        rundir.check_output(Path(out) / name, ids)
         rundir.clean_staging(Path(out) / name)
     todo, done = pending(configs, out, force)
     summary = SweepSummary([RunReport(path, "skipped") for path in done])
@@ -315,6 +376,8 @@ def execute(
         notify(report)
 
     work = functools.partial(run_batch, out=out, force=force)
+    if executor == "local" and workers == 1:
+        work = functools.partial(run_batch, out=out, force=force, on_epoch=on_epoch)
     if executor == "ray":
         # Runs write to `out` on the worker's file system: on a cluster, point --out at shared storage.
         work = functools.partial(run_batch, out=str(Path(out).resolve()), force=force)

@@ -37,7 +37,11 @@ def client(uri: str) -> Any:
     except Exception as error:  # MLflow raises its own and its back ends' exception types
         # MLflow >= 3.7 refuses file stores unless MLFLOW_ALLOW_FILE_STORE=true; its message says so.
         first = " ".join(str(error).split())
-        raise HfaError(f"--mlflow {uri}: the tracking store cannot be used: {first}") from None
+        hint = ""
+        if uri.startswith("file:") or "://" not in uri:
+            # sqlite works with the skinny client through SQLAlchemy and Alembic, which hfa's optuna brings.
+            hint = "; for a local store use --mlflow sqlite:///mlflow.db"
+        raise HfaError(f"--mlflow {uri}: the tracking store cannot be used: {first}{hint}") from None
     return mlflow
 
 

@@ -15,7 +15,7 @@ from hfa.cli.app import app, err_console
 
 # Importing the command modules registers their commands on ``app``.
 # In the order `hfa --help` lists them: the main job first.
-from hfa.cli import train, sweep, tune, report, predict, info  # noqa: E402,F401  isort: skip
+from hfa.cli import train, sweep, tune, report, predict, info, config  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
 
@@ -52,7 +52,17 @@ def main(args: list[str] | None = None) -> None:
     sys.exit(code)
 
 
+def _tolerant_output() -> None:
+    """A character the terminal's encoding lacks (PYTHONIOENCODING=ascii, a latin-1 locale) prints as '?', so a
+    table's dash or box line never stops a command half-way with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (stream.encoding or "").lower().replace("-", "") != "utf8":
+            reconfigure(errors="replace")
+
+
 def _run(args: list[str] | None) -> int:
+    _tolerant_output()
     command = typer.main.get_command(app)
     try:
         code = command.main(args=args, prog_name="hfa", standalone_mode=False)

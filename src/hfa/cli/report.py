@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
@@ -134,6 +135,7 @@ def report(
     """
     from hfa.report import DEFAULT_RULES, build_report, load_runs, render
 
+    _check_destinations(out, plot)  # both before either is written: a report never stops half-way
     metric_names = _split_list([metrics]) if metrics else None
     runs = load_runs(runs_dir, metrics=metric_names or (), labels=_split_list([label]) if label else ())
     rules = _split_list(rule) or list(DEFAULT_RULES)
@@ -262,6 +264,26 @@ def _columns(table: object, section: Section) -> None:
         numeric = i >= first_numeric
         # Fold rather than truncate: a clipped loss label such as "fbeta(beta…" is ambiguous.
         table.add_column(name, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold")
+
+
+def _check_destinations(out: Path | None, plot: Path | None) -> None:
+    """Every place the report writes to, checked before anything is written."""
+    if plot is not None:
+        from hfa.report.figures import image_format
+
+        image_format(plot)
+    if out is not None and plot is not None and out.absolute() == plot.absolute():
+        raise HfaError(f"--out and --plot both name {out}; give two files")
+    for option, path in (("--out", out), ("--plot", plot)):
+        if path is None:
+            continue
+        if path.is_dir():
+            raise HfaError(f"{option} {path} is a folder; give a file name")
+        existing = next((p for p in path.parents if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise HfaError(f"{option} {path}: {existing} is a file, not a folder")
+        if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+            raise HfaError(f"{option} {path}: {existing} is not writable; pass a folder you can write to")
 
 
 def _write(path: Path, text: str) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from hfa.cli.app import app, console, err_console, interruption, os_error_line, stop_on_sigterm, user_errors
-from hfa.cli.progress import RunLines, bar
+from hfa.cli.progress import EpochBudget, EpochProgressLines, RunLines, bar
 from hfa.cli.train import CONFIG_HELP, MLFLOW_HELP, OVERRIDES_HELP
 from hfa.errors import HfaError
 
@@ -44,10 +44,12 @@ def sweep(
 ) -> None:
     """Train every combination of the config's `sweep:` grid and write OUT/<name>/results.csv.
 
-    In a terminal a progress bar shows the runs; in a log, one line per finished run with the time left.
+    In a terminal bars show the runs and the epochs; in a log, a line per finished run and, with one worker, a line
+    per tenth of the expected epochs, each with the time left.
     With --mlflow the sweep is one MLflow run with a child run per run.
     """
     # Imported here so `hfa --help` answers without loading torch and scikit-learn.
+    from hfa.preflight import check
     from hfa.results import write_results
     from hfa.sweep import check_options, execute, expand, result_keys
 
@@ -57,6 +59,7 @@ def sweep(
     name = configs[0].name
     root = out / name
     uri = mlflow or configs[0].tracking.mlflow
+    check(configs, out, mlflow=uri, workers=workers, executor=executor, ray_address=ray_address)
     tracker = None
     if uri:
         from hfa.tracking import SweepTracker
@@ -64,19 +67,38 @@ def sweep(
         tracker = SweepTracker(uri, root, len(configs), axes)
     if not quiet:
         axes_text = " x ".join(f"{key} ({len(values)})" for key, values in axes.items())
-        same = "" if plan.points == len(configs) else " (points differing only in keys their run ignores are one run)"
         console.print(
-            f"[bold]{name}[/]: {plan.points} grid points = {axes_text}, {len(configs)} distinct runs{same} -> {root}",
+            f"[bold]{name}[/]: {plan.points} grid points = {axes_text}, {len(configs)} distinct runs -> {root}",
             highlight=False,
         )
+        for line in plan.same_runs:
+            console.print(f"[yellow]note:[/] {line}", highlight=False, soft_wrap=True)
 
     counts = {"ok": 0, "failed": 0, "skipped": 0}
     terminal = err_console.is_terminal
     progress = bar(err_console, "counts", enabled=terminal and not quiet)
     lines = RunLines(err_console, len(configs))
+    # Epochs are seen where runs train in this process (one local worker): progress then moves by epochs, not by
+    # stacks, whose runs all finish at once at the end.
+    from hfa.config import run_id
+
+    ids = {id(cfg): run_id(cfg) for cfg in configs}
+    budget = None
+    if executor == "local" and workers == 1 and not quiet:
+        budget = EpochBudget({ids[id(cfg)]: (cfg.train.epochs, cfg.train.patience) for cfg in configs})
+    epoch_lines = EpochProgressLines(err_console, budget) if budget is not None else None
+
+    def on_epoch(cfg: Any, log: Any) -> None:
+        budget.on_epoch(ids.get(id(cfg)) or run_id(cfg), log)
+        if terminal:
+            progress.update(epochs, completed=budget.done, total=budget.total, counts=budget.estimate())
+        else:
+            epoch_lines()
 
     def on_report(report: RunReport) -> None:
         counts[report.status] += 1
+        if budget is not None:
+            budget.on_finished(report.run_dir.name, report.status != "skipped")
         progress.update(task, advance=1, counts=", ".join(f"{k} {v}" for k, v in counts.items() if v))
         if not quiet and not terminal:
             lines(report)
@@ -87,8 +109,19 @@ def sweep(
 
     try:
         with progress, stop_on_sigterm():
-            task = progress.add_task("sweep", total=len(configs), counts="")
-            summary = execute(configs, out, workers, executor, force, ray_address, on_report)  # type: ignore[arg-type]
+            task = progress.add_task("runs", total=len(configs), counts="")
+            if budget is not None:
+                epochs = progress.add_task("epochs", total=budget.total, counts=budget.estimate())
+            summary = execute(
+                configs,
+                out,
+                workers,
+                executor,  # type: ignore[arg-type]
+                force,
+                ray_address,
+                on_report,
+                on_epoch if budget is not None else None,
+            )
     except KeyboardInterrupt as exc:
         if tracker is not None:
             tracker.close(interrupted=True)

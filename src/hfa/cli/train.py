@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 
 OVERRIDES_HELP = "Dotted config overrides, read as YAML values, e.g. train.epochs=5 loss.name=f1 model.hidden=[32,32]."
 CONFIG_HELP = "YAML config file (unknown keys are an error). Without it, the built-in defaults."
-MLFLOW_HELP = "Also log to this MLflow tracking URI, e.g. file:./mlruns (default: tracking.mlflow; needs hfa[mlflow])."
+# The brackets escaped: Rich markup would take [mlflow] for a style and print "needs hfa".
+MLFLOW_HELP = (
+    "Also log to this MLflow tracking URI: sqlite:///mlflow.db for a local store, or http://HOST:PORT "
+    "(default: tracking.mlflow; needs hfa\\[mlflow])."
+)
 
 
 @app.command(
@@ -56,23 +60,19 @@ def train(
 def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, mlflow: str | None) -> None:
     # Imported here so `hfa --help` answers without loading torch, scikit-learn or pydantic; a bad config is
     # answered before torch and scikit-learn load (seconds).
-    from hfa.config import load_config, run_id
+    from hfa.config import load_config
 
     cfg = load_config(config, overrides)
     from hfa.data import clear_caches
     from hfa.devices import resolve_device
     from hfa.metrics import fbeta_of
-    from hfa.rundir import check_output
+    from hfa.preflight import check
     from hfa.runs import execute_run, load_splits
     from hfa.training import EpochLog, TrainingError
 
     uri = mlflow or cfg.tracking.mlflow
-    if uri:
-        from hfa.tracking import client
-
-        client(uri)  # MLflow missing fails now, not after training
-    # Bad output places, data or device settings fail here, before a progress bar has drawn anything.
-    check_output(out / cfg.name, [run_id(cfg)])
+    # Bad output places, data, tracking or device settings fail here, before a progress bar has drawn anything.
+    check([cfg], out, mlflow=uri)
     resolve_device(cfg.train.device)
     splits = load_splits(cfg)
     # One run in this process: the data caches (the source table, the cached splits: twice the data) would only
@@ -111,12 +111,13 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, ml
     # F-beta of the beta the loss trains for (f2 for fbeta(beta=2)) beside F1: the number the run optimised.
     trained = [c for c in test.columns if fbeta_of(c) not in (None, 1.0)]
     columns = ["rule", "threshold", "precision", "recall", "f1", *trained, "balanced_accuracy", "roc_auc"]
-    if "label" in test.columns:  # multi-label: a row per label and rule, then macro and micro
-        test = test[test["rule"] != "mean"]
-        columns = ["rule", "label", *columns[1:], "hamming_loss", "subset_accuracy"]
     method = info["loss_label"] if cfg.model.name == "mlp" else f"{cfg.model.name} ({info['loss_label']})"
     title = f"{method} on {cfg.data.name} — test split"
-    console.print(frame_table(test[columns], title=title))
+    if "label" in test.columns:  # multi-label: a row per label and rule, then macro and micro
+        test = test[test["rule"] != "mean"]
+        _print_multilabel(test, ["rule", "label", *columns[1:]], title)
+    else:
+        console.print(frame_table(test[columns], title=title))
     _flag_collapsed(test)
     for line in info["warnings"]:
         err_console.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
@@ -130,6 +131,22 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, ml
         highlight=False,
         soft_wrap=True,
     )
+
+
+# Short headers so a row per label fits 80 columns (long ones made Rich cut every number to "0.7…").
+_SHORT = {"threshold": "thr", "precision": "prec", "recall": "rec", "balanced_accuracy": "bal_acc", "roc_auc": "auc"}
+
+
+def _print_multilabel(test: pd.DataFrame, columns: list[str], title: str) -> None:
+    """The per-label table with short headers, then the whole-set metrics of each rule on a line of their own."""
+    console.print(frame_table(test[columns].rename(columns=_SHORT), title=title))
+    whole = test[test["label"] == "macro"]
+    for row in whole.itertuples(index=False):
+        console.print(
+            f"{row.rule}: hamming loss {row.hamming_loss:.3f}, subset accuracy {row.subset_accuracy:.3f}",
+            highlight=False,
+        )
+    console.print("thr threshold, prec precision, rec recall, bal_acc balanced accuracy, auc ROC AUC", highlight=False)
 
 
 def _flag_collapsed(test: pd.DataFrame) -> None:

@@ -15,6 +15,8 @@ with room for the sum over rows (values near 1e308 overflow to inf, and training
 
 
 MAX_CATEGORIES = 10_000
+MAX_ONE_HOT_CELLS = 100_000_000
+"""Most cells one-hot encoding may make over a table (rows x levels): 800 MB as the float64 blocks it is built from."""
 """Most one-hot columns the text columns of a table may make: each is a dense float32 column over every row."""
 
 
@@ -31,6 +33,15 @@ def check_features(features: pd.DataFrame, what: str) -> None:
             f"the text columns of {what} hold {sum(distinct.values()):,} distinct values (column "
             f"{clip(str(column))!r}: {distinct[column]:,}), one feature each once one-hot encoded; at most "
             f"{MAX_CATEGORIES:,}: drop identifier-like columns or convert them to numbers"
+        )
+    cells = len(features) * sum(distinct.values())
+    if cells > MAX_ONE_HOT_CELLS:
+        column = max(distinct, key=distinct.__getitem__)
+        raise HfaError(
+            f"one-hot encoding the text columns of {what} makes {len(features):,} rows x "
+            f"{sum(distinct.values()):,} levels = {cells:,} cells (column {clip(str(column))!r} alone has "
+            f"{distinct[column]:,} levels); at most {MAX_ONE_HOT_CELLS:,}: drop that column from the table, or "
+            "convert it to numbers"
         )
     for column in features.columns:
         values = features[column]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from hfa.config import DataConfig
@@ -44,7 +45,24 @@ def read_table(name: str) -> pd.DataFrame:
         raise HfaError(f"could not read data file {name!r}: {_one_line(error)}") from error
     if table.empty:
         raise HfaError(f"data file {name!r} has no rows")
+    check_cells(table, f"data file {name!r}")
     return table
+
+
+def check_cells(table: pd.DataFrame, what: str) -> None:
+    """Every cell a single value: a Parquet column of lists, arrays or mappings is refused, naming the column."""
+    for column in table.columns:
+        values = table[column]
+        if values.dtype != object:
+            continue
+        nested = values.map(lambda v: isinstance(v, list | tuple | dict | set | np.ndarray)).to_numpy(dtype=bool)
+        if nested.any():
+            row = int(np.flatnonzero(nested)[0])
+            kind = type(values.iloc[row]).__name__
+            raise HfaError(
+                f"column {str(column)[:80]!r} of {what} holds {kind} values (row {row + 1}); "
+                "allowed: numbers, text or booleans, one per cell"
+            )
 
 
 def show_columns(columns: list[str]) -> str:

@@ -269,8 +269,9 @@ def _prepare(key: str, cfg_json: str) -> Splits:
         **({} if cfg.folds is None else {"folds": cfg.folds, "fold": cfg.fold}),
         "n_features": len(names),
         "splits": {s: _counts(ys[s]) for s in SPLIT_NAMES},
-        "separating_features": separating_features(features.iloc[kept[parts["train"]]], ys["train"]),
     }
+    if parse_name(cfg.name)[0] == "file":  # a user's table; a benchmark's separable columns are its own business
+        info["separating_features"] = separating_features(features.iloc[kept[parts["train"]]], ys["train"])
     splits = Splits(
         x_train=x_train,
         y_train=ys["train"],
@@ -317,12 +318,13 @@ def _prepare_multilabel(cfg: DataConfig, name: str, features: pd.DataFrame, y: n
         "n_features": len(names),
         "labels": labels,
         "splits": {s: {"rows": len(ys[s]), "labels": multilabel.label_counts(ys[s], labels)} for s in SPLIT_NAMES},
-        "separating_features": {
+    }
+    if parse_name(cfg.name)[0] == "file":
+        info["separating_features"] = {
             label: found
             for j, label in enumerate(labels)
             if (found := separating_features(features.iloc[parts["train"]], ys["train"][:, j]))
-        },
-    }
+        }
     arrays = {"x_train": x_train, "x_val": x_val, "x_test": x_test, **{f"y_{s}": ys[s] for s in SPLIT_NAMES}}
     return Splits(**arrays, feature_names=names, indices=dict(parts), info=info, preprocessing=fitted)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -98,12 +99,21 @@ def build_loss(name: str, **params: Any) -> nn.Module:
 LIST_SHOWN = 4
 
 
-def _format(value: Any) -> str:
+def _format(value: Any, whole: bool = False) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (list, tuple)):
         items = [_format(v) for v in value]
         if len(items) <= LIST_SHOWN:
+            return "[" + ",".join(items) + "]"
+        if whole:  # a reader's label: an even grid as its ends and step, any other list as its values
+            steps = (
+                {f"{b - a:.6g}" for a, b in itertools.pairwise(value)}
+                if all(isinstance(v, (int, float)) for v in value)
+                else set()
+            )
+            if len(steps) == 1:
+                return f"[{items[0]}..{items[-1]} by {steps.pop()}]"
             return "[" + ",".join(items) + "]"
         # A label a table can hold (one weight per label of a multi-label set is 14+ numbers); the digest of
         # every value keeps two lists that share their ends apart.
@@ -123,13 +133,15 @@ def _distinguishes(name: str, key: str, value: Any, default: Any, params: Mappin
     return value != default
 
 
-def loss_label(name: str, params: Mapping[str, Any]) -> str:
+def loss_label(name: str, params: Mapping[str, Any], whole_lists: bool = False) -> str:
     """A short label for reports: the name plus only the parameters that tell configured losses apart.
 
     ``fbeta`` always shows ``beta``; ``wbce`` shows ``pos_weight`` unless ``"auto"``; other parameters appear
     when they differ from the default (``delta`` only with the Heaviside step, ``k`` only with the sigmoid).
     Examples: ``bce``, ``wbce``, ``wbce(pos_weight=10)``, ``f1``, ``fbeta(beta=2)``, ``focal(gamma=1)``,
-    ``f1(delta=0.05)``, ``auroc(approx=sigmoid,k=20)``.
+    ``f1(delta=0.05)``, ``auroc(approx=sigmoid,k=20)``. A list of more than four values is cut to its ends and a
+    digest of the rest (``[1…3]#eeea``, short enough for a run id); with ``whole_lists``, as run.json's label that
+    reports and figure legends show, it reads ``[0.1..0.9 by 0.1]`` for an even grid and lists every value otherwise.
 
     Raises:
         HfaError: for an unknown name.
@@ -137,7 +149,7 @@ def loss_label(name: str, params: Mapping[str, Any]) -> str:
     spec = _spec(name)
     defaults = spec.defaults()
     shown = [
-        f"{key}={_format(params[key])}"
+        f"{key}={_format(params[key], whole_lists)}"
         for key in spec.params
         if params.get(key) is not None and _distinguishes(name, key, params[key], defaults[key], params)
     ]

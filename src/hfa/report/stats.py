@@ -106,7 +106,8 @@ def wilcoxon_test(differences: Sequence[float] | np.ndarray) -> Wilcoxon:
 
 def smallest_p(n: int) -> float:
     """The smallest two-sided exact Wilcoxon p with ``n`` nonzero pairs: 2 / 2**n (all signs alike)."""
-    return min(1.0, 2.0 / 2.0**n) if n > 0 else math.nan
+    # 2 ** (1 - n) in the float exponent: 2.0**n overflows from n = 1,024; past n = 1,075 the p is 0.0.
+    return min(1.0, math.ldexp(1.0, 1 - n)) if n > 0 else math.nan
 
 
 def bootstrap_ci(differences: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:

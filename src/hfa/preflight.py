@@ -1,0 +1,150 @@
+"""Every check of a command before any work: the one path ``hfa train``, ``hfa sweep``, ``hfa.train`` and
+``hfa.sweep`` share.
+
+What it refuses (a one-line ``HfaError``) would otherwise surface after training started or never: the types of
+the API's arguments, the options of the executor, the data sources (a missing file, an unknown named set, a target
+column that is not there or holds lists, cells training refuses), the output places (a file in the way, a folder
+hfa did not make, its locks folder or a run's folder taken by something else, names and paths too long for the file
+system) and a tracking URI where nothing answers (a short connect timeout, not MLflow's minutes of retries).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from hfa.config import Config, DataConfig
+from hfa.errors import HfaError, clip, shorten
+
+TRACKING_CONNECT_TIMEOUT_S = 5.0
+_PORTS = {"http": 80, "https": 443, "postgresql": 5432, "mysql": 3306, "mssql": 1433}
+
+
+def check(
+    configs: Sequence[Config],
+    out: Any,
+    *,
+    mlflow: Any = None,
+    workers: Any = 1,
+    executor: Any = "local",
+    ray_address: Any = None,
+) -> None:
+    """Check a command's runs and options before any work; each problem a one-line ``HfaError``."""
+    check_arguments(out=out, mlflow=mlflow, workers=workers, executor=executor, ray_address=ray_address)
+    from hfa.sweep import check_options
+
+    check_options(workers, executor, ray_address)
+    names = sorted({cfg.name for cfg in configs})
+    if len(names) > 1:
+        raise HfaError(
+            f"the runs of one command go to one experiment folder, and these name {', '.join(map(repr, names[:3]))}; "
+            "'name' cannot be swept: run one sweep per name"
+        )
+    for data in _distinct_sources(configs):
+        check_source(data)
+    uri = mlflow or (configs[0].tracking.mlflow if configs else None)
+    if uri:
+        check_tracking(uri)
+    check_outputs(configs, out)
+
+
+def check_arguments(**arguments: Any) -> None:
+    """The API's arguments as the command line's options take them: a path, an int, a name (``HfaError``)."""
+    kinds: dict[str, tuple[tuple[type, ...], str, bool]] = {
+        "out": ((str, os.PathLike), "a folder path", False),
+        "mlflow": ((str,), "a tracking URI", True),
+        "workers": ((int,), "a whole number of at least 1", False),
+        "executor": ((str,), "'local' or 'ray'", False),
+        "ray_address": ((str,), "a Ray address", True),
+        "force": ((bool,), "true or false", False),
+    }
+    for name, value in arguments.items():
+        types, what, optional = kinds[name]
+        if (value is None and optional) or (isinstance(value, types) and not (name == "workers" and value is True)):
+            if isinstance(value, str) and ("\0" in value or (name == "out" and not value.strip())):
+                raise HfaError(f"{name}={shorten(value)} is not allowed; give {what}")
+            continue
+        raise HfaError(f"{name}={shorten(_shown(value))} ({type(value).__name__}) is not allowed; give {what}")
+
+
+def _shown(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _distinct_sources(configs: Sequence[Config]) -> list[DataConfig]:
+    """One data config per distinct source (file or named set, target, positive label); generated data has no
+    source to check."""
+    from hfa.data.sources import parse_name
+
+    sources: dict[str, DataConfig] = {}
+    for cfg in configs:
+        if parse_name(cfg.data.name)[0] in ("synthetic", "paper"):
+            continue
+        key = cfg.data.model_dump_json(include={"name", "target", "positive"})
+        sources.setdefault(key, cfg.resolved_data())
+    return list(sources.values())
+
+
+def check_source(data: DataConfig) -> None:
+    """Load the source's rows and check its features as training will (cached for named sets)."""
+    from hfa.data.checks import check_features
+    from hfa.data.sources import display_name, load_raw
+
+    try:
+        features, _ = load_raw(data)
+    except OSError as exc:  # a symlink loop, a folder where the file should be, a vanished mount
+        raise HfaError(f"data.name={clip(data.name)!r} cannot be read: {exc.strerror or exc}") from None
+    check_features(features, display_name(data))
+
+
+def check_tracking(uri: Any) -> None:
+    """A tracking URI whose server answers within ``TRACKING_CONNECT_TIMEOUT_S``, then a store MLflow can use."""
+    if not isinstance(uri, str):
+        raise HfaError(f"--mlflow {shorten(_shown(uri))} is not a tracking URI")
+    parts = urlsplit(uri)
+    scheme = parts.scheme.split("+")[0].lower()
+    if scheme in _PORTS and parts.hostname:
+        try:
+            port = parts.port or _PORTS[scheme]
+        except ValueError:
+            raise HfaError(f"--mlflow {clip(uri)}: the port is not a number in 1..65535") from None
+        reason = unreachable(parts.hostname, port, TRACKING_CONNECT_TIMEOUT_S)
+        if reason:
+            raise HfaError(
+                f"--mlflow {clip(uri)}: nothing answers at {parts.hostname}:{port} ({reason}; waited at most "
+                f"{TRACKING_CONNECT_TIMEOUT_S:g} s); start the tracking server or pass another URI"
+            )
+    from hfa.tracking import client
+
+    client(uri)
+
+
+def unreachable(host: str, port: int, timeout: float) -> str | None:
+    """Why nothing answers at ``host:port`` within ``timeout`` seconds, or None when something does: servers'
+    clients retry for minutes without a word."""
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return "timed out" if isinstance(exc, TimeoutError) else exc.strerror or type(exc).__name__
+    return None
+
+
+def check_outputs(configs: Sequence[Config], out: str | os.PathLike[str]) -> None:
+    """Each experiment folder checked, created and claimed as hfa's, with room for every run's folder."""
+    from hfa import rundir
+
+    for name in sorted({cfg.name for cfg in configs}):
+        ids = [rundir.run_dir_for(cfg, "").name for cfg in configs if cfg.name == name]
+        try:
+            rundir.check_output(Path(out) / name, ids)
+        except OSError as exc:  # a symlink loop in --out, among others
+            raise HfaError(f"--out {clip(str(out))} cannot be used: {exc.strerror or exc}") from None
