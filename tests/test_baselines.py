@@ -210,3 +210,28 @@ def test_a_sweeps_methods_set_several_keys_at_once(tmp_path):
         path.write_text(block)
         with pytest.raises(HfaError, match=message):
             expand(path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "change", "message"),
+    [
+        ("left", lambda t: t + 10**6, "'left' indices are not whole numbers in [0,"),
+        ("feature", lambda t: t - 1, "'feature' indices"),
+        ("is_leaf", lambda t: t.long(), "flags are not booleans"),
+        ("threshold", lambda t: t[:, :1], "differ in shape"),
+        ("value", lambda t: t * float("nan"), "not finite"),
+    ],
+)
+def test_a_tampered_gbdt_model_pt_exits_2_in_one_line(trained, tmp_path, name, change, message):
+    import shutil
+
+    run_dir, _, path = trained["gbdt"]
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    state = torch.load(copy / "model.pt", weights_only=True)
+    state[name] = change(state[name])
+    torch.save(state, copy / "model.pt")
+    result = runner.invoke(app, ["predict", str(copy), str(path)])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
