@@ -171,7 +171,7 @@ BAD = [
     ({"tune__budget": 0}, "tune.budget must be a whole number in [1"),
     ({"tune__final_seeds": [0, 1]}, "share seeds [0]"),
     ({"methods__odd": {"loss.name": "nosuchloss"}}, "unknown loss 'nosuchloss'"),
-    ({"methods__gbdt": {"model.name": "gbdt"}}, "unknown key 'model.name'"),
+    ({"methods__gbdt": {"model.name": "gbdt"}}, "search range on 'train.lr' does not apply to method gbdt (gbdt"),
     ({"tune__rule": "best"}, 'tune.rule "best" is not a threshold rule'),
     ({"methods": None}, "'methods' in"),
 ]

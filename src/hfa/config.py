@@ -43,6 +43,9 @@ MAX_EPOCHS = 1_000_000
 MAX_LR = 10.0
 MAX_WEIGHT_DECAY = 10.0
 MAX_FOLDS = 100  # stratified k-fold: a fold of fewer rows than this many folds has no test row to speak of
+MAX_TREES = 10_000  # gbdt boosting iterations: each a tree in model.pt
+MAX_LEAVES = 65_536  # gbdt leaves per tree
+MAX_DEPTH = 64  # gbdt tree depth: scoring walks one level per step
 
 
 MAX_YAML_VALUES = 100_000
@@ -302,12 +305,31 @@ class DataConfig(_Section):
         return self
 
 
+MODELS = ("mlp", "logistic", "gbdt")
+BASELINE_LOSSES = ("bce", "wbce")
+"""The losses logistic and gbdt take: their own log loss, unweighted (bce) or positives weighted by pos_weight."""
+
+
 class ModelConfig(_Section):
-    hidden: list[int] = Field(
-        [64, 64], max_length=MAX_LAYERS, description="widths of the hidden layers; [] is logistic regression"
+    name: Literal["mlp", "logistic", "gbdt"] = Field(
+        "mlp",
+        description="mlp (trained on the loss) | logistic (scikit-learn's LogisticRegression) | gbdt "
+        "(HistGradientBoostingClassifier); logistic and gbdt take loss bce or wbce (class weights)",
     )
-    dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each hidden layer")
-    activation: Literal["relu", "gelu", "tanh", "silu"] = "relu"
+    hidden: list[int] = Field(
+        [64, 64], max_length=MAX_LAYERS, description="mlp: widths of the hidden layers; [] is a linear model"
+    )
+    dropout: float = Field(0.0, ge=0, lt=1, description="mlp: dropout after each hidden layer")
+    activation: Literal["relu", "gelu", "tanh", "silu"] = Field("relu", description="mlp: hidden activation")
+    C: float = Field(1.0, gt=0, le=MAX_SCALE, description="logistic: inverse strength of the L2 penalty")
+    learning_rate: float = Field(0.1, gt=0, le=MAX_LR, description="gbdt: shrinkage of each tree")
+    max_iter: int = Field(
+        100, ge=1, le=MAX_TREES, description="gbdt: most boosting iterations (trees); fewer when train.patience stops"
+    )
+    max_leaf_nodes: int = Field(31, ge=2, le=MAX_LEAVES, description="gbdt: most leaves per tree")
+    max_depth: int | None = Field(None, ge=1, le=MAX_DEPTH, description="gbdt: most depth per tree; null = no limit")
+    min_samples_leaf: int = Field(20, ge=1, le=MAX_SAMPLES, description="gbdt: fewest training rows in a leaf")
+    l2_regularization: float = Field(0.0, ge=0, le=MAX_SCALE, description="gbdt: L2 penalty on leaf values")
 
     @field_validator("hidden")
     @classmethod
@@ -452,6 +474,20 @@ class Config(_Section):
     def resolved_data(self) -> DataConfig:
         """``data`` with its seed resolved: what ``prepare_data`` is given."""
         return self.data.model_copy(update={"seed": self.data_seed})
+
+    @model_validator(mode="after")
+    def _model_takes_loss(self) -> Config:
+        # The baselines fit their own log loss; bce/wbce only say how positives are weighted.
+        name = self.model.name
+        if name != "mlp":
+            if self.loss.name not in BASELINE_LOSSES:
+                raise ValueError(
+                    f"model.name={name} takes loss bce (unweighted) or wbce (positives weighted by loss.pos_weight), "
+                    f"not {self.loss.name!r}; metric losses train model.name=mlp"
+                )
+            if self.data.multilabel:
+                raise ValueError(f"model.name={name} scores one label; a multi-label run needs model.name=mlp")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -632,23 +668,55 @@ _ALL_SOURCE_KEYS = ("n_samples", "n_features", "cluster_std", "target", "feature
 _UNSET_COLUMNS = {"features": None, "drop": [], "id": None}
 
 
+# The keys each model reads; a key of another model does not apply to it. gbdt stops early on the run's own
+# validation split after train.patience iterations without a better validation loss, as the MLP does.
+_MODEL_KEYS = {
+    "mlp": (
+        "model.hidden",
+        "model.dropout",
+        "model.activation",
+        "train.epochs",
+        "train.batch_size",
+        "train.lr",
+        "train.weight_decay",
+        "train.patience",
+        "train.device",
+        "train.amp",
+        "train.compile",
+    ),
+    "logistic": ("model.C",),
+    "gbdt": (
+        "model.learning_rate",
+        "model.max_iter",
+        "model.max_leaf_nodes",
+        "model.max_depth",
+        "model.min_samples_leaf",
+        "model.l2_regularization",
+        "train.patience",
+    ),
+}
+
+
 def inapplicable_keys(cfg: Config) -> list[str]:
     """The dotted keys that do not change what this run computes (``loss.beta`` for bce, ``data.n_samples`` for a
-    KEEL set, ``loss.k`` with the Heaviside step, ...): they stay out of its resolved config and its run id."""
+    KEEL set, ``loss.k`` with the Heaviside step, ``model.hidden`` for gbdt, ...): they stay out of its resolved
+    config and its run id."""
     from hfa.data.sources import parse_name
     from hfa.losses import LOSSES, PARAMETERS
 
+    used_by_model = set(_MODEL_KEYS[cfg.model.name])
+    dropped = [key for keys in _MODEL_KEYS.values() for key in keys if key not in used_by_model]
     used = set(LOSSES[cfg.loss.name].params)
     if "approx" in used:
         used.discard("k" if cfg.loss.approx == "heaviside" else "delta")
-    dropped = [f"loss.{key}" for key in PARAMETERS if key not in used]
+    dropped += [f"loss.{key}" for key in PARAMETERS if key not in used]
     if not (cfg.data.multilabel and "thresholds" in used):
         dropped.append("loss.average")  # only metric losses on several labels average over them
     # One split: no fold; k-fold: the test split is one fold, whatever test_size says.
     dropped += ["data.folds", "data.fold"] if cfg.data.folds is None else ["data.test_size"]
     kept_source = _SOURCE_KEYS.get(parse_name(cfg.data.name)[0], ())
     dropped += [f"data.{key}" for key in _ALL_SOURCE_KEYS if key not in kept_source]
-    return dropped
+    return list(dict.fromkeys(dropped))
 
 
 def canonical(cfg: Config) -> dict[str, Any]:
@@ -675,8 +743,13 @@ def run_id(cfg: Config) -> str:
     from hfa.losses import loss_label
 
     flat = {k: v for k, v in flatten(canonical(cfg)).items() if not k.startswith(_NOT_IN_RUN_ID)}
+    if flat["model.name"] == "mlp":
+        del flat["model.name"]  # the default: MLP runs keep the ids they had before model.name existed
     digest = hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    label = re.sub(r"[^A-Za-z0-9]+", "-", loss_label(cfg.loss.name, cfg.loss.model_dump())).strip("-")
+    label = loss_label(cfg.loss.name, cfg.loss.model_dump())
+    if cfg.model.name != "mlp":
+        label = f"{cfg.model.name} {label}"
+    label = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
     ratio = cfg.data.imbalance_ratio
     ratio_part = "natural" if ratio is None else f"{ratio:g}"
     return f"{label}_ir{ratio_part}_s{cfg.seed}_{digest}"

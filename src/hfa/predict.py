@@ -219,7 +219,7 @@ def load_run(run_dir: str | Path) -> Predictor:
     """A finished run folder as a ``Predictor`` (on the CPU); a folder that is not one is a one-line HfaError."""
     import torch
 
-    from hfa.model import build_model
+    from hfa.baselines import load_model
 
     if not isinstance(run_dir, str | os.PathLike):
         raise HfaError(f"run_dir={run_dir!r:.80} is not allowed; give the path of a run folder")
@@ -231,16 +231,15 @@ def load_run(run_dir: str | Path) -> Predictor:
     preprocessing = Preprocessing.from_dict(
         _check_preprocessing(_read_json(preprocessing_path), preprocessing_path), str(preprocessing_path)
     )
-    model = build_model(preprocessing.n_features, config.model, out_features=len(labels) if labels else 1)
     try:
         state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
         _check_state(state, run_dir / "model.pt")
-        model.load_state_dict(state)
+        # An MLP, or a baseline's tensors (logistic, gbdt), as config.yaml's model.name says.
+        model = load_model(config.model, preprocessing.n_features, len(labels) if labels else 1, state)
     except HfaError:
         raise
     except Exception as error:  # torch raises several types for a corrupt or mismatched file
         raise HfaError(f"cannot load {run_dir / 'model.pt'}: {_one_line(error)}") from None
-    model.eval()
     return Predictor(run_dir, config, preprocessing, model, info)
 
 
@@ -317,13 +316,16 @@ def _check_numbers(rows: pd.DataFrame, preprocessing: Preprocessing, source: str
 
 
 def _check_state(state: Any, path: Path) -> None:
-    """model.pt: a mapping of names to finite tensors (a NaN weight would score every row as NaN)."""
+    """model.pt: a mapping of names to finite tensors (a NaN weight would score every row as NaN); whole numbers and
+    booleans only as a gbdt's tree structure (checked by ``hfa.baselines.load_model``)."""
     import torch
 
     if not isinstance(state, dict):
         raise HfaError(f"cannot load {path}: it holds a {type(state).__name__}, not a state dict; train the run again")
     for name, tensor in state.items():
-        if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+        if not isinstance(tensor, torch.Tensor) or not (
+            tensor.is_floating_point() or tensor.dtype in (torch.int64, torch.bool)
+        ):
             raise HfaError(f"cannot load {path}: {clip(str(name))!r} is not a tensor of weights; train the run again")
         if not torch.isfinite(tensor).all():
             raise HfaError(f"cannot load {path}: {clip(str(name))!r} holds values that are not finite; train again")

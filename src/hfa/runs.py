@@ -164,6 +164,9 @@ def _execute_runs(
 
     by_shape: dict[tuple, list[int]] = {}
     for place, (split, _) in loaded.items():
+        if cfgs[place].model.name != "mlp":  # a baseline fits alone, then is finished as a stack member is
+            results[place] = _fit_baseline(cfgs[place], out, loaded[place], started, t0, on_epoch, place)
+            continue
         shape = (split.x_train.shape, split.x_val.shape, split.y_train.shape[1:])  # labels: the output width
         by_shape.setdefault(shape, []).append(place)
     for places in by_shape.values():
@@ -215,6 +218,28 @@ def _train_stack(
         except HfaError as error:
             results[place] = error
     return results
+
+
+def _fit_baseline(
+    cfg: Config,
+    out: str | Path,
+    loaded: tuple[Splits, float],
+    started: str,
+    t0: float,
+    on_epoch: Callable[[int, EpochLog], None] | None,
+    place: int,
+) -> RunOutcome | HfaError:
+    from hfa.baselines import fit_baseline
+
+    split, data_s = loaded
+    try:
+        fitted = fit_baseline(cfg, split.x_train, split.y_train, split.x_val, split.y_val)
+        if on_epoch is not None:
+            on_epoch(place, fitted.result.history[-1])
+        run = TrainedRun(fitted.model, fitted.loss_fn, fitted.result, started, t0, data_s)
+        return finish_run(cfg, out, split, torch.device("cpu"), run)
+    except HfaError as error:
+        return error
 
 
 def execute_run(
@@ -272,6 +297,7 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         "name": cfg.name,
         "status": "ok",
         "error": None,
+        "model": cfg.model.name,
         "loss_label": loss_label(cfg.loss.name, cfg.loss.model_dump(), whole_lists=True),
         "pos_weight": _resolved_pos_weight(loss_fn),
         "started": run.started,

@@ -146,7 +146,7 @@ def load_plan(
             if name not in names:
                 raise HfaError(f"unknown method {clip(name)!r}; {source} declares: {', '.join(names)}")
         declared_raw = {name: spec for name, spec in declared_raw.items() if str(name) in methods}
-    declared = _methods(declared_raw, source)
+    declared = parse_methods(declared_raw, source)
     shared = _ranges(study["search"], f"'search' in {source}")
     declared = [Method(m.name, m.settings, (*shared, *m.ranges)) for m in declared]
     plan = Plan(
@@ -234,7 +234,8 @@ def _rule(value: Any) -> str:
     return value
 
 
-def _methods(value: Any, source: str) -> list[Method]:
+def parse_methods(value: Any, source: str) -> list[Method]:
+    """A ``methods:`` block: name -> the config values that make the method, and its own ``search:`` ranges."""
     if not isinstance(value, dict) or not value:
         raise HfaError(
             f"'methods' in {source} must map method names to config values, e.g. 'methods: {{bce: {{loss.name: bce}}}}'"
@@ -346,4 +347,4 @@ def _check_configs(plan: Plan) -> None:
 
 
 def _what(cfg: Config) -> str:
-    return f"loss {cfg.loss.name}"
+    return f"loss {cfg.loss.name}" if cfg.model.name == "mlp" else f"{cfg.model.name}, loss {cfg.loss.name}"

@@ -107,30 +107,61 @@ class Grid:
 
 
 def expand(config: str | Path | None, overrides: Sequence[str] = (), grid: Sequence[str] = ()) -> Grid:
-    """Every distinct run of the sweep as a validated config, and the axes that made them."""
+    """Every distinct run of the sweep as a validated config, and the axes that made them.
+
+    A ``methods:`` block (name -> config values, as ``hfa tune`` reads it) is one more axis whose points set
+    several keys at once: methods that are not a cross product (bce and f1 MLPs, a gbdt) share one sweep.
+    """
     raw = resolve(config, overrides)
     source = str(config) if config is not None else "the default config"
     pinned = [parse_override(item)[0] for item in overrides]
+    methods = _sweep_methods(raw.pop("methods", None), source)
     axes = grid_axes(raw.pop("sweep", None), grid, pinned, source)
-    if not axes:
+    if not axes and not methods:
         raise HfaError(
             f"the sweep grid is empty (no 'sweep:' block in {source}, or every axis pinned by an override); "
             "add axes with --grid KEY=V1,V2,..."
         )
-    combinations = math.prod(len(values) for values in axes.values())
+    for name, settings in methods.items():
+        for key in settings:
+            crossed = [a for a in [*axes, *pinned] if a == key or key.startswith(f"{a}.") or a.startswith(f"{key}.")]
+            if crossed:
+                raise HfaError(f"method {name} sets {key!r}, which the sweep also sets ({crossed[0]}); set it once")
+    combinations = max(1, len(methods)) * math.prod(len(values) for values in axes.values())
     if combinations > MAX_RUNS:
         raise HfaError(f"the sweep grid makes {combinations:,} runs; at most {MAX_RUNS:,} in one sweep")
     configs: dict[str, Config] = {}
     points = 0
-    for values in itertools.product(*axes.values()):
-        point = copy.deepcopy(raw)
-        for key, value in zip(axes, values, strict=True):
-            set_dotted(point, key, value)
-        where = ", ".join(f"{k}={v}" for k, v in zip(axes, values, strict=True))
-        cfg = validate(point, f"sweep point {where}")
-        configs.setdefault(str(run_dir_for(cfg, "")), cfg)
-        points += 1
-    return Grid(list(configs.values()), axes, points, same_runs(list(configs.values()), axes, points))
+    for method, settings in (methods or {"": {}}).items():
+        for values in itertools.product(*axes.values()):
+            point = copy.deepcopy(raw)
+            for key, value in [*settings.items(), *zip(axes, values, strict=True)]:
+                set_dotted(point, key, value)
+            parts = [f"{k}={v}" for k, v in zip(axes, values, strict=True)]
+            where = ", ".join([f"method {method}", *parts] if method else parts)
+            cfg = validate(point, f"sweep point {where}")
+            configs.setdefault(str(run_dir_for(cfg, "")), cfg)
+            points += 1
+    # The keys the methods set are columns of results.csv, as an axis's key is.
+    method_axes: dict[str, list[Any]] = {}
+    for settings in methods.values():
+        for key, value in settings.items():
+            method_axes.setdefault(key, []).append(value)
+    runs = list(configs.values())
+    return Grid(runs, {**method_axes, **axes}, points, same_runs(runs, axes, points))
+
+
+def _sweep_methods(value: Any, source: str) -> dict[str, dict[str, Any]]:
+    """A sweep's ``methods:`` block: name -> dotted key -> value (no search ranges: a sweep does not tune)."""
+    from hfa.search import parse_methods
+
+    if value is None:
+        return {}
+    methods = parse_methods(value, source)
+    for method in methods:
+        if method.ranges:
+            raise HfaError(f"method {method.name} in {source} has search ranges; hfa sweep does not tune (hfa tune)")
+    return {method.name: method.settings for method in methods}
 
 
 def _computation(cfg: Config) -> str:

@@ -111,7 +111,8 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, ml
     # F-beta of the beta the loss trains for (f2 for fbeta(beta=2)) beside F1: the number the run optimised.
     trained = [c for c in test.columns if fbeta_of(c) not in (None, 1.0)]
     columns = ["rule", "threshold", "precision", "recall", "f1", *trained, "balanced_accuracy", "roc_auc"]
-    title = f"{info['loss_label']} on {cfg.data.name} — test split"
+    method = info["loss_label"] if cfg.model.name == "mlp" else f"{cfg.model.name} ({info['loss_label']})"
+    title = f"{method} on {cfg.data.name} — test split"
     if "label" in test.columns:  # multi-label: a row per label and rule, then macro and micro
         test = test[test["rule"] != "mean"]
         _print_multilabel(test, ["rule", "label", *columns[1:]], title)
@@ -121,8 +122,10 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, ml
     for line in info["warnings"]:
         err_console.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     timings = info["timings"]
+    # A baseline has no epochs: its solver's iterations (logistic) or its trees (gbdt).
+    fitted = {"mlp": f"best epoch {info['best_epoch']} of", "logistic": "iterations:", "gbdt": "trees:"}
     console.print(
-        f"best epoch {info['best_epoch']} of {info['epochs_run']} ({info['stopped'].replace('_', ' ')}), "
+        f"{fitted[cfg.model.name]} {info['epochs_run']} ({info['stopped'].replace('_', ' ')}), "
         f"{timings['total_s']:.1f} s on {info['device']}\n"
         f"wrote {outcome.run_dir}",
         highlight=False,

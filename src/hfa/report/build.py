@@ -117,7 +117,7 @@ def build_report(
             + ", ".join(sorted(map(str, losses)))
         )
     report.baseline = baseline
-    report.match = match_keys(table)
+    report.match = match_keys(table, baseline)
     if LOSS_KEY not in keys:
         return report  # without the loss as a row key there is nothing to compare with the baseline
     tuned_for: dict[str, str] = {}

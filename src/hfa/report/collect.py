@@ -36,6 +36,7 @@ ADDITIVE_KEYS = ("eval.tune_betas",)
 DATA_KEY = "data.name"
 RATIO_KEY = "data.imbalance_ratio"
 LOSS_KEY = "loss"
+MODEL_KEY = "model.name"
 # Multi-label runs have one results row per label (and macro / micro rows, their averages): the label is a row
 # key that is never pooled, and a run's partner is the baseline run's row of the same label.
 LABEL_KEY = "label"
@@ -175,17 +176,25 @@ def row_keys(df: pd.DataFrame) -> list[str]:
 
 
 def _redundant(runs: pd.DataFrame, key: str) -> bool:
-    owner = {"loss.": LOSS_KEY, "data.": DATA_KEY}.get(key[:5])
+    # A model's or training setting is redundant where the model decides it (model.hidden: MLPs only).
+    owner = {"loss.": LOSS_KEY, "data.": DATA_KEY, "model": MODEL_KEY, "train": MODEL_KEY}.get(key[:5])
     # The ratio is what a reader looks for first: shown whenever it varies, even if each data set has one.
-    if owner is None or key in (DATA_KEY, RATIO_KEY) or owner not in runs.columns:
+    if owner is None or key in (DATA_KEY, RATIO_KEY, MODEL_KEY) or owner not in runs.columns:
         return False
     return bool((runs.groupby(owner, dropna=False)[key].nunique(dropna=False) <= 1).all())
 
 
-def match_keys(df: pd.DataFrame) -> list[str]:
-    """What a run and its baseline partner must share: every varying key but the loss's own (``loss.*``)."""
+def match_keys(df: pd.DataFrame, baseline: str | None = None) -> list[str]:
+    """What a run and its baseline partner must share: every varying key but the loss's own (``loss.*``) and those
+    the model decides; and the model itself unless the baseline loss's runs are one model's (then a gbdt run pairs
+    with the BCE MLP of its seed)."""
     ok = run_table(df[df["status"] == "ok"])
     keys = [k for k in varying_keys(ok) if not k.startswith("loss.") and k not in ADDITIVE_KEYS]
+    if MODEL_KEY in keys:
+        partners = ok if baseline is None else ok[ok[LOSS_KEY] == baseline]
+        across_models = bool((partners.groupby(LOSS_KEY, dropna=False)[MODEL_KEY].nunique(dropna=False) <= 1).all())
+        keys = [k for k in keys if not (k[:5] in ("model", "train") and _redundant(ok, k))]
+        keys = [k for k in keys if k != MODEL_KEY or not across_models]
     if "name" in ok.columns and ok["name"].nunique(dropna=False) > 1:
         keys.append("name")
     return with_label(df, keys)
