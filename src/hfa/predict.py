@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hfa.calibration import Calibration
 from hfa.config import Config, read_yaml, validate
 from hfa.data.preprocess import Preprocessing
 from hfa.errors import HfaError
@@ -102,14 +103,21 @@ class Predictor:
         return value
 
     def predict_proba(self, rows: pd.DataFrame, source: str = "the input") -> np.ndarray:
-        """Probability of the positive class per row (float32), as the run's own evaluation computed it; ``(n, L)``
-        for a multi-label run."""
+        """Score of the positive class per row (float32; calibrated: float64 probabilities), as the run's own
+        evaluation computed it; ``(n, L)`` for a multi-label run."""
         import torch
 
         from hfa.training import predict_proba
 
         x = self.preprocessing.transform(rows, source)
-        return predict_proba(self.model, torch.from_numpy(x))
+        scores = predict_proba(self.model, torch.from_numpy(x))
+        return scores if self.calibration is None else self.calibration.apply(scores)
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The map the run fitted on validation (``eval.calibrate``), applied to every score it gives."""
+        stored = self.info.get("calibration")
+        return None if stored is None else Calibration.from_dict(stored, str(self.run_dir / "run.json"))
 
     def predict(self, rows: pd.DataFrame, threshold: str | float = "fixed") -> np.ndarray:
         """1 where the probability reaches the threshold (``p >= t``, as the metrics count), else 0."""
