@@ -9,6 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+MODELS: dict[str, str] = {
+    "mlp": "hfa's multilayer perceptron, trained on the loss loss.name (model.hidden, model.dropout)",
+    "logistic": "scikit-learn's LogisticRegression",
+    "gbdt": "scikit-learn's HistGradientBoostingClassifier (gradient-boosted trees)",
+}
+"""What each model is; ``available_models`` keeps those this version's config accepts as ``model.name``."""
+
 RESAMPLERS: dict[str, str] = {
     "none": "the training split as it comes",
     "random_over": "positives drawn again at random until they match the negatives (imbalanced-learn)",
@@ -47,8 +54,13 @@ def method_label(loss_label: str, model: str | None = None, resample: str | None
     return "+".join(parts)
 
 
-def config_method_label(config: Mapping[str, Any], loss_label: str) -> str:
-    """:func:`method_label` of a run's resolved config (nested mapping); keys it lacks take their defaults."""
+def config_method_label(config: Mapping[str, Any], loss_label: str | None) -> str | None:
+    """:func:`method_label` of a run's resolved config (nested mapping); keys it lacks take their defaults.
+
+    ``None`` without a loss label (a run that failed before it recorded one).
+    """
+    if not loss_label:
+        return None
     model = config.get("model")
     data = config.get("data")
     name = model.get("name") if isinstance(model, Mapping) else None
@@ -56,3 +68,17 @@ def config_method_label(config: Mapping[str, Any], loss_label: str) -> str:
     return method_label(
         loss_label, name if isinstance(name, str) else None, resample if isinstance(resample, str) else None
     )
+
+
+def available_models() -> dict[str, str]:
+    """The models ``model.name`` accepts, with what each is (just the MLP where the config has no ``model.name``)."""
+    from typing import get_args
+
+    from hfa.config import ModelConfig
+
+    field = ModelConfig.model_fields.get("name")
+    if field is None:  # a config without model.name trains the MLP only
+        return {DEFAULT_MODEL: MODELS[DEFAULT_MODEL]}
+    # A Literal lists its names; a free-form name checked elsewhere is taken to accept the models described here.
+    names = get_args(field.annotation) or tuple(MODELS)
+    return {name: MODELS.get(name, "") for name in names}

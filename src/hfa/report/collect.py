@@ -41,6 +41,9 @@ LOSS_KEY = "loss"
 LABEL_KEY = "label"
 AGGREGATE_LABELS = ("macro", "micro")
 BASE_METRICS = ("precision", "recall")
+# With loss.*, what a method label names (hfa.methods): the key, and its value in a run that is an MLP's loss alone.
+METHOD_DEFAULTS = {"model.name": "mlp", "data.resample": "none"}
+METHOD_KEYS = tuple(METHOD_DEFAULTS)
 
 
 @dataclass
@@ -174,7 +177,27 @@ def row_keys(df: pd.DataFrame) -> list[str]:
     return with_label(df, [k for k in keys if not _redundant(ok, k)])
 
 
+def method_keys(runs: pd.DataFrame) -> list[str]:
+    """The config keys the ``loss`` column's method label decides (``hfa.methods.method_label``): the loss's own
+    (``loss.*``), the model and the resampler, and a model setting that some runs lack, which belongs to one model
+    (``model.hidden`` of the MLP is absent from a gbdt run)."""
+    keys = config_columns(runs)
+
+    def partial(key: str) -> bool:
+        return bool(runs[key].isna().any() and runs[key].notna().any())
+
+    return [k for k in keys if k.startswith("loss.") or k in METHOD_KEYS or (k.startswith("model.") and partial(k))]
+
+
+def has_methods(df: pd.DataFrame) -> bool:
+    """Whether some successful run is more than an MLP's loss: another model or a resampled training split."""
+    ok = df[df["status"] == "ok"]
+    return any((ok[key].dropna() != default).any() for key, default in METHOD_DEFAULTS.items() if key in ok.columns)
+
+
 def _redundant(runs: pd.DataFrame, key: str) -> bool:
+    if key in method_keys(runs):
+        return bool((runs.groupby(LOSS_KEY, dropna=False)[key].nunique(dropna=False) <= 1).all())
     owner = {"loss.": LOSS_KEY, "data.": DATA_KEY}.get(key[:5])
     # The ratio is what a reader looks for first: shown whenever it varies, even if each data set has one.
     if owner is None or key in (DATA_KEY, RATIO_KEY) or owner not in runs.columns:
@@ -183,9 +206,11 @@ def _redundant(runs: pd.DataFrame, key: str) -> bool:
 
 
 def match_keys(df: pd.DataFrame) -> list[str]:
-    """What a run and its baseline partner must share: every varying key but the loss's own (``loss.*``)."""
+    """What a run and its baseline partner must share: every varying key but the method's own (``method_keys``:
+    the loss's, the model's, the resampler)."""
     ok = run_table(df[df["status"] == "ok"])
-    keys = [k for k in varying_keys(ok) if not k.startswith("loss.") and k not in ADDITIVE_KEYS]
+    owned = method_keys(ok)
+    keys = [k for k in varying_keys(ok) if k not in owned and k not in ADDITIVE_KEYS]
     if "name" in ok.columns and ok["name"].nunique(dropna=False) > 1:
         keys.append("name")
     return with_label(df, keys)
