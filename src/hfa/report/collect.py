@@ -179,14 +179,17 @@ def row_keys(df: pd.DataFrame) -> list[str]:
 
 def method_keys(runs: pd.DataFrame) -> list[str]:
     """The config keys the ``loss`` column's method label decides (``hfa.methods.method_label``): the loss's own
-    (``loss.*``), the model and the resampler, and a model setting that some runs lack, which belongs to one model
-    (``model.hidden`` of the MLP is absent from a gbdt run)."""
-    keys = config_columns(runs)
+    (``loss.*``), the model and the resampler, and a model or training setting that some runs lack, which belongs
+    to one model (``model.hidden`` and ``train.epochs`` of the MLP are absent from a gbdt run)."""
 
     def partial(key: str) -> bool:
         return bool(runs[key].isna().any() and runs[key].notna().any())
 
-    return [k for k in keys if k.startswith("loss.") or k in METHOD_KEYS or (k.startswith("model.") and partial(k))]
+    return [
+        k
+        for k in config_columns(runs)
+        if k.startswith("loss.") or k in METHOD_KEYS or (k.startswith(("model.", "train.")) and partial(k))
+    ]
 
 
 def has_methods(df: pd.DataFrame) -> bool:
