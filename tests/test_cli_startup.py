@@ -33,7 +33,7 @@ def _loaded(*args: str) -> tuple[int, set[str]]:
     return report["code"], set(report["modules"])
 
 
-@pytest.mark.parametrize("args", [["--help"], ["losses"], ["train", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["losses"], ["methods"], ["train", "--help"]])
 def test_listing_commands_import_no_heavy_library(args):
     code, modules = _loaded(*args)
     assert code == 0

@@ -20,6 +20,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hfa.errors import HfaError, clip, shorten
+from hfa.methods import CALIBRATIONS, RESAMPLERS
 
 AUTHORS_THRESHOLDS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
@@ -211,6 +212,11 @@ class DataConfig(_Section):
     )
     drop: list[str] = Field(default_factory=list, description="files: columns left out of the features")
     id: str | None = Field(None, description="files: a row identifier, never a feature; hfa predict carries it through")
+    resample: Literal[tuple(RESAMPLERS)] = Field(  # type: ignore[valid-type]
+        "none",
+        description="the training split resampled (imbalanced-learn), never validation or test: "
+        + " | ".join(RESAMPLERS),
+    )
 
     @model_validator(mode="after")
     def _columns_agree(self) -> DataConfig:
@@ -254,6 +260,15 @@ class DataConfig(_Section):
             if len(set(target)) != len(target):
                 raise ValueError(f"every target column must be listed once (got {target})")
         return target
+
+    @model_validator(mode="after")
+    def _resample_one_label(self) -> DataConfig:
+        if self.resample != "none" and self.multilabel:
+            raise ValueError(
+                f"data.resample={self.resample} resamples single-label data; a multi-label run's positives of one "
+                "label are another's negatives: use resample none"
+            )
+        return self
 
     @property
     def multilabel(self) -> bool:
@@ -437,6 +452,9 @@ class EvalConfig(_Section):
         description="more tuned rules: for each beta, rule tuned_f<beta> at the threshold maximising F-beta on "
         "validation (the honest BCE baseline for an F-beta loss)",
     )
+    calibrate: Literal[tuple(CALIBRATIONS)] = Field(  # type: ignore[valid-type]
+        "none", description="a map from scores to probabilities fitted on validation: " + " | ".join(CALIBRATIONS)
+    )
 
 
 class TrackingConfig(_Section):
@@ -465,6 +483,15 @@ class Config(_Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     sweep: dict[str, list[Any]] = Field(default_factory=dict, description="dotted key -> values; one run each")
+
+    @model_validator(mode="after")
+    def _calibrate_one_label(self) -> Config:
+        if self.eval.calibrate != "none" and self.data.multilabel:
+            raise ValueError(
+                f"eval.calibrate={self.eval.calibrate} calibrates single-label runs; this data has several labels: "
+                "use calibrate none"
+            )
+        return self
 
     @property
     def data_seed(self) -> int:
@@ -663,9 +690,15 @@ _SOURCE_KEYS = {
     "file": ("target", "features", "drop", "id"),
 }
 _ALL_SOURCE_KEYS = ("n_samples", "n_features", "cluster_std", "target", "features", "drop", "id")
-# Column choices left at their defaults stay out of a file run's resolved config, so the ids of runs made before
-# these keys existed stay as they were.
-_UNSET_COLUMNS = {"features": None, "drop": [], "id": None}
+# Keys added after runs were shipped stay out of a run's resolved config while they hold their defaults, so the
+# ids of runs made before these keys existed stay as they were: column choices, resampling, calibration.
+_UNSET_KEYS = {
+    "data.features": None,
+    "data.drop": [],
+    "data.id": None,
+    "data.resample": "none",
+    "eval.calibrate": "none",
+}
 
 
 # The keys each model reads; a key of another model does not apply to it. gbdt stops early on the run's own
@@ -732,9 +765,10 @@ def canonical(cfg: Config) -> dict[str, Any]:
     for key in inapplicable_keys(cfg):
         section, _, leaf = key.partition(".")
         resolved[section].pop(leaf, None)
-    for leaf, unset in _UNSET_COLUMNS.items():
-        if resolved["data"].get(leaf, unset) == unset:
-            resolved["data"].pop(leaf, None)
+    for key, unset in _UNSET_KEYS.items():
+        section, _, leaf = key.partition(".")
+        if resolved[section].get(leaf, unset) == unset:
+            resolved[section].pop(leaf, None)
     return resolved
 
 

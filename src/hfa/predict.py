@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from hfa.calibration import Calibration
 from hfa.config import Config, read_yaml, validate
 from hfa.data.preprocess import Preprocessing
 from hfa.errors import HfaError, clip, shorten
@@ -163,7 +164,13 @@ class Predictor:
                 f"{self.run_dir} gives a probability that is not a number for some rows of {source}; "
                 "its files were changed after training: train the run again"
             )
-        return probability
+        return probability if self.calibration is None else self.calibration.apply(probability)
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The map the run fitted on validation (``eval.calibrate``), applied to every score it gives."""
+        stored = self.info.get("calibration")
+        return None if stored is None else Calibration.from_dict(stored, str(self.run_dir / "run.json"))
 
     def predict(self, rows: pd.DataFrame, threshold: str | float = "fixed") -> np.ndarray:
         """1 where the probability reaches the threshold (``p >= t``, as the metrics count), else 0."""

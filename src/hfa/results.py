@@ -18,6 +18,7 @@ import yaml
 
 from hfa import io
 from hfa.errors import HfaError
+from hfa.methods import config_method_label
 from hfa.metrics import AUTHORS_THRESHOLDS, COUNT_COLUMNS, count_metric, fbeta_column, fbeta_of, is_count_metric
 from hfa.metrics import metric_columns as metrics_columns_for
 from hfa.metrics_multilabel import zero_in_macro
@@ -247,8 +248,9 @@ def _run_records(folder: Path, run: dict[str, Any]) -> tuple[list[dict[str, Any]
         "name": run.get("name", config.get("name")),
         "status": status,
         "error": run.get("error"),
-        # Older or hand-made runs may lack the label; the loss name is the next best identity.
-        "loss": run.get("loss_label") or _section(config, "loss", folder).get("name"),
+        # Older or hand-made runs may lack the label; the loss name is the next best identity. The column names the
+        # method: an MLP by its loss, other models and resampled training splits by more (hfa.methods).
+        "loss": config_method_label(config, run.get("loss_label") or _section(config, "loss", folder).get("name")),
     }
     # The data a run saw is a setting like any other: runs of different data never share a report row.
     settings = {**flatten_config(config), FINGERPRINT_KEY: _fingerprint(run)}

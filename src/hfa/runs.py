@@ -264,6 +264,11 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         "val": (splits.y_val, predict_proba(model, torch.as_tensor(splits.x_val, device=device))),
         "test": (splits.y_test, predict_proba(model, torch.as_tensor(splits.x_test, device=device))),
     }
+    calibration = None
+    if cfg.eval.calibrate != "none":  # thresholds are tuned, and metrics taken, on the calibrated scores
+        from hfa.calibration import calibrate_run, with_raw_scores
+
+        scores, calibration, raw = calibrate_run(cfg.eval.calibrate, scores)
     curves = None
     if splits.info.get("labels"):
         from hfa.metrics_multilabel import evaluate_multilabel
@@ -287,6 +292,8 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
             tune_betas=cfg.eval.tune_betas,
         )
         curves = curve_points(scores)
+    if calibration is not None:
+        metrics = with_raw_scores(metrics, raw)
     eval_s = time.perf_counter() - clock
     # What the tuned thresholds were chosen on (per label for a multi-label run).
     positives = splits.y_val.sum(axis=0)
@@ -316,6 +323,7 @@ def finish_run(cfg: Config, out: str | Path, splits: Splits, device: torch.devic
         },
         "data": splits.info,
         "thresholds": decision_thresholds(cfg, metrics),
+        **({} if calibration is None else {"calibration": calibration.to_dict()}),
         "val_positives": val_positives,
         "warnings": run_warnings(splits.info, val_positives, splits.info.get("labels")),
         "versions": versions(),

@@ -1,4 +1,4 @@
-"""`hfa losses` and `hfa datasets`: what a config may name."""
+"""`hfa losses`, `hfa methods` and `hfa datasets`: what a config may name."""
 
 from __future__ import annotations
 
@@ -33,6 +33,39 @@ def losses() -> None:
         "Metric losses turn soft confusion counts (Heaviside approximation H, slope delta) into 1 - metric, "
         "averaged over loss.thresholds.",
         highlight=False,
+    )
+
+
+@app.command()
+@user_errors
+def methods() -> None:
+    """List what makes a method (model x loss x resampling) and the calibration maps: the names a config may give
+    `model.name`, `loss.name`, `data.resample` and `eval.calibrate`, and how reports label each method."""
+    from hfa.loss_catalog import CATALOG
+    from hfa.methods import CALIBRATIONS, RESAMPLERS, available_models, method_label
+
+    models = available_models()
+    for title, entries in (
+        ("Models (model.name)", models),
+        ("Resamplers (data.resample; the training split only)", RESAMPLERS),
+        ("Calibration (eval.calibrate; fitted on validation)", CALIBRATIONS),
+    ):
+        table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
+        table.add_column("name", no_wrap=True)
+        table.add_column("what it is")
+        for name, summary in entries.items():
+            table.add_row(name, summary)
+        console.print(table)
+    examples = [method_label("bce"), method_label("f1"), method_label("bce", resample="smote")]
+    examples += [method_label("bce", model=m) for m in models if m != "mlp"]
+    examples.append(method_label("wbce", resample="random_under"))
+    console.print(
+        f"Losses (loss.name): {', '.join(CATALOG)}; `hfa losses` gives their formulas.\n"
+        "A method is a model, a loss and a resampling; reports name it in their loss column: "
+        + ", ".join(examples)
+        + ". The baseline of comparisons is bce (the MLP, no resampling).",
+        highlight=False,
+        soft_wrap=True,
     )
 
 

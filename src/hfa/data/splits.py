@@ -39,7 +39,8 @@ class Splits:
     """Model-ready arrays: x float32 ``(n, d)``, y float32 in {0, 1}; fitted on the training split only.
 
     ``indices`` holds, per split, the row positions in ``load_raw(cfg)``'s output, so a prediction can be
-    traced back to its source row. ``info`` is JSON-ready (run.json records it).
+    traced back to its source row (-1: a training row SMOTE made, see ``data.resample``). ``info`` is JSON-ready
+    (run.json records it).
     """
 
     x_train: np.ndarray
@@ -333,12 +334,42 @@ def prepare_data(cfg: DataConfig) -> Splits:
     """Load, subsample to ``cfg.imbalance_ratio``, split (stratified) and preprocess; see ``Splits``.
 
     A ``cfg.seed`` of ``None`` is ``cfg.drawn_seed``; runs pass ``Config.resolved_data()``. Identical configs are
-    served from a cache (a sweep over losses reuses the data); each call returns its own writable copy.
+    served from a cache (a sweep over losses reuses the data); each call returns its own writable copy. The
+    training split is then resampled as ``cfg.resample`` says (``resampled``), so runs that differ only in their
+    resampler share one preparation of the data.
     """
     start = time.perf_counter()
     cfg = cfg.model_copy(update={"seed": cfg.drawn_seed})
-    splits = _prepare(_cache_key(cfg), cfg.model_dump_json()).copy()
+    base = cfg.model_copy(update={"resample": "none"})
+    splits = resampled(_prepare(_cache_key(base), base.model_dump_json()).copy(), cfg.resample, cfg.seed)
     return dataclasses.replace(splits, prepare_s=time.perf_counter() - start)
+
+
+def resampled(splits: Splits, method: str, seed: int) -> Splits:
+    """``splits`` with the training split resampled (``hfa.data.resample``); validation and test are untouched.
+
+    ``info["splits"]["train"]`` then counts the rows trained on and ``info["resample"]`` says how they were made,
+    with the counts before; ``indices["train"]`` holds -1 for a row SMOTE made.
+    """
+    if method == "none":
+        return splits
+    from hfa.data.resample import resample_training
+    from hfa.methods import SMOTE_NEIGHBOURS
+
+    where = f"the training split of {splits.info['name']}"
+    x, y, source = resample_training(splits.x_train, splits.y_train, method, seed, where)
+    info = _deep_copy_info(splits.info)
+    before = info["splits"]["train"]
+    info["splits"]["train"] = _counts(y)
+    info["resample"] = {
+        "method": method,
+        "seed": seed,
+        **({"k_neighbors": SMOTE_NEIGHBOURS} if method == "smote" else {}),
+        "before": before,
+        "after": info["splits"]["train"],
+    }
+    rows = np.where(source >= 0, splits.indices["train"][np.maximum(source, 0)], -1)
+    return dataclasses.replace(splits, x_train=x, y_train=y, indices={**splits.indices, "train": rows}, info=info)
 
 
 def clear_caches() -> None:

@@ -27,6 +27,7 @@ from hfa.report.collect import (
     check_metrics,
     default_metrics,
     group_columns,
+    has_methods,
     has_rule,
     label_order,
     match_keys,
@@ -58,6 +59,7 @@ class Report:
     natural_ratios: dict[str, float] = field(default_factory=dict)  # data set -> negatives per positive
     thresholds: dict[str, str] = field(default_factory=dict)  # rule -> how its threshold was chosen
     ratios: dict[str, list[float | None]] = field(default_factory=dict)  # data set -> its ratios, when not a row key
+    methods: bool = False  # some run is another model or a resampled training split: the loss column names methods
     bottom: BottomLine | None = None  # the choice per data set on validation, its test estimate, its equals
 
 
@@ -103,6 +105,7 @@ def build_report(
         natural_ratios=_natural_ratios(runs),
         thresholds=_threshold_rules(table),
         ratios={} if RATIO_KEY in keys else _ratios(rows[rules[0]]),
+        methods=has_methods(table),
     )
     if split == "test":  # the bottom line chooses on validation and estimates on test
         report.bottom = bottom_line(table, keys, rules, (tests or _tested_metrics(metrics))[0])

@@ -42,6 +42,9 @@ MODEL_KEY = "model.name"
 LABEL_KEY = "label"
 AGGREGATE_LABELS = ("macro", "micro")
 BASE_METRICS = ("precision", "recall")
+# With loss.*, what a method label names (hfa.methods): the key, and its value in a run that is an MLP's loss alone.
+METHOD_DEFAULTS = {"model.name": "mlp", "data.resample": "none"}
+METHOD_KEYS = tuple(METHOD_DEFAULTS)
 
 
 @dataclass
@@ -175,9 +178,31 @@ def row_keys(df: pd.DataFrame) -> list[str]:
     return with_label(df, [k for k in keys if not _redundant(ok, k)])
 
 
+def method_keys(runs: pd.DataFrame) -> list[str]:
+    """The config keys the ``loss`` column's method label decides (``hfa.methods.method_label``): the loss's own
+    (``loss.*``), the model and the resampler, and a model or training setting that some runs lack, which belongs
+    to one model (``model.hidden`` and ``train.epochs`` of the MLP are absent from a gbdt run)."""
+
+    def partial(key: str) -> bool:
+        return bool(runs[key].isna().any() and runs[key].notna().any())
+
+    return [
+        k
+        for k in config_columns(runs)
+        if k.startswith("loss.") or k in METHOD_KEYS or (k.startswith(("model.", "train.")) and partial(k))
+    ]
+
+
+def has_methods(df: pd.DataFrame) -> bool:
+    """Whether some successful run is more than an MLP's loss: another model or a resampled training split."""
+    ok = df[df["status"] == "ok"]
+    return any((ok[key].dropna() != default).any() for key, default in METHOD_DEFAULTS.items() if key in ok.columns)
+
+
 def _redundant(runs: pd.DataFrame, key: str) -> bool:
-    # A model's or training setting is redundant where the model decides it (model.hidden: MLPs only).
-    owner = {"loss.": LOSS_KEY, "data.": DATA_KEY, "model": MODEL_KEY, "train": MODEL_KEY}.get(key[:5])
+    if key in method_keys(runs):
+        return bool((runs.groupby(LOSS_KEY, dropna=False)[key].nunique(dropna=False) <= 1).all())
+    owner = {"loss.": LOSS_KEY, "data.": DATA_KEY}.get(key[:5])
     # The ratio is what a reader looks for first: shown whenever it varies, even if each data set has one.
     if owner is None or key in (DATA_KEY, RATIO_KEY, MODEL_KEY) or owner not in runs.columns:
         return False
@@ -185,16 +210,11 @@ def _redundant(runs: pd.DataFrame, key: str) -> bool:
 
 
 def match_keys(df: pd.DataFrame, baseline: str | None = None) -> list[str]:
-    """What a run and its baseline partner must share: every varying key but the loss's own (``loss.*``) and those
-    the model decides; and the model itself unless the baseline loss's runs are one model's (then a gbdt run pairs
-    with the BCE MLP of its seed)."""
+    """What a run and its baseline partner must share: every varying key but the method's own (``method_keys``:
+    the loss's, the model's, the resampler)."""
     ok = run_table(df[df["status"] == "ok"])
-    keys = [k for k in varying_keys(ok) if not k.startswith("loss.") and k not in ADDITIVE_KEYS]
-    if MODEL_KEY in keys:
-        partners = ok if baseline is None else ok[ok[LOSS_KEY] == baseline]
-        across_models = bool((partners.groupby(LOSS_KEY, dropna=False)[MODEL_KEY].nunique(dropna=False) <= 1).all())
-        keys = [k for k in keys if not (k[:5] in ("model", "train") and _redundant(ok, k))]
-        keys = [k for k in keys if k != MODEL_KEY or not across_models]
+    owned = method_keys(ok)
+    keys = [k for k in varying_keys(ok) if k not in owned and k not in ADDITIVE_KEYS]
     if "name" in ok.columns and ok["name"].nunique(dropna=False) > 1:
         keys.append("name")
     return with_label(df, keys)

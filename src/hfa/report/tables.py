@@ -327,6 +327,12 @@ def report_notes(report: Report) -> list[str]:
         )
     if "ece" in report.metrics:
         notes.append("ece: expected calibration error over 10 equal-width probability bins")
+    if report.methods:
+        notes.append(
+            "loss: the method (model × loss × resampling of the training split): an MLP by its loss, another model "
+            "by its name (logistic, gbdt; + its loss unless bce), + the resampler (random_over, random_under, smote); "
+            "`hfa methods` lists them"
+        )
     return notes
 
 
