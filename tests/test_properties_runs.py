@@ -78,7 +78,7 @@ def scored_or_refused(run_dir: Path, rows: pd.DataFrame, what: str) -> None:
         assert one_line(str(refused)), str(refused)
         assert what in str(refused), (what, str(refused))
         return
-    probability = scored["probability"].to_numpy()
+    probability = scored["score"].to_numpy()  # an uncalibrated run writes a score
     assert len(scored) == len(rows)
     assert np.isfinite(probability).all() and ((probability >= 0) & (probability <= 1)).all()
     assert set(scored["label"]) <= {0, 1}

@@ -54,7 +54,10 @@ def check_finished(run_dir: Path) -> dict[str, Any]:
             f"{run_dir / 'run.json'} must hold a JSON object (got {type(info).__name__}); train the run again"
         )
     if info.get("status") != "ok":
-        raise HfaError(f"{run_dir} is not a finished run: status {info.get('status')!r} ({info.get('error')})")
+        raise HfaError(
+            f"{run_dir} is not a finished run: run.json says status {clip(str(info.get('status')), 40)!r} "
+            f"({clip(str(info.get('error')), 80)})"
+        )
     absent = [name for name in NEEDED if not (run_dir / name).is_file()]
     if absent:
         raise HfaError(

@@ -386,6 +386,14 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
     existing = next((p for p in (folder, *folder.parents) if _exists(p)), Path("/"))
     if not existing.is_dir():
         raise HfaError(f"{option} {clip(str(folder))}: {clip(str(existing))} is a file, not a folder; pass a folder")
+    below = [folder, *folder.parents]
+    below = below[: below.index(existing)] if existing in below else []
+    dangling = [p for p in below if p.is_symlink()]
+    if dangling:
+        raise HfaError(
+            f"{option} {clip(str(folder))}: {clip(str(dangling[0]))} is a symbolic link that leads nowhere (or to "
+            "itself); pass a folder"
+        )
     limit = _name_max(existing)
     longest = max((longest_entry_name(name) for name in names), default=0)
     too_long = [part for part in folder.relative_to(existing).parts if len(os.fsencode(part)) > limit]

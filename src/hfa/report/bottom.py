@@ -108,8 +108,9 @@ def bottom_line(table: pd.DataFrame, keys: Sequence[str], rules: Sequence[str], 
 
 def _labelled(rows: pd.DataFrame, method_keys: Sequence[str]) -> pd.DataFrame:
     if len(method_keys) == 1:
-        return rows.assign(_method=rows[method_keys[0]].astype(str))
-    parts = [key + "=" + rows[key].astype(str) for key in method_keys]
+        return rows.assign(_method=rows[method_keys[0]].astype(object).map(str))
+    # object, then str: a missing value (a key some runs lack) becomes the text 'nan'/'None', never a float.
+    parts = [key + "=" + rows[key].astype(object).map(str) for key in method_keys]
     return rows.assign(_method=[", ".join(values) for values in zip(*parts, strict=True)])
 
 
