@@ -388,7 +388,7 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
         raise HfaError(f"{option} {clip(str(folder))}: {clip(str(existing))} is a file, not a folder; pass a folder")
     below = [folder, *folder.parents]
     below = below[: below.index(existing)] if existing in below else []
-    dangling = [p for p in below if p.is_symlink()]
+    dangling = [p for p in below if _is_link(p)]
     if dangling:
         raise HfaError(
             f"{option} {clip(str(folder))}: {clip(str(dangling[0]))} is a symbolic link that leads nowhere (or to "
@@ -424,6 +424,13 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             reason += " (pass a folder you can write to)"
         raise HfaError(f"{option} {clip(str(folder))} is not writable: {reason}") from None
+
+
+def _is_link(path: Path) -> bool:
+    try:
+        return path.is_symlink()
+    except OSError:  # a name too long: the length check says so
+        return False
 
 
 def _path_max(folder: Path) -> int:
