@@ -22,11 +22,8 @@ from hfa.methods import config_method_label
 from hfa.metrics import AUTHORS_THRESHOLDS, COUNT_COLUMNS, count_metric, fbeta_column, fbeta_of, is_count_metric
 from hfa.metrics import metric_columns as metrics_columns_for
 from hfa.metrics_multilabel import zero_in_macro
+from hfa.rundir import CONFIG_FILE, CURVES_FILE, METRICS_FILE, RUN_FILE, read_settled, swapped_run, wait_for_swap
 
-RUN_FILE = "run.json"
-CONFIG_FILE = "config.yaml"
-METRICS_FILE = "metrics.csv"
-CURVES_FILE = "curves.csv"
 RESULTS_FILE = "results.csv"
 FINGERPRINT_KEY = "data.fingerprint"  # from run.json: the data the run saw (hfa.data.fingerprint)
 
@@ -46,7 +43,16 @@ def find_runs(root: str | Path) -> list[Path]:
     root = Path(root)
     runs: list[Path] = []
     if root.is_dir():
-        runs = sorted(p.parent for p in root.rglob(RUN_FILE) if p.is_file() and not _hidden(p.relative_to(root)))
+        found = [p.parent for p in root.rglob(RUN_FILE) if p.is_file()]
+        runs = [f for f in found if not _hidden(f.relative_to(root))]
+        # A run being swapped in (--force in another process) is, for a moment, only its aside copy: count it once
+        # the swap is done.
+        swapped = {r for f in found if (r := swapped_run(f)) is not None and not _hidden(r.relative_to(root))}
+        for run in swapped - set(runs):
+            wait_for_swap(run)
+            if (run / RUN_FILE).is_file():
+                runs.append(run)
+        runs.sort()
     if not runs:
         reason = "" if root.is_dir() else (" (not a folder)" if root.exists() else " (no such folder)")
         raise HfaError(f"no runs under {root}{reason} (expected folders with {RUN_FILE} written by hfa train/sweep)")
@@ -72,7 +78,7 @@ def collect_results(root: str | Path, metrics: Iterable[str] = ()) -> pd.DataFra
     settings: dict[str, None] = {}
     folders: list[Path] = []
     for folder, run in unique_runs(root):
-        rows, keys = _run_records(folder, run)
+        rows, keys = _settled_records(folder, run)
         records.extend(rows)
         folders.extend([folder] * len(rows))
         settings.update(dict.fromkeys(keys))
@@ -110,7 +116,7 @@ def _fill_count_metrics(records: list[dict[str, Any]], folders: list[Path], want
             labels.setdefault((folder, record["split"], record.get("rule")), []).append(record)
         if record.get("rule") == "mean":
             if folder not in curves:
-                curves[folder] = _read_curves(folder / CURVES_FILE)
+                curves[folder] = read_settled(folder, lambda f=folder: _read_curves(f / CURVES_FILE, settled=True))
             values = _mean_rule_values(curves[folder], record["split"], missing)
         else:
             counts = [record.get(c) for c in COUNT_COLUMNS]
@@ -144,8 +150,12 @@ def _mean_rule_values(curves: pd.DataFrame | None, split: str, metrics: Sequence
     return {m: float(np.mean(count_metric(m, *counts))) for m in metrics}
 
 
-def _read_curves(path: Path) -> pd.DataFrame | None:
+def _read_curves(path: Path, settled: bool = False) -> pd.DataFrame | None:
     if not path.is_file():
+        # With ``settled`` (read_settled), a run folder caught between the renames of a swap is an error to
+        # retry, not a run without curves: the file is missing only if it is missing after the folder is back.
+        if settled and (not path.parent.is_dir() or path.is_file()):
+            raise HfaError(f"cannot read {path}: its run folder was being replaced")
         return None
     try:
         return pd.read_csv(path)
@@ -155,7 +165,8 @@ def _read_curves(path: Path) -> pd.DataFrame | None:
 
 def read_curves(run_dir: str | Path) -> pd.DataFrame | None:
     """A run's ``curves.csv`` (split, threshold, tp, fp, fn, tn), or None when the run did not write one."""
-    return _read_curves(Path(run_dir) / CURVES_FILE)
+    run_dir = Path(run_dir)
+    return read_settled(run_dir, lambda: _read_curves(run_dir / CURVES_FILE, settled=True))
 
 
 def config_columns(df: pd.DataFrame) -> list[str]:
@@ -225,7 +236,7 @@ def unique_runs(root: str | Path) -> list[tuple[Path, dict[str, Any]]]:
     seen: set[tuple[str, ...]] = set()
     runs = []
     for folder in find_runs(root):
-        run = _read_json(folder / RUN_FILE)
+        run = read_settled(folder, lambda f=folder: _read_json(f / RUN_FILE))
         identity = (str(run.get("name")), str(run.get("run_id", folder.name)), str(_fingerprint(run)))
         if identity not in seen:
             seen.add(identity)
@@ -237,6 +248,16 @@ def _fingerprint(run: Mapping[str, Any]) -> str | None:
     data = run.get("data")
     value = data.get("fingerprint") if isinstance(data, Mapping) else None
     return value if isinstance(value, str) else None
+
+
+def _settled_records(folder: Path, run: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """_run_records, read again from a fresh run.json when the folder was swapped in while it was read."""
+    first = [run]
+
+    def read() -> tuple[list[dict[str, Any]], list[str]]:
+        return _run_records(folder, first.pop() if first else _read_json(folder / RUN_FILE))
+
+    return read_settled(folder, read)
 
 
 def _run_records(folder: Path, run: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:

@@ -21,9 +21,9 @@ import os
 import re
 import shutil
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hfa import io
 from hfa.errors import HfaError, clip
@@ -148,6 +148,12 @@ def _replace(staging: Path, run_dir: Path) -> None:
 
 def _owned_prefix(run_dir: Path, kind: str) -> str:
     return f".{run_dir.name}.{kind}.{_HOST}.{os.getpid()}."
+
+
+def swapped_run(aside: Path) -> Path | None:
+    """The run folder an aside folder (the old copy a swap renames away) belongs to, or None for another entry."""
+    match = _OWNED.match(aside.name)
+    return aside.parent / match["run"] if match and match["kind"] == _ASIDE else None
 
 
 def longest_entry_name(run_id: str) -> int:
@@ -347,7 +353,7 @@ def lock(run_dir: Path, blocking: bool = True) -> Iterator[bool]:
     """
     from filelock import FileLock, Timeout
 
-    path = (run_dir.parent / LOCK_DIR / f"{run_dir.name}.lock").absolute()
+    path = _lock_path(run_dir).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     file_lock = _held.setdefault(path, FileLock(path, thread_local=False))
     try:
@@ -359,6 +365,41 @@ def lock(run_dir: Path, blocking: bool = True) -> Iterator[bool]:
         yield True
     finally:
         file_lock.release()
+
+
+def _lock_path(run_dir: Path) -> Path:
+    return run_dir.parent / LOCK_DIR / f"{run_dir.name}.lock"
+
+
+def wait_for_swap(run_dir: Path) -> None:
+    """Return once no other process is swapping ``run_dir`` in (at once where no hfa process ever locked it)."""
+    if _lock_path(run_dir).is_file():
+        with contextlib.suppress(OSError), lock(run_dir):
+            pass
+
+
+_T = TypeVar("_T")
+
+
+def read_settled(run_dir: Path, read: Callable[[], _T]) -> _T:
+    """``read()`` the run's files; when that fails while another process swaps the folder in (``--force``), once
+    more under the run's lock, after the swap.
+
+    A swap renames the old folder aside and the new one in, so a reader can find the folder gone, or open a file of
+    one folder and the next of the other. The lock is taken only on a failed read: reports over thousands of runs
+    (or a read-only copy, where no lock can be made) pay nothing for it.
+    """
+    try:
+        return read()
+    except HfaError as error:
+        if not _lock_path(run_dir).is_file():
+            raise  # no hfa process ever wrote this run here: the failure is the folder's own
+        first = error
+    try:
+        with lock(run_dir):
+            return read()
+    except OSError:  # the lock cannot be taken (a read-only copy): the folder is as it is
+        raise first from None
 
 
 @contextlib.contextmanager
