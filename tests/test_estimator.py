@@ -28,6 +28,10 @@ FAST = {"hidden": (8,), "epochs": 10, "batch_size": 32, "lr": 0.01}
 
 
 def _expected_failures(estimator):
+    if estimator.calibrate == "isotonic":
+        # An isotonic map is a step function: whole groups of rows get exactly 0.5, which predict takes as positive
+        # (>=, hfa train's rule) and argmax(predict_proba) as the first class.
+        return {"check_classifiers_train": "argmax breaks a tie at 0.5 towards classes_[0]"}
     if estimator.threshold == 0.5:
         return {}
     # Two checks assert predict == argmax(predict_proba) (binary) and predict == predict_proba.round() (multi-label):
@@ -38,7 +42,13 @@ def _expected_failures(estimator):
 
 
 @parametrize_with_checks(
-    [hfa.HfaClassifier(**FAST), hfa.HfaClassifier(**FAST, threshold="tuned")],
+    [
+        hfa.HfaClassifier(**FAST),
+        hfa.HfaClassifier(**FAST, threshold="tuned"),
+        hfa.HfaClassifier(**FAST, calibrate="isotonic"),
+        hfa.HfaClassifier("wbce", model="logistic"),
+        hfa.HfaClassifier("wbce", model="gbdt", max_iter=10),
+    ],
     expected_failed_checks=_expected_failures,
 )
 def test_scikit_learn_estimator_checks(estimator, check):
@@ -162,3 +172,89 @@ def test_multilabel_y_trains_one_output_per_label():
     assert scores.shape == (3,) and scores.mean() > 0.5
     # Same seed, same model: multi-label fits are deterministic too.
     np.testing.assert_array_equal(hfa.HfaClassifier(**clf.get_params()).fit(X, Y).predict_proba(X), proba)
+
+
+def _internal_split(y, seed, val_size=0.2):
+    """HfaClassifier's internal split, cut again the documented way: stratified, seeded by random_state."""
+    from sklearn.model_selection import train_test_split
+
+    train, val = train_test_split(np.arange(len(y)), test_size=val_size, stratify=y, random_state=seed)
+    return np.sort(train), np.sort(val)
+
+
+def test_platt_calibration_is_scikit_learns_fit_on_the_validation_scores_and_lowers_ece():
+    from scipy.special import expit, logit
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    from hfa.metrics import probability_scores
+
+    X, y = make_classification(n_samples=3000, n_features=8, weights=[0.9], flip_y=0.05, random_state=1)
+    X_fit, X_new, y_fit, y_new = train_test_split(X, y, test_size=0.5, stratify=y, random_state=0)
+    raw = hfa.HfaClassifier("f1", **FAST, random_state=5).fit(X_fit, y_fit)
+    platt = hfa.HfaClassifier("f1", **FAST, random_state=5, calibrate="platt").fit(X_fit, y_fit)
+    # The same training (calibration comes after it): the raw model's validation scores are what Platt saw.
+    _, val = _internal_split(y_fit, 5)
+    scores = raw.predict_proba(X_fit[val])[:, 1].astype(np.float32).astype(np.float64)
+    z = logit(np.clip(scores, 1e-12, 1 - 1e-12))
+    reference = LogisticRegression().fit(z[:, None], y_fit[val])
+    expected = expit(
+        reference.coef_[0, 0] * logit(np.clip(raw.predict_proba(X_new)[:, 1], 1e-12, 1 - 1e-12))
+        + reference.intercept_[0]
+    )
+    np.testing.assert_allclose(platt.predict_proba(X_new)[:, 1], expected, rtol=1e-5)
+    before = probability_scores(y_new, raw.predict_proba(X_new)[:, 1])
+    after = probability_scores(y_new, platt.predict_proba(X_new)[:, 1])
+    assert after["ece"] < before["ece"] and after["brier"] < before["brier"]
+    # predict and decision_function decide on the calibrated probability.
+    np.testing.assert_array_equal(platt.predict(X_new), (platt.predict_proba(X_new)[:, 1] >= 0.5).astype(int))
+    np.testing.assert_array_equal(platt.decision_function(X_new) > 0, platt.predict(X_new) == 1)
+
+
+def test_a_tuned_threshold_is_tuned_on_the_calibrated_scores(imbalanced):
+    from sklearn.metrics import f1_score
+
+    X, y = imbalanced
+    with pytest.warns(UserWarning, match="validation positives"):
+        clf = hfa.HfaClassifier(**FAST, calibrate="isotonic", threshold="tuned", random_state=2).fit(X, y)
+    _, val = _internal_split(y, 2)
+    scores = clf.predict_proba(X[val])[:, 1]  # the isotonic map's values: a few steps
+    best = max(f1_score(y[val], scores >= t) for t in np.unique(scores))
+    assert f1_score(y[val], scores >= clf.threshold_) == pytest.approx(best)
+
+
+def test_logistic_model_is_scikit_learns_logistic_regression_on_the_internal_training_rows(imbalanced):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = imbalanced
+    clf = hfa.HfaClassifier("bce", model="logistic", C=0.3, random_state=4).fit(X, y)
+    train, _ = _internal_split(y, 4)
+    mean, std = X[train].mean(axis=0), X[train].std(axis=0)
+    scaled = lambda rows: ((rows - mean) / std).astype(np.float32).astype(np.float64)  # noqa: E731
+    reference = LogisticRegression(C=0.3, max_iter=1000, random_state=4).fit(scaled(X[train]), y[train])
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], reference.predict_proba(scaled(X))[:, 1], rtol=1e-6)
+
+
+def test_gbdt_model_trains_and_takes_only_the_losses_it_can(imbalanced):
+    X, y = imbalanced
+    clf = hfa.HfaClassifier("wbce", model="gbdt", max_iter=50, random_state=0).fit(X, y)
+    assert roc_auc_score(y, clf.predict_proba(X)[:, 1]) > 0.9 and 1 <= clf.n_epochs_ <= 50
+    with pytest.raises(HfaError, match="gbdt"):
+        hfa.HfaClassifier("f1", model="gbdt").fit(X, y)
+
+
+def test_what_cannot_be_calibrated_is_refused_before_training(imbalanced, monkeypatch):
+    from sklearn.datasets import make_multilabel_classification
+
+    monkeypatch.setattr(hfa.training, "fit", lambda *a, **k: pytest.fail("trained before refusing"))
+    X, y = imbalanced
+    with pytest.raises(HfaError, match="calibrate"):
+        hfa.HfaClassifier(calibrate="sigmoid").fit(X, y)
+    Xm, Ym = make_multilabel_classification(n_samples=100, n_features=4, n_classes=3, random_state=0)
+    for params in ({"calibrate": "platt"}, {"model": "logistic", "loss": "wbce"}):
+        with pytest.raises(HfaError, match="binary y"):
+            hfa.HfaClassifier(**params).fit(Xm, Ym)
+    few = np.zeros(len(y), dtype=int)
+    few[:2] = 1  # 2 positives: the validation split holds none of them
+    with pytest.raises(HfaError, match="one class"):
+        hfa.HfaClassifier(calibrate="platt", val_size=0.1, random_state=0).fit(X, few)

@@ -40,7 +40,8 @@ def _plain(value: Any) -> Any:
 
 
 class HfaClassifier(ClassifierMixin, BaseEstimator):
-    """A binary MLP classifier trained on any hfa loss.
+    """A binary classifier trained as an hfa run: an MLP on any hfa loss, or a baseline (logistic regression,
+    gradient-boosted trees) with class weights.
 
     Parameters mirror the config: ``loss`` is ``loss.name`` (``bce``, ``wbce``, ``f1``, ``fbeta``, ``auroc``, ...,
     see ``hfa losses``) and ``beta``, ``pos_weight``, ``thresholds``, ``delta``, ``approx``, ``k``, ``alpha``,
@@ -53,6 +54,14 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
     for multi-label ``y``); ``threshold_`` holds the threshold ``predict`` uses and ``val_positives_`` the validation
     positives it rests on (a ``UserWarning`` when fewer than 20). ``random_state`` seeds the split, the initial
     weights and the batch order (an int gives the same model every time).
+
+    ``model`` is ``model.name``: ``mlp`` (the default), ``logistic`` (scikit-learn's ``LogisticRegression``, with
+    ``C``) or ``gbdt`` (``HistGradientBoostingClassifier``, with ``learning_rate``, ``max_iter``, ``max_leaf_nodes``,
+    ``max_depth``, ``min_samples_leaf``, ``l2_regularization``, stopping early on the validation split after
+    ``patience`` trees); the baselines take loss ``bce`` or ``wbce`` (positives weighted by ``pos_weight``) and a
+    binary ``y``. ``calibrate`` (``none``, ``platt``, ``isotonic``) fits a map from scores to probabilities on the
+    validation split, as ``eval.calibrate`` does for a run: ``predict_proba`` then gives the map's probabilities
+    (``calibration_`` holds it) and ``threshold="tuned"`` is tuned on them.
 
     ``classes_[1]`` is the positive class: the larger label, as scikit-learn orders them.
 
@@ -78,6 +87,14 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         hidden: Sequence[int] = (64, 64),
         dropout: float = 0.0,
         activation: str = "relu",
+        model: str = "mlp",
+        C: float = 1.0,  # noqa: N803 - scikit-learn's name for it
+        learning_rate: float = 0.1,
+        max_iter: int = 100,
+        max_leaf_nodes: int = 31,
+        max_depth: int | None = None,
+        min_samples_leaf: int = 20,
+        l2_regularization: float = 0.0,
         epochs: int = 100,
         batch_size: int = 256,
         lr: float = 1e-3,
@@ -87,6 +104,7 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         standardize: bool = True,
         threshold: float | str = 0.5,
         tune_metric: str = "f1",
+        calibrate: str = "none",
         device: str = "cpu",
         random_state: int | None = 0,
     ):
@@ -103,6 +121,14 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         self.hidden = hidden
         self.dropout = dropout
         self.activation = activation
+        self.model = model
+        self.C = C
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.max_leaf_nodes = max_leaf_nodes
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -112,6 +138,7 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         self.standardize = standardize
         self.threshold = threshold
         self.tune_metric = tune_metric
+        self.calibrate = calibrate
         self.device = device
         self.random_state = random_state
 
@@ -141,7 +168,19 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
                 "gamma": self.gamma,
                 "average": self.average,
             },
-            "model": {"hidden": _plain(self.hidden), "dropout": self.dropout, "activation": self.activation},
+            "model": {
+                "name": self.model,
+                "hidden": _plain(self.hidden),
+                "dropout": self.dropout,
+                "activation": self.activation,
+                "C": self.C,
+                "learning_rate": self.learning_rate,
+                "max_iter": self.max_iter,
+                "max_leaf_nodes": self.max_leaf_nodes,
+                "max_depth": self.max_depth,
+                "min_samples_leaf": self.min_samples_leaf,
+                "l2_regularization": self.l2_regularization,
+            },
             "train": {
                 "epochs": self.epochs,
                 "batch_size": self.batch_size,
@@ -153,6 +192,7 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
             "eval": {
                 "threshold": 0.5 if self.threshold == "tuned" else self.threshold,
                 "tune_metric": self.tune_metric,
+                "calibrate": self.calibrate,
             },
         }
         return validate(_plain(raw), "HfaClassifier parameters")
@@ -174,6 +214,10 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         from hfa.training import Streams, fit
 
         X, y = self._validate(X, y, multi_output=True)
+        if not self._takes_multilabel() and y.ndim == 2 and y.shape[1] == 1:
+            from sklearn.utils import column_or_1d
+
+            y = column_or_1d(y, warn=True)  # a column of labels: one label, as a binary-only classifier reads it
         kind = type_of_target(y, input_name="y")
         if kind == "unknown":
             raise ValueError(f"Unknown label type: y of dtype {y.dtype}; HfaClassifier needs class labels")
@@ -198,8 +242,8 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
             raise HfaError(f"invalid value {shorten(state)} for 'random_state': give an int, None or a RandomState")
         seed = int(state) if isinstance(state, int | np.integer) else int(check_random_state(state).randint(SEED_LIMIT))
         cfg = self._config(seed)
-
         train_rows, val_rows = self._holdout(target, seed)
+        self._check_fit(cfg, target[val_rows])
         x = np.asarray(X, dtype=np.float64)
         if self.standardize:
             self.mean_ = x[train_rows].mean(axis=0)
@@ -220,42 +264,71 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
                 target[val_rows],
             )
         ]
-        # A model and loss as `hfa train` builds them: weights from the seed's init stream, the registry's loss.
-        outputs = target.shape[1] if self.multilabel_ else 1
-        model = build_model(x.shape[1], cfg.model, seed=Streams.from_seed(cfg.seed).init, out_features=outputs)
-        model = model.to(device)
-        loss_fn = build_run_loss(cfg, tensors[1]).to(device)
-        try:
-            result = fit(model, loss_fn, *tensors, cfg.train, cfg.seed)
-        except RuntimeError as error:  # TrainingError: a loss that became NaN
-            raise ValueError(str(error)) from error
+        if cfg.model.name == "mlp":
+            # A model and loss as `hfa train` builds them: weights from the seed's init stream, the registry's loss.
+            outputs = target.shape[1] if self.multilabel_ else 1
+            model = build_model(x.shape[1], cfg.model, seed=Streams.from_seed(cfg.seed).init, out_features=outputs)
+            model = model.to(device)
+            loss_fn = build_run_loss(cfg, tensors[1]).to(device)
+            try:
+                result = fit(model, loss_fn, *tensors, cfg.train, cfg.seed)
+            except RuntimeError as error:  # TrainingError: a loss that became NaN
+                raise ValueError(str(error)) from error
+        else:  # a baseline, fitted as `hfa train` fits it (on the CPU: scikit-learn's estimators)
+            from hfa.baselines import fit_baseline
+
+            splits = [a.cpu().numpy() for a in tensors]
+            fitted = fit_baseline(cfg, *splits)
+            model, result = fitted.model.to(device), fitted.result
         self.model_ = model.eval()
         self.device_ = device
         self.best_epoch_ = result.best_epoch
         self.n_epochs_ = result.epochs_run
+        self.n_iter_ = result.epochs_run  # scikit-learn's name: epochs (MLP) or iterations (logistic, gbdt)
         self.history_ = [vars(log) for log in result.history]
         self._decide(tensors[2], target[val_rows], cfg)
         return self
 
-    def _decide(self, x_val: Any, y_val: np.ndarray, cfg: Config) -> None:
-        """Set ``threshold_``: the fixed threshold, or with ``threshold="tuned"`` the one ``hfa train`` would tune on
-        these validation rows (per label for multi-label ``y``).
+    def _takes_multilabel(self) -> bool:
+        """Multi-label y trains the MLP, uncalibrated (what a run's config allows for multi-label data)."""
+        return self.model == "mlp" and self.calibrate == "none"
 
-        The validation scores are computed here once, so a calibration map fitted on them (``calibrate=``) belongs
-        here too, before the threshold is tuned on the calibrated scores.
-        """
+    def _check_fit(self, cfg: Config, y_val: np.ndarray) -> None:
+        """What a run's config refuses for its data, refused before any training: here ``y`` is the data."""
+        if self.multilabel_:
+            for name, value, default in (("model", cfg.model.name, "mlp"), ("calibrate", cfg.eval.calibrate, "none")):
+                if value != default:
+                    raise HfaError(
+                        f"HfaClassifier({name}={value!r}) takes a binary y; this y has {y_val.shape[1]} label columns: "
+                        f"use {name}={default!r}"
+                    )
+        elif cfg.eval.calibrate != "none" and len(np.unique(y_val)) < 2:
+            raise HfaError(
+                f"HfaClassifier(calibrate={cfg.eval.calibrate!r}) cannot be fitted: the validation split holds one "
+                "class only; raise val_size or use calibrate='none'"
+            )
+
+    def _decide(self, x_val: Any, y_val: np.ndarray, cfg: Config) -> None:
+        """Set ``calibration_`` (the map ``calibrate`` fits on the validation scores) and ``threshold_``: the fixed
+        threshold, or with ``threshold="tuned"`` the one ``hfa train`` would tune on these validation rows (on the
+        calibrated scores where there is a map; per label for multi-label ``y``)."""
         import warnings
 
+        from hfa.calibration import fit_calibration
         from hfa.cautions import FEW_TUNING_POSITIVES
         from hfa.metrics import tune_threshold
         from hfa.training import predict_proba
 
         positives = y_val.sum(axis=0)
         self.val_positives_ = [int(p) for p in positives] if positives.ndim else int(positives)
+        scores = predict_proba(self.model_, x_val)  # float32, as hfa train tunes and calibrates on them
+        self.calibration_ = None
+        if cfg.eval.calibrate != "none":
+            self.calibration_ = fit_calibration(cfg.eval.calibrate, scores, y_val)
+            scores = self.calibration_.apply(scores)
         if self.threshold != "tuned":
             self.threshold_ = float(cfg.eval.threshold)
             return
-        scores = predict_proba(self.model_, x_val)  # float32, as hfa train tunes on them
         tune = functools.partial(tune_threshold, metric=cfg.eval.tune_metric, beta=cfg.loss.beta)
         if self.multilabel_:
             self.threshold_ = np.array([tune(y_val[:, j], scores[:, j]) for j in range(y_val.shape[1])])
@@ -314,21 +387,36 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         return logits.float().cpu().numpy().astype(np.float64)
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """The model's logit per row less the logit of ``threshold_``: > 0 where ``predict`` gives ``classes_[1]``,
-        as scikit-learn expects of a classifier whatever its threshold (at 0.5, the logit itself)."""
+        """The logit of the positive score (calibrated where ``calibrate`` is set) less the logit of ``threshold_``:
+        > 0 where ``predict`` gives ``classes_[1]``, as scikit-learn expects of a classifier whatever its threshold
+        (at 0.5 and no calibration, the model's logit itself)."""
         from scipy.special import logit
 
-        return self._logits(X) - logit(self.threshold_)
+        if getattr(self, "calibration_", None) is None:
+            margin = self._logits(X) - logit(self.threshold_)
+        else:
+            from hfa.calibration import EPS
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """``(n, 2)``: the model's score for ``classes_[0]`` and ``classes_[1]``; multi-label: ``(n, L)``, each label's.
+            margin = logit(np.clip(self._positive(X), EPS, 1.0 - EPS)) - logit(self.threshold_)
+        # predict takes a score at the threshold as positive (>=, as hfa train does): so does the sign here. An
+        # isotonic map's steps put whole groups of rows exactly there.
+        return np.where(margin == 0, np.finfo(np.float64).tiny, margin)
 
-        A score, not a calibrated probability: a metric loss pushes it towards 0 and 1, and ``wbce``'s weights shift
-        it. It ranks rows (ROC AUC, average precision) and ``predict`` cuts it at ``threshold_``.
-        """
+    def _positive(self, X: Any) -> np.ndarray:
         from scipy.special import expit
 
         positive = expit(self._logits(X))
+        calibration = getattr(self, "calibration_", None)
+        return positive if calibration is None else calibration.apply(positive)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """``(n, 2)``: the score for ``classes_[0]`` and ``classes_[1]``; multi-label: ``(n, L)``, each label's.
+
+        Without ``calibrate`` a score, not a probability: a metric loss pushes it towards 0 and 1, and ``wbce``'s
+        weights shift it; it ranks rows (ROC AUC, average precision) and ``predict`` cuts it at ``threshold_``. With
+        ``calibrate="platt"`` or ``"isotonic"``, the probability the map fitted on the validation split gives it.
+        """
+        positive = self._positive(X)
         if self.multilabel_:
             return positive
         return np.column_stack([1.0 - positive, positive])
@@ -344,8 +432,8 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):  # scikit-learn >= 1.6
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
-        tags.classifier_tags.multi_label = True
-        tags.target_tags.multi_output = True
+        tags.classifier_tags.multi_label = self._takes_multilabel()
+        tags.target_tags.multi_output = self._takes_multilabel()
         tags.non_deterministic = self.device != "cpu"
         return tags
 
