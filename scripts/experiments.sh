@@ -2,7 +2,7 @@
 # Run the shipped experiments and write what docs/experiments/ shows for each: the wall time and machine,
 # the default report (both threshold rules, paired tests) as text and markdown, the long CSV, and the figures.
 #   scripts/experiments.sh quickstart keel-benchmark paper-synthetic mulan-yeast     (default: all four)
-#   scripts/experiments.sh keel-contest        (a tune study: a config with a methods: block runs `hfa tune`)
+#   scripts/experiments.sh keel-contest        (a tune study: a config with a tune: block runs `hfa tune`)
 # Each sweep is resumable: a second call trains only the runs that are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,9 +17,9 @@ for name in "${names[@]}"; do
   docs="docs/experiments/$name"
   mkdir -p "$docs"
   start=$(date +%s)
-  # A tune study (methods: block) tunes every method with one budget; its final runs are what the report reads.
+  # A tune study (tune: block) tunes every method with one budget; its final runs are what the report reads.
   command=sweep runs="$RUNS/$name" by=()
-  if grep -q '^methods:' "configs/$name.yaml"; then command=tune runs="$RUNS/$name/final" by=(--by data.name,name); fi
+  if grep -q '^tune:' "configs/$name.yaml"; then command=tune runs="$RUNS/$name/final" by=(--by data.name,name); fi
   nice -n 10 "$HFA" "$command" --config "configs/$name.yaml" --out "$RUNS" --workers "$WORKERS" 2>"$docs/$command.log"
   wall=$(( $(date +%s) - start ))
   [ "$command" = tune ] && cp "$RUNS/$name/choices.csv" "$docs/choices.csv"
