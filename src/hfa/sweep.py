@@ -104,6 +104,7 @@ class Grid:
     axes: dict[str, list[Any]]
     points: int
     same_runs: list[str] = field(default_factory=list)  # lines saying which grid points are one run, and why
+    factors: dict[str, int] = field(default_factory=dict)  # what the grid crosses: "methods" and each axis, sizes
 
 
 def expand(config: str | Path | None, overrides: Sequence[str] = (), grid: Sequence[str] = ()) -> Grid:
@@ -148,7 +149,8 @@ def expand(config: str | Path | None, overrides: Sequence[str] = (), grid: Seque
         for key, value in settings.items():
             method_axes.setdefault(key, []).append(value)
     runs = list(configs.values())
-    return Grid(runs, {**method_axes, **axes}, points, same_runs(runs, axes, points))
+    factors = {**({"methods": len(methods)} if methods else {}), **{k: len(v) for k, v in axes.items()}}
+    return Grid(runs, {**method_axes, **axes}, points, same_runs(runs, axes, points), factors)
 
 
 def _sweep_methods(value: Any, source: str) -> dict[str, dict[str, Any]]:

@@ -66,7 +66,7 @@ def sweep(
 
         tracker = SweepTracker(uri, root, len(configs), axes)
     if not quiet:
-        axes_text = " x ".join(f"{key} ({len(values)})" for key, values in axes.items())
+        axes_text = " x ".join(f"{key} ({size})" for key, size in plan.factors.items())
         console.print(
             f"[bold]{name}[/]: {plan.points} grid points = {axes_text}, {len(configs)} distinct runs -> {root}",
             highlight=False,
