@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hfa.config import DataConfig
 from hfa.data import clear_caches, load_raw, prepare_data
@@ -223,3 +225,26 @@ def test_shipped_credit_example_matches_its_generator():
     spec.loader.exec_module(module)
     assert module.make().to_csv(index=False, lineterminator="\n") == (DATASETS / "credit_example.csv").read_text()
     assert (DATASETS / "credit_example.csv").stat().st_size < 50_000
+
+
+_LEVELS = ["a", "b", "c", "10", "1.5", "x y", "é"]
+
+
+@given(
+    train=st.lists(st.sampled_from([*_LEVELS, None]), min_size=2, max_size=40),
+    new=st.lists(st.sampled_from([*_LEVELS, None, "unseen", "A"]), min_size=1, max_size=40),
+)
+@settings(max_examples=60, deadline=None, derandomize=True)
+def test_one_hot_encoding_is_scikit_learns_with_unknown_levels_ignored(train, new):
+    """Any levels, gaps and unseen values: the categories block equals OneHotEncoder(handle_unknown="ignore")
+    fitted on the same training column, a missing value being a level of its own."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    from hfa.data.preprocess import as_text, fit_preprocessing
+
+    fitted = fit_preprocessing(pd.DataFrame({"v": np.arange(len(train), dtype=float), "c": train}))
+    reference = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    reference.fit(as_text(pd.Series(train, dtype=object)).to_frame())
+    rows = pd.DataFrame({"v": np.zeros(len(new)), "c": new})
+    expected = reference.transform(as_text(pd.Series(new, dtype=object)).to_frame())
+    np.testing.assert_array_equal(fitted.transform(rows)[:, 1:], expected)

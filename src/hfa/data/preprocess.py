@@ -127,8 +127,13 @@ class Preprocessing:
         out = np.empty((len(features), self.n_features), dtype=np.float32)
         self._numbers(features, columns, source, out)
         at = len(self.numeric)
+        rows = np.arange(len(features))
         for column in self.categorical:
-            out[:, at : at + len(column.categories)] = self._one_hot(features[columns[column.name]], column, source)
+            block = out[:, at : at + len(column.categories)]
+            block[:] = 0.0
+            level = self._level_codes(features[columns[column.name]], column, source)
+            known = level >= 0  # an unseen level encodes as all zeros
+            block[rows[known], level[known]] = 1.0
             at += len(column.categories)
         return out
 
@@ -149,16 +154,16 @@ class Preprocessing:
             out[:, j] = (np.where(np.isnan(x), column.median, x) - column.mean) / column.scale
 
     @staticmethod
-    def _one_hot(values: pd.Series, column: CategoricalColumn, source: str) -> np.ndarray:
+    def _level_codes(values: pd.Series, column: CategoricalColumn, source: str) -> np.ndarray:
+        """Each row's level as its index in ``column.categories`` (-1: a level training did not see), by one hash
+        lookup a row: comparing every row with every level costs rows x levels."""
         kind = _kind_of(values)
         if kind not in ("text", "category", "bool", "number"):
             raise HfaError(
                 f"column {column.name!r} of {source} holds {kind} values, but the model was trained on "
                 f"categories ({column.dtype}); allowed: text, categories, booleans or numbers"
             )
-        text = as_text(values).to_numpy()
-        levels = np.asarray(column.categories, dtype=object)
-        return (text[:, None] == levels[None, :]).astype(np.float64)
+        return pd.Index(column.categories, dtype=object).get_indexer(as_text(values))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; floats survive a JSON round trip exactly (Python writes the shortest exact repr)."""
