@@ -64,7 +64,9 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
-def collect_results(root: str | Path, metrics: Iterable[str] = ()) -> pd.DataFrame:
+def collect_results(
+    root: str | Path, metrics: Iterable[str] = (), runs: Sequence[tuple[Path, dict[str, Any]]] | None = None
+) -> pd.DataFrame:
     """One row per run and metrics row (split x rule); a run that did not finish gives one row, split empty.
 
     Columns: ``run_id, name, status, error, loss``, every config key flattened to a dotted column (lists as
@@ -77,7 +79,7 @@ def collect_results(root: str | Path, metrics: Iterable[str] = ()) -> pd.DataFra
     records: list[dict[str, Any]] = []
     settings: dict[str, None] = {}
     folders: list[Path] = []
-    for folder, run in unique_runs(root):
+    for folder, run in unique_runs(root) if runs is None else runs:
         rows, keys = _settled_records(folder, run)
         records.extend(rows)
         folders.extend([folder] * len(rows))
@@ -390,14 +392,14 @@ def _ordered_columns(table: pd.DataFrame, settings: Sequence[str]) -> list[str]:
     return [*ID_COLUMNS, *settings, *rows, *known, *extras]
 
 
-def run_infos(root: str | Path) -> pd.DataFrame:
+def run_infos(root: str | Path, runs: Sequence[tuple[Path, dict[str, Any]]] | None = None) -> pd.DataFrame:
     """One row per run folder: ``run_id, name, folder, source_ratio`` (from run.json).
 
     ``source_ratio`` is negatives per positive of the data as it comes (what ``imbalance_ratio: null`` keeps),
     for labelling a natural ratio by its value.
     """
     records = []
-    for folder, run in unique_runs(root):
+    for folder, run in unique_runs(root) if runs is None else runs:
         source = (run.get("data") or {}).get("source") or {}
         records.append(
             {

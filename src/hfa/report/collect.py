@@ -22,6 +22,7 @@ from hfa.results import (
     metric_columns,
     run_infos,
     run_table,
+    unique_runs,
     varying_keys,
 )
 
@@ -70,7 +71,8 @@ def load_runs(root: str | Path, metrics: Iterable[str] = (), labels: Sequence[st
     ``labels`` keeps only those rows of multi-label runs (``macro``, ``micro`` or a target column); an unknown
     label is an HfaError naming the labels there are.
     """
-    table = collect_results(root, metrics=[m for m in metrics if is_count_metric(m)])
+    found = unique_runs(root)  # listed and read once for the table and the folders
+    table = collect_results(root, metrics=[m for m in metrics if is_count_metric(m)], runs=found)
     if labels:
         present = list(dict.fromkeys(table[LABEL_KEY].dropna())) if is_multilabel(table) else []
         if not present:
@@ -81,7 +83,7 @@ def load_runs(root: str | Path, metrics: Iterable[str] = (), labels: Sequence[st
         # Failed runs have no label rows; they stay, so the report still counts them.
         keep = table[LABEL_KEY].isin(list(labels)) | (table["status"] != "ok")
         table = table[keep].reset_index(drop=True)
-    return Runs(table=table, infos=run_infos(root), root=Path(root))
+    return Runs(table=table, infos=run_infos(root, runs=found), root=Path(root))
 
 
 def has_rule(df: pd.DataFrame, rule: str) -> bool:
