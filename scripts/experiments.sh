@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run the shipped experiments and write what docs/experiments/ shows for each: the wall time and machine,
 # the default report (both threshold rules, paired tests) as text and markdown, the long CSV, and the figures.
-#   scripts/experiments.sh quickstart keel-benchmark paper-synthetic mulan-yeast     (default: all four)
-#   scripts/experiments.sh keel-contest        (a tune study: a config with a tune: block runs `hfa tune`)
+#   scripts/experiments.sh quickstart paper-synthetic mulan-yeast baselines-keel       (the quick ones, ~15 min)
+#   scripts/experiments.sh keel-contest keel-contest-defaults   (the fair KEEL study and its untuned twin, ~1 h)
+# (default: all six). A tune study (a config with a tune: block) runs `hfa tune`, any other `hfa sweep`.
 # Each sweep is resumable: a second call trains only the runs that are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ RUNS=${RUNS:-runs}
 WORKERS=${WORKERS:-1}
 PYTHON=${PYTHON:-.venv/bin/python}
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(quickstart keel-benchmark paper-synthetic mulan-yeast)
+[ ${#names[@]} -gt 0 ] || names=(quickstart paper-synthetic mulan-yeast baselines-keel keel-contest keel-contest-defaults)
 
 for name in "${names[@]}"; do
   docs="docs/experiments/$name"
@@ -44,5 +45,10 @@ for name in "${names[@]}"; do
   fi
   echo "$name: ${wall} s; wrote $docs"
 done
+# What tuning changed: the contest's final runs paired with its untuned twin's, partition by partition.
+if [ -d "$RUNS/keel-contest/final" ] && [ -d "$RUNS/keel-contest-defaults" ]; then
+  "$PYTHON" scripts/tuning_effect.py "$RUNS/keel-contest/final" "$RUNS/keel-contest-defaults" \
+    --out docs/experiments/keel-contest/tuning-effect.csv > /dev/null
+fi
 # The numbers the pages quote come from the files just written.
 "$PYTHON" scripts/docs_numbers.py

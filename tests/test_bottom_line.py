@@ -61,3 +61,29 @@ def test_the_report_opens_with_it_and_ranks_across_blocks(sweep):
     ranks = [r for r in report.bottom.rankings if r.rule == "fixed"]
     assert len(ranks) == 1 and ranks[0].blocks == len(RATIOS)
     assert "across 2 blocks, mean rank of test f1" in text
+
+
+def test_the_csv_holds_the_bottom_line_worked_by_hand(sweep):
+    import io
+
+    import pandas as pd
+
+    fake, root = sweep
+    report = build_report(load_runs(root), rules=["fixed", "tuned"])
+    frame = pd.read_csv(io.StringIO(render(report, "csv")))
+    for rule in ("fixed", "tuned"):
+        for ratio in RATIOS:
+            here = frame[(frame["rule"] == rule) & (frame["data.imbalance_ratio"].astype(str) == str(ratio))]
+            (choice,) = here[here["table"] == "bottom"].itertuples(index=False)
+            val = {loss: fake.cell(loss, ratio, "f1", "val", rule).mean() for loss in LOSSES}
+            best = max(sorted(val), key=val.__getitem__)
+            test = fake.cell(best, ratio, "f1", "test", rule)
+            assert choice.loss == best and choice.val_mean == pytest.approx(val[best])
+            assert choice.mean == pytest.approx(test.mean()) and choice.n_runs == len(SEEDS)
+            (other,) = here[here["table"] == "bottom_vs"].itertuples(index=False)
+            d = test - fake.cell(other.loss, ratio, "f1", "test", rule)
+            p = wilcoxon(d, method="exact").pvalue
+            assert other.baseline == best and other.delta == pytest.approx(d.mean()) and other.n_pairs == len(SEEDS)
+            assert other.p_holm == pytest.approx(p) and other.tied == (p >= 0.05)
+    # The rankings name their methods in the column the bottom line keys them by.
+    assert set(frame.loc[frame["table"] == "ranking", "loss"]) == set(LOSSES)

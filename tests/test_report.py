@@ -315,7 +315,10 @@ def test_every_format_carries_the_same_numbers(scored: Path) -> None:
     report = build_report(load_runs(scored))
     markdown, latex = render(report, "markdown"), render(report, "latex")
     long = pd.read_csv(io.StringIO(render(report, "csv")), keep_default_na=False, na_values=[""])
-    assert set(long["table"]) == {"summary", "paired", "ranking"}
+    assert set(long["table"]) == {"summary", "paired", "ranking", "bottom", "bottom_vs"}
+    for _, row in long[long["table"] == "bottom"].iterrows():
+        interval = f"{format_number(row['mean'])} [{format_number(row['ci_low'])}, {format_number(row['ci_high'])}]"
+        assert f"| {format_number(row['val_mean'])} | {interval} |" in markdown
     assert set(long["data.imbalance_ratio"].dropna()) == {"20", "natural"}
     assert set(long.loc[long["data.imbalance_ratio"] == "natural", "natural_ratio"]) == {28.1}
     assert "| natural |" in markdown and "& natural &" in latex

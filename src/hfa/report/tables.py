@@ -437,14 +437,17 @@ LONG_COLUMNS = [
     "mean_rank",
     "friedman_p",
     "critical_difference",
+    "val_mean",
+    "tied",
     "pooled",
 ]
 
 
 def long_table(report: Report) -> pd.DataFrame:
     """Every number of the report, one row per (table, row keys, rule, metric): ``table`` is ``summary``,
-    ``paired`` or ``ranking``. Key values are printed as in the other formats (a natural ratio is ``natural``,
-    its value in ``natural_ratio``, as the other formats' titles give it); numbers keep full precision.
+    ``paired``, ``ranking``, or the bottom line's ``bottom`` and ``bottom_vs`` (``_bottom_records``). Key values
+    are printed as in the other formats (a natural ratio is ``natural``, its value in ``natural_ratio``, as the
+    other formats' titles give it); numbers keep full precision.
 
     Each count has its own column: ``n_runs`` (a summary row's runs) and ``n_defined`` (those where the metric is
     defined), ``n_pairs`` (a paired test's pairs; its interval is left empty below ``MIN_PAIRS``), ``n_blocks``
@@ -477,11 +480,13 @@ def long_table(report: Report) -> pd.DataFrame:
             if withheld(row["n"]):
                 record.update(ci_low=math.nan, ci_high=math.nan)
             records.append(record)
+    method = _method_column(report)
+    records += _bottom_records(report, method)
     for r in report.rankings:
         for loss, rank in r.mean_rank.items():
             records.append(
                 {
-                    LOSS_KEY: loss,
+                    method: loss,
                     "table": "ranking",
                     "rule": r.rule,
                     "metric": r.metric,
@@ -493,14 +498,63 @@ def long_table(report: Report) -> pd.DataFrame:
                 }
             )
     naturals = ["natural_ratio"] if any("natural_ratio" in r for r in records) else []
-    frame = pd.DataFrame.from_records(records, columns=["table", *report.keys, *naturals, *LONG_COLUMNS[1:]])
-    text = ("table", "rule", "metric", "baseline", "baseline_rule", "method", "pooled")
+    keys = list(dict.fromkeys([*report.keys, *([method] if records and method not in report.keys else [])]))
+    frame = pd.DataFrame.from_records(records, columns=["table", *keys, *naturals, *LONG_COLUMNS[1:]])
+    text = ("table", "rule", "metric", "baseline", "baseline_rule", "method", "tied", "pooled")
     numeric = [c for c in LONG_COLUMNS if c not in text]
     # -0.0 would print as "-0.0"; a zero has no sign.
     frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce").mask(lambda f: f == 0, 0.0)
     for column in ("n_runs", "n_defined", "n_pairs", "n_blocks", "collapsed"):
         frame[column] = frame[column].astype("Int64")
     return frame
+
+
+def _method_column(report: Report) -> str:
+    """The column that names a method: the bottom line's one method key (``name`` in a tune study's report), or
+    ``loss``, as the rankings label their rows."""
+    keys = report.bottom.method_keys if report.bottom is not None else []
+    return keys[0] if len(keys) == 1 else LOSS_KEY
+
+
+def _bottom_records(report: Report, method: str) -> list[dict[str, Any]]:
+    """The bottom line's rows: ``bottom`` for each block's choice (its validation and test means, the interval and
+    runs), ``bottom_vs`` for every other method against it (``baseline`` is the choice; ``delta`` is the choice's
+    test score less the method's, paired on the replicate; ``tied``: not distinguishable after Holm)."""
+    if report.bottom is None:
+        return []
+    records: list[dict[str, Any]] = []
+    for line in report.bottom.lines:
+        block = _key_record(report, pd.Series(dict(zip(report.bottom.block_keys, line.block, strict=True))))
+        common = {**block, "rule": line.rule, "metric": report.bottom.metric}
+        records.append(
+            {
+                **common,
+                method: line.best,
+                "table": "bottom",
+                "val_mean": line.best_val,
+                "mean": line.test_mean,
+                "ci_low": line.ci_low,
+                "ci_high": line.ci_high,
+                "n_runs": line.n,
+            }
+        )
+        for other in line.others.itertuples(index=False):
+            records.append(
+                {
+                    **common,
+                    method: other.method,
+                    "table": "bottom_vs",
+                    "baseline": line.best,
+                    "val_mean": other.val,
+                    "mean": other.test,
+                    "n_pairs": other.n,
+                    "delta": other.delta,
+                    "p": other.p,
+                    "p_holm": other.p_holm,
+                    "tied": bool(other.tied),
+                }
+            )
+    return records
 
 
 def _key_record(report: Report, row: pd.Series) -> dict[str, str]:
