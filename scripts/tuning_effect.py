@@ -29,7 +29,7 @@ def test_rows(root: Path, metric: str) -> pd.DataFrame:
     """Test-split rows of the finished runs: method label (``loss``), partition, rule and the metric."""
     table = collect_results(root)
     rows = table[(table["status"] == "ok") & (table["split"] == "test") & table["rule"].isin(RULES)]
-    rows = rows[["loss", *PAIR, "rule", metric]].rename(columns={"loss": "method"})
+    rows = rows[["name", "loss", *PAIR, "rule", metric]].rename(columns={"loss": "method"})
     clash = rows.duplicated(["method", *PAIR, "rule"])
     if clash.any():
         raise SystemExit(f"{root}: two runs of one method on one partition, e.g. {rows[clash].iloc[0].to_dict()}")
@@ -39,7 +39,13 @@ def test_rows(root: Path, metric: str) -> pd.DataFrame:
 def effect(tuned: pd.DataFrame, defaults: pd.DataFrame, metric: str) -> pd.DataFrame:
     """One row per rule and method: per-set means untuned and tuned, wins/losses/ties, Wilcoxon p and Holm p."""
     keys = ["method", *PAIR, "rule"]
-    both = tuned.merge(defaults, on=keys, suffixes=("_tuned", "_default"), validate="one_to_one")
+    # The tune study names each method (its runs' `name`); the twin's runs share one name and differ by label.
+    names = tuned.drop_duplicates("method").set_index("method")["name"]
+    if tuned.drop_duplicates(["method", "name"]).shape[0] != len(names):
+        raise SystemExit("a method label of the tune study has several names")
+    both = tuned.drop(columns="name").merge(
+        defaults.drop(columns="name"), on=keys, suffixes=("_tuned", "_default"), validate="one_to_one"
+    )
     per_set = both.groupby(["rule", "method", "data.name"])[[f"{metric}_tuned", f"{metric}_default"]].mean()
     per_set["delta"] = per_set[f"{metric}_tuned"] - per_set[f"{metric}_default"]
     partitions = both.groupby(["rule", "method", "data.name"]).size()
@@ -49,7 +55,8 @@ def effect(tuned: pd.DataFrame, defaults: pd.DataFrame, metric: str) -> pd.DataF
         records.append(
             {
                 "rule": rule,
-                "method": method,
+                "method": names[method],
+                "label": method,
                 "metric": metric,
                 "n_sets": int(delta.size),
                 "partitions_per_set": int(partitions.loc[(rule, method)].min()),
