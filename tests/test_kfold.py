@@ -81,3 +81,18 @@ def test_multilabel_data_refuses_k_fold():
     cfg = load_config(None, ["data.name=mulan/yeast", "data.folds=2"]).resolved_data()
     with pytest.raises(HfaError, match="k-fold splits single-label data"):
         prepare_data(cfg)
+
+
+def test_a_k_fold_report_says_its_rows_average_over_seeds_and_folds(tmp_path, tiny_config):
+    import hfa
+    from hfa.report import build_report, load_runs, render
+
+    hfa.sweep(
+        tiny_config,
+        ["data.folds=2"],
+        grid={"data.fold": [0, 1], "loss.name": ["bce", "f1"], "seed": [0, 1]},
+        out=tmp_path,
+    )
+    report = build_report(load_runs(tmp_path / "tiny"))
+    text = render(report, "markdown")
+    assert report.folds and "mean±std over seeds and folds" in text and "over seeds**" not in text

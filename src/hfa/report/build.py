@@ -19,6 +19,7 @@ from hfa.report.collect import (
     AGGREGATE_LABELS,
     DATA_KEY,
     DEFAULT_RULES,
+    FOLD_KEY,
     LABEL_KEY,
     LOSS_KEY,
     RATIO_KEY,
@@ -60,6 +61,7 @@ class Report:
     thresholds: dict[str, str] = field(default_factory=dict)  # rule -> how its threshold was chosen
     ratios: dict[str, list[float | None]] = field(default_factory=dict)  # data set -> its ratios, when not a row key
     methods: bool = False  # some run is another model or a resampled training split: the loss column names methods
+    folds: bool = False  # k-fold runs: a row's replicates are seeds x folds
     bottom: BottomLine | None = None  # the choice per data set on validation, its test estimate, its equals
 
 
@@ -106,6 +108,7 @@ def build_report(
         thresholds=_threshold_rules(table),
         ratios={} if RATIO_KEY in keys else _ratios(rows[rules[0]]),
         methods=has_methods(table),
+        folds=FOLD_KEY in table.columns and table[FOLD_KEY].nunique() > 1,
     )
     if split == "test":  # the bottom line chooses on validation and estimates on test
         report.bottom = bottom_line(table, keys, rules, (tests or _tested_metrics(metrics))[0])

@@ -31,7 +31,8 @@ RULES = ("fixed", "tuned", "mean")
 DEFAULT_RULES = ("fixed", "tuned")
 # A seed is a replicate, not a setting: rows average over seeds and pairs are matched on them. So is a k-fold's
 # fold (data.fold): rows average over seeds x folds, and a run's partner shares its seed and fold.
-REPLICATE_KEYS = ("seed", "data.seed", "data.fold")
+FOLD_KEY = "data.fold"
+REPLICATE_KEYS = ("seed", "data.seed", FOLD_KEY)
 # Keys that add rows to metrics.csv without changing any other number: a run with them pairs with one without.
 ADDITIVE_KEYS = ("eval.tune_betas",)
 DATA_KEY = "data.name"

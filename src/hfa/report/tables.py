@@ -219,9 +219,14 @@ def _summary_section(report: Report, data: str, rule: str, rows: pd.DataFrame, k
         notes.append(f"coll. = {what} predicted one class for every test row at this rule (a collapsed model)")
     title = (
         f"{data_title(report, data)} · {report.split} split · {report.thresholds.get(rule, rule)} · mean±std over "
-        + (f"seeds and {pooled_words(report)}" if report.pooled else "seeds")
+        + (f"{replicates(report)} and {pooled_words(report)}" if report.pooled else replicates(report))
     )
     return Section(title, head, cells, numeric=len(head) - len(keys), notes=notes)
+
+
+def replicates(report: Report) -> str:
+    """What a row's runs are replicates of: seeds, and under k-fold folds (the keys runs are paired on)."""
+    return "seeds and folds" if report.folds else "seeds"
 
 
 def pooled_words(report: Report) -> str:
@@ -299,14 +304,18 @@ def _test_notes(rows: pd.DataFrame, tests: int) -> list[str]:
 
 
 def _ranking_section(report: Report, r: Ranking) -> Section:
-    blocks = ", ".join(header(k) for k in report.keys if k != LOSS_KEY)
+    method = _method_column(report)
+    blocks = ", ".join(header(k) for k in report.keys if k not in (LOSS_KEY, method))
     title = (
         f"Ranking over {r.blocks} blocks ({blocks}) · {report.split} split · {report.thresholds.get(r.rule, r.rule)}"
     )
     cells = []
     for loss, rank in r.mean_rank.items():
         cells.append([str(loss), format_number(rank, 2), format_number(r.scores[loss].mean()), str(r.blocks)])
-    notes = [f"mean rank of {r.metric} (1 = best; ties share the mean rank) over blocks, each the mean over seeds"]
+    notes = [
+        f"mean rank of {r.metric} (1 = best; ties share the mean rank) over blocks, each the mean over "
+        f"{replicates(report)}"
+    ]
     if math.isnan(r.friedman_p):
         notes.append("Friedman test: needs at least 3 losses")
     else:
@@ -314,7 +323,7 @@ def _ranking_section(report: Report, r: Ranking) -> Section:
             f"Friedman χ² = {format_number(r.friedman_stat)}, {p_equals(r.friedman_p)}; "
             f"Nemenyi critical difference (α = 0.05) = {format_number(r.critical_difference, 2)} ranks"
         )
-    return Section(title, ["loss", "mean rank", f"mean {r.metric}", "blocks"], cells, numeric=3, notes=notes)
+    return Section(title, [header(method), "mean rank", f"mean {r.metric}", "blocks"], cells, numeric=3, notes=notes)
 
 
 def report_notes(report: Report) -> list[str]:
