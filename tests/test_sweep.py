@@ -257,3 +257,18 @@ def test_mapping_axis_sweep_writes_its_keys_as_columns(tmp_path):
     frame = pd.read_csv(tmp_path / "runs" / "grid" / "results.csv")
     assert {"loss.name", "loss.beta"} <= set(frame.columns)
     assert set(frame["loss"]) == {"bce", "fbeta(beta=2)"}
+
+
+def test_a_grid_point_whose_device_does_not_exist_is_refused_before_any_run_trains(config, tmp_path):
+    out = tmp_path / "out"
+    result = sweep("--config", config, "--out", out, "--grid", "train.device=cpu,cuda:7")
+    assert result.exit_code == 2 and "train.device=cuda:7" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_a_section_axis_key_no_run_uses_is_no_results_column(config, tmp_path):
+    out = tmp_path / "out"
+    result = sweep("--config", config, "--out", out, "--grid", "loss={name: bce},{name: f1, gamma: 2}")
+    assert result.exit_code == 0, result.output
+    columns = pd.read_csv(next(out.glob("*/results.csv")), nrows=0).columns
+    assert "loss.name" in columns and "loss.gamma" not in columns

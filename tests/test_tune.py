@@ -174,6 +174,8 @@ BAD = [
     ({"methods__gbdt": {"model.name": "gbdt"}}, "search range on 'train.lr' does not apply to method gbdt (gbdt"),
     ({"tune__rule": "best"}, 'tune.rule "best" is not a threshold rule'),
     ({"methods": None}, "'methods' in"),
+    ({"tune__budget": 5000, "tune__seeds": list(range(20, 40))}, "; at most 100,000 in one study"),
+    ({"sweep__train.device": ["cpu", "cuda:7"]}, "train.device=cuda:7"),
 ]
 
 

@@ -197,7 +197,7 @@ def sweep(
         raise
     if tracker is not None:
         tracker.close()
-    keys = result_keys(axes)
+    keys = result_keys(plan)
     write_results(root, keys=keys)
     return SweepResult(root, results_frame(root, keys=keys), summary)
 

@@ -45,12 +45,23 @@ def check(
             f"the runs of one command go to one experiment folder, and these name {', '.join(map(repr, names[:3]))}; "
             "'name' cannot be swept: run one sweep per name"
         )
-    for data in _distinct_sources(configs):
-        check_source(data)
+    check_runs(configs, executor)
     uri = mlflow or (configs[0].tracking.mlflow if configs else None)
     if uri:
         check_tracking(uri)
     check_outputs(configs, out)
+
+
+def check_runs(configs: Sequence[Config], executor: Any = "local") -> None:
+    """What every run needs besides a place to go: its data (files, KEEL names) and its device, for every config
+    of the command, so that no grid point fails after others trained (``hfa sweep``, ``hfa tune``)."""
+    for data in _distinct_sources(configs):
+        check_source(data)
+    if executor == "local":  # a Ray cluster's workers may hold devices this machine lacks: they check their own
+        from hfa.devices import resolve_device
+
+        for spec in sorted({cfg.train.device for cfg in configs if cfg.model.name == "mlp"}):
+            resolve_device(spec)
 
 
 def check_arguments(**arguments: Any) -> None:

@@ -102,6 +102,10 @@ class Plan:
         every = range(self.folds) if self.folds is not None else [0]
         return [(seed, fold) for seed in seeds for fold in (every if folds is None or self.folds is None else folds)]
 
+    def first_configs(self) -> list[Config]:
+        """One config per sweep point and method (the first seed's): what every run of the study needs to exist."""
+        return [self.config(point, method, {}, self.seeds[0]) for point in self.points for method in self.methods]
+
     def study_name(self, point: Mapping[str, Any], method: Method) -> str:
         return json.dumps({"method": method.name, **point}, sort_keys=True, default=str)
 
@@ -182,7 +186,23 @@ def load_plan(
             raise HfaError("tune.folds lists the folds a trial trains on; it needs data.folds (k-fold)")
         if max(plan.tune_folds) >= plan.folds:
             raise HfaError(f"tune.folds {plan.tune_folds} must lie in 0..{plan.folds - 1} for data.folds={plan.folds}")
+    _check_size(plan)
     return plan
+
+
+def _check_size(plan: Plan) -> None:
+    """At most as many runs as one sweep may make: every trial and final run is a folder, planned up front."""
+    from hfa.sweep import MAX_RUNS
+
+    trial_runs = plan.budget * len(plan.repeats(plan.seeds, plan.tune_folds))
+    final_runs = len(plan.repeats(plan.final_seeds))
+    total = len(plan.points) * len(plan.methods) * (trial_runs + final_runs)
+    if total > MAX_RUNS:
+        raise HfaError(
+            f"the study makes {total:,} runs ({len(plan.points)} sweep point(s) x {len(plan.methods)} method(s) x "
+            f"({trial_runs:,} trial + {final_runs:,} final runs)); at most {MAX_RUNS:,} in one study: lower "
+            "tune.budget, tune.seeds, tune.final_seeds or the sweep"
+        )
 
 
 def _mapping(value: Any, what: str, source: str) -> dict[str, Any]:

@@ -200,13 +200,19 @@ def same_runs(configs: list[Config], axes: dict[str, list[Any]], points: int) ->
     return lines
 
 
-def result_keys(axes: dict[str, list[Any]]) -> list[str]:
-    """The config columns a sweep's results table shows: each axis, or the keys a mapping-valued axis sets."""
+def result_keys(plan: Grid) -> list[str]:
+    """The config columns a sweep's results table shows: each axis, or the keys a mapping-valued axis sets, that
+    some run records (``loss.gamma`` in ``loss: [{name: bce}, {name: f1, gamma: 2}]`` applies to no run: no column).
+    """
+    from hfa.results import flatten_config
+    from hfa.rundir import run_config
+
+    recorded = {key for cfg in plan.configs for key in flatten_config(run_config(cfg))}
     keys: list[str] = []
-    for axis, values in axes.items():
+    for axis, values in plan.axes.items():
         subkeys = [f"{axis}.{sub}" for value in values if isinstance(value, dict) for sub in value]
         keys.extend(dict.fromkeys(subkeys) if subkeys else [axis])
-    return keys
+    return [key for key in keys if key in recorded]
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -147,6 +147,9 @@ def tune(
     from hfa.sweep import check_options, execute
 
     check_options(workers, executor, ray_address)
+    from hfa.preflight import check_runs
+
+    check_runs(plan.first_configs(), executor)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     root = Path(out) / plan.name
     trials_out, final_out = root / TRIALS, root / FINAL

@@ -130,7 +130,7 @@ def sweep(
         err_console.print(
             f"interrupted by {what}: {_counted(counts)}, {left} not finished "
             "(a half-written run never counts as done); "
-            f"{_rewrite_results(root, result_keys(axes))}; run the same command again to finish the rest",
+            f"{_rewrite_results(root, result_keys(plan))}; run the same command again to finish the rest",
             highlight=False,
             soft_wrap=True,
         )
@@ -138,7 +138,7 @@ def sweep(
     except OSError as exc:
         err_console.print(
             f"[bold red]error:[/] {os_error_line(exc)} ({_counted(counts)}; "
-            f"{_rewrite_results(root, result_keys(axes))})",
+            f"{_rewrite_results(root, result_keys(plan))})",
             highlight=False,
             soft_wrap=True,
         )
@@ -146,7 +146,7 @@ def sweep(
 
     if tracker is not None:
         tracker.close()
-    results = write_results(root, keys=result_keys(axes))
+    results = write_results(root, keys=result_keys(plan))
     if quiet:
         console.print(str(results), highlight=False, soft_wrap=True)
     else:

@@ -41,6 +41,7 @@ def tune(
     (the only runs whose test numbers are reported), the choices in OUT/<name>/choices.csv.
     """
     from hfa.api import tune_report
+    from hfa.preflight import check_runs
     from hfa.search import load_plan
     from hfa.sweep import check_options
     from hfa.tune import describe
@@ -48,6 +49,7 @@ def tune(
 
     check_options(workers, executor, ray_address)
     plan = load_plan(config, overrides or [], method or [], budget)
+    check_runs(plan.first_configs(), executor)  # before the plan is printed: a refusal is one line
     if not quiet:
         console.print(describe(plan), highlight=False, soft_wrap=True)
 
