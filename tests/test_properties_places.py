@@ -161,6 +161,23 @@ def test_a_run_folder_is_replaced_only_when_it_is_hfas(tmp_path_factory, entries
         assert all(Path(k).parts[0] in rundir.RUN_FILES for k in before if before[k] is not None)
 
 
+@SETTINGS
+@given(entries=user_entries.filter(lambda e: not set(e) <= set(rundir.RUN_FILES)))
+def test_a_run_folder_holding_a_users_entry_is_never_replaced(tmp_path_factory, entries):
+    """A finished run hfa wrote, then a user's file, folder or hfa-like name put into it: every command that could
+    retrain it refuses in one line before any work, and the folder stays as it is."""
+    root = tmp_path_factory.mktemp("out")
+    cfg = Config(name="exp")
+    run_dir = rundir.run_dir_for(cfg, root)
+    rundir.write_run(run_dir, cfg, {"status": "ok", "run_id": run_dir.name})
+    make_entries(run_dir, {k: v for k, v in entries.items() if k not in rundir.RUN_FILES})
+    before = snapshot(root)
+    with pytest.raises(HfaError) as refused:
+        check_outputs([cfg], root)
+    assert one_line(str(refused.value)) and "which hfa did not write" in str(refused.value)
+    assert snapshot(root) == before
+
+
 def test_a_finished_run_is_replaced_only_by_a_finished_one(tmp_path):
     cfg = Config(name="exp")
     run_dir = rundir.run_dir_for(cfg, tmp_path)

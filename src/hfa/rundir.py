@@ -256,6 +256,20 @@ def check_replaceable(run_dir: Path) -> None:
         )
 
 
+def check_nothing_foreign(run_dir: Path) -> None:
+    """Raise a one-line ``HfaError`` when a run folder holds an entry hfa did not write there (a user's notes, a
+    link): replacing the run (a retrain, ``--force``, new data) would delete it with the old folder."""
+    if not run_dir.is_dir() or run_dir.is_symlink():
+        return
+    foreign = sorted(c.name for c in run_dir.iterdir() if c.name not in RUN_FILES or c.is_symlink() or not c.is_file())
+    if foreign:
+        more = f" ({len(foreign)} in all)" if len(foreign) > 3 else ""
+        raise HfaError(
+            f"{clip(str(run_dir))} holds {', '.join(map(repr, foreign[:3]))}{more}, which hfa did not write; hfa "
+            "replaces a run folder whole when it trains the run again: move them out of it first"
+        )
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Whose folder
 
@@ -459,6 +473,7 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
             claim(folder, option, mark=False)
             for name in names:
                 check_replaceable(folder / name)
+                check_nothing_foreign(folder / name)
         io.create_unique(existing, ".hfa-write-check.", "", directory=False).unlink()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
