@@ -196,10 +196,18 @@ def test_a_sweep_crossing_mlp_logistic_and_gbdt_is_reported(tmp_path):
 
 def test_a_sweeps_methods_set_several_keys_at_once(tmp_path):
     grid = expand("configs/baselines-keel.yaml")
-    assert len(grid.configs) == grid.points == 4 * 4 * 3  # methods x data sets x seeds
-    made = {(c.model.name, c.loss.name) for c in grid.configs}
-    assert made == {("mlp", "bce"), ("mlp", "f1"), ("logistic", "wbce"), ("gbdt", "wbce")}
-    assert grid.axes["loss.name"] == ["bce", "f1", "wbce", "wbce"] and "data.name" in grid.axes
+    assert len(grid.configs) == grid.points == 6 * 4 * 5  # methods x data sets x seeds
+    assert grid.factors == {"methods": 6, "data.name": 4, "seed": 5}
+    made = {(c.model.name, c.loss.name, c.data.resample) for c in grid.configs}
+    assert made == {
+        ("mlp", "bce", "none"),
+        ("mlp", "f1", "none"),
+        ("logistic", "wbce", "none"),
+        ("gbdt", "wbce", "none"),
+        ("mlp", "bce", "smote"),
+        ("mlp", "bce", "random_under"),
+    }
+    assert grid.axes["loss.name"] == ["bce", "f1", "wbce", "wbce", "bce", "bce"] and "data.name" in grid.axes
     path = tmp_path / "c.yaml"
     for block, message in [
         ("methods: {a: {loss.name: f1}}\nsweep: {loss.name: [bce]}", "method a sets 'loss.name', which the sweep"),

@@ -125,3 +125,19 @@ def test_a_sweep_in_a_log_reports_epochs_with_an_estimate(tmp_path):
     assert all(
         re.fullmatch(r"epochs \d+/~\d+  elapsed \d+:\d\d, left ~\d+:\d\d \(at most \d+:\d\d\)", x) for x in lines[1:]
     )
+
+
+def test_a_baselines_fit_is_one_step_of_progress(tmp_path, tiny_config):
+    """A sweep mixing the MLP and gradient boosting counts the gbdt run as one step, never past its total."""
+    from typer.testing import CliRunner
+
+    from hfa.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["sweep", "-c", str(tiny_config), "--out", str(tmp_path), "--grid", "model.name=mlp,gbdt", "loss.name=wbce"],
+    )
+    assert result.exit_code == 0, result.output
+    counts = [tuple(map(int, m)) for m in re.findall(r"epochs (\d+)/~(\d+)", result.output)]
+    assert counts and all(done <= total for done, total in counts) and counts[-1][0] == counts[-1][1]
+    assert "~-" not in result.output

@@ -494,6 +494,11 @@ class Config(_Section):
         return self
 
     @property
+    def progress_epochs(self) -> int:
+        """The steps of progress a run reports: the MLP's epochs at most; a baseline's fit is one step."""
+        return self.train.epochs if self.model.name == "mlp" else 1
+
+    @property
     def data_seed(self) -> int:
         """The seed the data is drawn with: ``data.seed``, or the run's ``seed`` where that is null."""
         return self.seed if self.data.seed is None else self.data.seed

@@ -5,6 +5,7 @@ A run folder is written whole or not at all (see ``hfa.rundir``), so a killed ru
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import platform
 import time
@@ -234,8 +235,8 @@ def _fit_baseline(
     split, data_s = loaded
     try:
         fitted = fit_baseline(cfg, split.x_train, split.y_train, split.x_val, split.y_val)
-        if on_epoch is not None:
-            on_epoch(place, fitted.result.history[-1])
+        if on_epoch is not None:  # one step of progress (Config.progress_epochs); history.csv keeps the iterations
+            on_epoch(place, dataclasses.replace(fitted.result.history[-1], epoch=1))
         run = TrainedRun(fitted.model, fitted.loss_fn, fitted.result, started, t0, data_s)
         return finish_run(cfg, out, split, torch.device("cpu"), run)
     except HfaError as error:

@@ -85,7 +85,7 @@ def sweep(
     ids = {id(cfg): run_id(cfg) for cfg in configs}
     budget = None
     if executor == "local" and workers == 1 and not quiet:
-        budget = EpochBudget({ids[id(cfg)]: (cfg.train.epochs, cfg.train.patience) for cfg in configs})
+        budget = EpochBudget({ids[id(cfg)]: (cfg.progress_epochs, cfg.train.patience) for cfg in configs})
     epoch_lines = EpochProgressLines(err_console, budget) if budget is not None else None
 
     def on_epoch(cfg: Any, log: Any) -> None:

@@ -81,8 +81,8 @@ def _train(config: Path | None, overrides: list[str], out: Path, quiet: bool, ml
     label = f"{cfg.name}: {cfg.loss.name}"
     terminal = err_console.is_terminal
     with bar(err_console, "stats", enabled=terminal and not quiet, transient=True) as progress:
-        task = progress.add_task(label, total=cfg.train.epochs, stats="")
-        lines = EpochLines(err_console, cfg.train.epochs, label)
+        task = progress.add_task(label, total=cfg.progress_epochs, stats="")
+        lines = EpochLines(err_console, cfg.progress_epochs, label)
 
         def on_epoch(log: EpochLog) -> None:
             if quiet:
