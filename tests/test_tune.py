@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -222,3 +223,24 @@ def test_a_range_given_twice_in_a_list_of_blocks_is_refused(tmp_path):
     path = _config(tmp_path, methods={"bce": {"loss.name": "bce", "search": [lr, lr]}}, search=None)
     with pytest.raises(HfaError, match="gives a range of 'train.lr' twice"):
         load_plan(path)
+
+
+def test_a_study_resumes_only_on_the_data_it_began_with(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    table = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] + rng.normal(size=400) > 1).astype(int)})
+    csv = tmp_path / "t.csv"
+    table.to_csv(csv, index=False)
+    path = _config(
+        tmp_path, data={"name": str(csv), "target": "y"}, tune__budget=1, tune__batch=1, tune__final_seeds=[7]
+    )
+    out = tmp_path / "out"
+    first = runner.invoke(app, ["tune", "--config", str(path), "--out", str(out), "-q"])
+    assert first.exit_code == 0, first.output
+    before = sorted(p.relative_to(out) for p in out.rglob("run.json"))
+    table.loc[0, "y"] = 1 - table.loc[0, "y"]  # one label edited
+    table.to_csv(csv, index=False)
+    again = runner.invoke(app, ["tune", "--config", str(path), "--out", str(out), "-q"])
+    assert again.exit_code == 2 and "changed since this study began" in again.output, again.output
+    assert len(again.output.strip().splitlines()) == 1
+    assert sorted(p.relative_to(out) for p in out.rglob("run.json")) == before

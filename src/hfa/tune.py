@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from hfa.config import Config
+from hfa.errors import HfaError
 from hfa.rundir import METRICS_FILE, run_dir_for
 from hfa.search import Method, Plan, point_label
 
 JOURNAL = "tune.journal"
+DATA_ATTR = "data_fingerprint"  # a study's user attribute: the data its trials were scored on
 CHOICES = "choices.csv"
 TRIALS, FINAL = "trials", "final"
 
@@ -172,6 +174,7 @@ def tune(
         for i, point in enumerate(plan.points)
         for j, method in enumerate(plan.methods)
     }
+    _check_same_data(plan, studies, root / JOURNAL)
     # Each round tells every trial it asks, so the studies fill up to their budget and the loop ends.
     for round_no in itertools.count():
         asked: list[_Asked] = []
@@ -212,6 +215,24 @@ def tune(
     train(finals, final_out)
     io.write_csv(root / CHOICES, choices_frame(choices, plan))
     return TuneResult(root, choices, final_out, counts["ok"], counts["skipped"], counts["failed"])
+
+
+def _check_same_data(plan: Plan, studies: dict[tuple[int, int], Any], journal: Path) -> None:
+    """A study resumes only on the data it began with: the trials it told were scored on that data, so a choice
+    among them would not be a choice on this data. Each study records its data's fingerprint when it begins."""
+    from hfa.data.fingerprint import data_fingerprint
+
+    for (i, j), study in studies.items():
+        cfg = plan.config(plan.points[i], plan.methods[j], {}, plan.seeds[0])
+        now = data_fingerprint(cfg.data)
+        then = study.user_attrs.get(DATA_ATTR)
+        if then is None:
+            study.set_user_attr(DATA_ATTR, now)
+        elif then != now:
+            raise HfaError(
+                f"the data of {cfg.data.name} changed since this study began ({then} -> {now}): its trials were scored "
+                f"on the old data; tune into another --out, or delete {journal} to start afresh"
+            )
 
 
 def _open_trials(plan: Plan, study: Any, point: dict[str, Any], method: Method) -> list[_Asked]:
