@@ -31,10 +31,10 @@ from hfa.report.tables import format_number, format_p, format_signed, p_equals  
 
 EXPERIMENTS = ROOT / "docs" / "experiments"
 PAGES = ("README.md", "docs/mulan-yeast.md", *(f"docs/experiments/{n}.md" for n in ("quickstart", "paper-synthetic",
-         "keel-benchmark")))  # fmt: skip
+         "keel-contest")))  # fmt: skip
 REGION = re.compile(r"(<!-- numbers: (\S+) -->\n)(.*?)(<!-- /numbers -->)", re.S)
-TEXT_COLUMNS = ("table", "data.name", "label", "loss", "data.imbalance_ratio", "rule", "metric", "baseline",
-                "baseline_rule", "method", "pooled")  # fmt: skip
+TEXT_COLUMNS = ("table", "data.name", "name", "tied", "label", "loss", "data.imbalance_ratio", "rule", "metric",
+                "baseline", "baseline_rule", "method", "pooled")  # fmt: skip
 ALPHA = 0.05
 LABEL_AVERAGES = ("macro", "micro")
 
@@ -318,27 +318,6 @@ def paper_tests() -> str:
     return "\n".join(lines)
 
 
-def _keel_wins(rule: str, base: str, metric: str = "f1", loss: str = "f1") -> tuple[int, int, float]:
-    tests = rows(table("keel-benchmark"), table="paired", metric=metric, loss=loss, rule=rule, baseline_rule=base)
-    return int((tests["delta"] > 0).sum()), len(tests), float(tests["delta"].mean())
-
-
-def keel_f1_table() -> str:
-    losses = ("bce", "wbce", "f1", "fbeta(beta=2)", "mcc")
-    frame = rows(table("keel-benchmark"), table="summary", metric="f1")
-    naturals = frame.groupby("data.name")["natural_ratio"].first().sort_values()
-    head = " | ".join(f"{loss} {rule}" for rule in ("τ=0.5", "tuned") for loss in losses)
-    lines = [f"| data set | ratio | {head} |", "| --- | ---: |" + " ---: |" * (2 * len(losses))]
-    for data, natural in naturals.items():
-        cells = [
-            format_number(summary("keel-benchmark", "f1", rule, loss, data__name=data)["mean"])
-            for rule in ("fixed", "tuned")
-            for loss in losses
-        ]
-        lines.append(f"| {data.removeprefix('keel/')} | {natural:.3g} | {' | '.join(cells)} |")
-    return "\n".join(lines)
-
-
 def report_sections(study: str, title: str) -> str:
     """The sections of the study's report.md whose bold title matches ``title`` (a regex), notes included."""
     text = (EXPERIMENTS / study / "report.md").read_text(encoding="utf-8")
@@ -346,97 +325,184 @@ def report_sections(study: str, title: str) -> str:
     return "\n".join(part.rstrip("\n") + "\n" for part in found).rstrip("\n")
 
 
-def keel_rankings() -> str:
-    return report_sections("keel-benchmark", r"Ranking over ")
-
-
 def paper_summaries() -> str:
     return report_sections("paper-synthetic", r"[^*\n]* · mean±std over ")
 
 
-def keel_findings() -> str:
-    fixed, tuned = ranking("keel-benchmark", "f1", "fixed"), ranking("keel-benchmark", "f1", "tuned")
-    f2 = ranking("keel-benchmark", "f2", "fixed")
+CONTEST, TWIN = "keel-contest", "keel-contest-defaults"
+RULE_WORDS = {"fixed": "τ = 0.5", "tuned": "tuned τ"}
 
-    def ranks(frame: pd.DataFrame) -> str:
-        return ", ".join(f"{r.loss} {r.mean_rank:.2f}" for r in frame.itertuples())
 
-    wins_fixed, n, mean_fixed = _keel_wins("fixed", "fixed")
-    wins_tuned, _, mean_tuned = _keel_wins("tuned", "tuned")
-    wins_vs, _, mean_vs = _keel_wins("fixed", "tuned")
+@cache
+def _names() -> dict[str, str]:
+    """Method label (the twin's ``loss`` column) -> the tune study's method name."""
+    effect = table(CONTEST, "tuning-effect.csv")
+    return dict(zip(effect["label"], effect["method"], strict=True))
+
+
+def _ranks(study: str, rule: str, metric: str = "f1") -> pd.DataFrame:
+    """The study's ranking rows, indexed by the tune study's method names, best first."""
+    found = ranking(study, metric, rule)
+    names = found["name"] if study == CONTEST else found["loss"].map(_names())
+    return found.assign(method=names.to_numpy()).set_index("method")
+
+
+def _apart(ranked: pd.DataFrame, a: str, b: str) -> bool:
+    """Nemenyi: the two methods' mean ranks differ by more than the critical difference."""
+    return abs(ranked.loc[a, "mean_rank"] - ranked.loc[b, "mean_rank"]) > ranked["critical_difference"].iloc[0]
+
+
+def _set_means(rule: str, metric: str = "f1") -> pd.DataFrame:
+    """Data sets x methods: the contest's mean test ``metric`` over each set's 10 runs."""
+    cells = rows(table(CONTEST), table="summary", rule=rule, metric=metric)
+    return cells.pivot(index="data.name", columns="name", values="mean")
+
+
+def _wins(rule: str, a: str, b: str) -> str:
+    means = _set_means(rule)[[a, b]].dropna()
+    won, lost = int((means[a] > means[b]).sum()), int((means[a] < means[b]).sum())
+    return f"{a} ahead on {won} of {len(means)} sets, behind on {lost}"
+
+
+def _versus(rule: str, a: str, b: str) -> str:
+    ranked = _ranks(CONTEST, rule)
+    verdict = "apart" if _apart(ranked, a, b) else "not apart"
+    return (
+        f"{a} {ranked.loc[a, 'mean_rank']:.2f} vs {b} {ranked.loc[b, 'mean_rank']:.2f} ({verdict}; {_wins(rule, a, b)})"
+    )
+
+
+def contest_wall() -> str:
+    choices = table(CONTEST, "choices.csv")
+    tuned, twin = run_info(CONTEST), run_info(TWIN)
+    return (
+        f"the tune study: **{tuned['wall_s']} s** for {int(choices['trials'].sum()):,} trial runs and"
+        f" {runs_of(CONTEST):,} final runs (finished {tuned['finished']}; {tuned['machine']}); [run.txt]"
+        f"({CONTEST}/run.txt). Its untuned twin: **{twin['wall_s']} s** for {runs_of(TWIN):,} runs (finished"
+        f" {twin['finished']}); [run.txt]({TWIN}/run.txt)."
+    )
+
+
+def contest_rankings() -> str:
+    frames = {(study, rule): _ranks(study, rule) for study in (CONTEST, TWIN) for rule in RULE_WORDS}
+    order = frames[(CONTEST, "tuned")].index
+    lines = [
+        "| method | tuned, τ = 0.5 | tuned, tuned τ | untuned, τ = 0.5 | untuned, tuned τ |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for method in order:
+        cells = [
+            f"{frame.loc[method, 'mean_rank']:.2f} ({format_number(frame.loc[method, 'mean'])})"
+            for frame in frames.values()
+        ]
+        lines.append(f"| {method} | {' | '.join(cells)} |")
+    notes = [
+        f"{'tuned' if study == CONTEST else 'untuned'}, {RULE_WORDS[rule]}: {int(frame['n_blocks'].iloc[0])} sets,"
+        f" Friedman p {format_p(frame['friedman_p'].iloc[0])}, critical difference"
+        f" {frame['critical_difference'].iloc[0]:.2f}"
+        for (study, rule), frame in frames.items()
+    ]
     return "\n".join(
         [
-            f"- **At τ = 0.5, mean ranks by test F1 across the {n} sets**: {ranks(fixed)} (Friedman"
-            f" p {format_p(fixed['friedman_p'].iloc[0])}; {nemenyi_words('keel-benchmark', 'f1', 'fixed')}).",
-            f"  The F1 loss beats BCE's F1 on {wins_fixed} of {n} sets (mean {signed(mean_fixed)}). For F2 at τ = 0.5:"
-            f" {ranks(f2)}.",
-            f"- **With the threshold tuned on validation**: {ranks(tuned)} (Friedman"
-            f" p {format_p(tuned['friedman_p'].iloc[0])}; {nemenyi_words('keel-benchmark', 'f1', 'tuned')}).",
-            f"  The F1 loss beats BCE + tuned threshold on {wins_tuned} of {n} sets (mean {signed(mean_tuned)}), and"
-            f" the F1 loss at τ = 0.5 beats BCE tuned on {wins_vs} of {n} (mean {signed(mean_vs)}).",
+            *lines,
+            "",
+            "Mean rank of test F1 across the data sets (1 = best; in brackets the mean F1); " + "; ".join(notes) + ".",
         ]
     )
 
 
-def keel_more() -> str:
-    """The F2 comparison, what five seeds can say, weighted BCE's claim and the collapsed runs."""
-    study = "keel-benchmark"
-    f2 = [_keel_wins(rule, base, "f2", "fbeta(beta=2)") for rule, base in
-          (("fixed", "fixed"), ("fixed", "tuned_f2"), ("tuned_f2", "tuned_f2"))]  # fmt: skip
-    tuned_f2 = ranking(study, "f2", "tuned_f2").reset_index(drop=True)
-    place = int(tuned_f2.index[tuned_f2["loss"] == "fbeta(beta=2)"][0]) + 1
-    pairs = sorted({int(n) for n in rows(table(study), table="paired")["n_pairs"]})
-    smallest = 2 / 2 ** max(pairs)
-    reached = int((rows(table(study), table="paired")["p"] < ALPHA).sum())
-    frame = rows(table(study), table="summary")
+def contest_bottom() -> str:
+    frame = table(CONTEST)
+    out = []
+    for rule, words in RULE_WORDS.items():
+        chosen = rows(frame, table="bottom", rule=rule)["name"].value_counts()
+        against = rows(frame, table="bottom_vs", rule=rule)
+        apart = against.assign(apart=against["tied"] == "False").groupby("data.name")["apart"]
+        all_apart, none_apart = int(apart.all().sum()), int((~apart.any()).sum())
+        tied = against.assign(tied=against["tied"] == "True").groupby("data.name")["tied"].sum()
+        out.append(
+            f"- **{words}**: the validation choice is "
+            + ", ".join(f"{m} on {n}" for m, n in chosen.items())
+            + f" of {int(chosen.sum())} sets. On {none_apart} sets no other method can be told apart from the"
+            f" choice on test (Holm-corrected Wilcoxon over its 10 paired runs), on {all_apart} every other one can;"
+            f" the median set ties {int(tied.median())} of {len(chosen) - 1 if len(chosen) > 1 else 0} methods with"
+            " its choice."
+        )
+    return "\n".join(out)
 
-    def gaps(metric: str, rule: str) -> pd.Series:
-        means = rows(frame, metric=metric, rule=rule).pivot(index="data.name", columns="loss", values="mean")
-        return (means["wbce"] - means["bce"]).dropna()
 
-    recall, precision = gaps("recall", "fixed"), gaps("precision", "fixed")
+def contest_claims() -> str:
+    fixed, tuned = _ranks(CONTEST, "fixed"), _ranks(CONTEST, "tuned")
+    recall, precision = (
+        (_set_means("fixed", metric)["wbce"] - _set_means("fixed", metric)["bce"]).dropna()
+        for metric in ("recall", "precision")
+    )
     both = pd.concat([recall, precision], axis=1, keys=["r", "p"]).dropna()
     pattern = int(((both["r"] >= 0.05) & (both["p"] >= -0.03)).sum())
-    t_recall, t_precision = gaps("recall", "tuned"), gaps("precision", "tuned")
-    t_both = pd.concat([t_recall, t_precision], axis=1, keys=["r", "p"]).dropna()
-    t_pattern = int(((t_both["r"] >= 0.05) & (t_both["p"] >= -0.03)).sum())
-    sets = len(gaps("recall", "fixed"))
+    metric_losses = ("f1", "f2", "mcc", "auroc")
+    resamplers = ("bce_random_over", "bce_smote", "bce_random_under")
 
-    def collapsed(rule: str) -> pd.Series:
-        counts = rows(frame, metric="f1", rule=rule).groupby("loss")["collapsed"].sum().astype(int)
-        return counts[counts > 0].sort_values(ascending=False, kind="stable")
+    def place(ranked: pd.DataFrame, method: str) -> str:
+        return f"{list(ranked.index).index(method) + 1} of {len(ranked)} ({ranked.loc[method, 'mean_rank']:.2f})"
 
-    fixed_c, tuned_c = collapsed("fixed"), collapsed("tuned")
-    runs = int(rows(frame, metric="f1", rule="fixed").groupby("loss")["n_runs"].sum().max())
+    gbdt_behind = {rule: _apart(r, r.index[0], "gbdt") for rule, r in (("fixed", fixed), ("tuned", tuned))}
     return "\n".join(
         [
-            f"- **F2 against BCE tuned for F2** (`tuned_f2`): fbeta(beta=2) at τ = 0.5 is ahead of BCE at τ = 0.5 by"
-            f" {signed(f2[0][2])} F2 on average ({f2[0][0]} of {f2[0][1]} sets), ahead of BCE tuned for F2 by"
-            f" {signed(f2[1][2])} ({f2[1][0]} of {f2[1][1]} sets); with both tuned for F2 it is {signed(f2[2][2])}"
-            f" ({f2[2][0]} of {f2[2][1]}), and under `tuned_f2` it ranks {place} of {len(tuned_f2)} by F2"
-            f" ({tuned_f2['mean_rank'][place - 1]:.2f}; {tuned_f2['loss'][0]} first with"
-            f" {tuned_f2['mean_rank'][0]:.2f}; Friedman {p_equals(tuned_f2['friedman_p'][0])}).",
-            f"- **Per data set, {max(pairs)} seeds cannot speak**: the smallest two-sided Wilcoxon p with {max(pairs)}"
-            f" pairs is {smallest:.4f}, and {reached} of the report's paired tests reach p < 0.05. The per-set tables"
-            " are descriptive; the across-set ranking is the test.",
-            "- **Weighted BCE's claim (recall up ~10 points, precision down ≤ 3) at τ = 0.5**: recall moves by"
-            f" {points(recall.mean())} points on average (median {points(recall.median())}, from"
-            f" {points(recall.min())} to {points(recall.max())}) and precision by {points(precision.mean())}"
-            f" (median {points(precision.median())}, from {points(precision.min())} to {points(precision.max())};"
-            f" over the {len(precision)} sets where BCE's precision is defined); recall rises by ≥ 5 points while"
-            f" precision falls by ≤ 3 on {pattern} of {len(both)} sets. Under the tuned rule: recall"
-            f" {points(t_recall.mean())}, precision {points(t_precision.mean())} on average, the pattern on"
-            f" {t_pattern} of {len(t_both)} sets.",
-            f"- **Collapsed runs** (every test row predicted one class) at τ = 0.5, of {runs} per loss over the"
-            f" {sets} sets: "
-            + ", ".join(f"{loss} {n}" for loss, n in fixed_c.items())
-            + f" ({int(fixed_c.sum())} in all); under the tuned rule "
-            + (
-                ", ".join(f"{loss} {n}" for loss, n in tuned_c.items()) + f" ({int(tuned_c.sum())} in all)"
-                if len(tuned_c)
-                else "none"
-            )  # fmt: skip
-            + f". The `coll.` column and the `undef` precision cells of [report.md]({study}/report.md) show them.",
+            "- **Tsoi et al.: the F1 loss beats BCE.** At τ = 0.5: " + _versus("fixed", "f1", "bce") + ". With each"
+            " threshold tuned on validation: " + _versus("tuned", "f1", "bce") + ".",
+            "- **Rezaei-Dastjerdehei et al.: weighting positives raises recall by about 10 points while precision"
+            " drops by at most about 3** (τ = 0.5; both tuned on the same budget): recall"
+            f" {points(recall.mean())} points on average over {len(recall)} sets (median"
+            f" {points(recall.median())}), precision {points(precision.mean())} (median"
+            f" {points(precision.median())}, over the {len(precision)} sets where both are defined); recall up ≥ 5"
+            f" points with precision down ≤ 3 on {pattern} of {len(both)} sets.",
+            "- **van den Goorbergh et al., Elor and Averbuch-Elor: with a tuned threshold, resampling is unnecessary.**"
+            " Under the tuned rule: " + "; ".join(_versus("tuned", m, "bce") for m in resamplers) + ".",
+            f"- **Gradient-boosted trees lead tabular benchmarks.** gbdt (tuned on the same budget) ranks"
+            f" {place(fixed, 'gbdt')} at τ = 0.5 and {place(tuned, 'gbdt')} with tuned thresholds;"
+            + "".join(
+                f" under {RULE_WORDS[rule]} it is {'apart from' if behind else 'not apart from'} the first"
+                f" ({(fixed if rule == 'fixed' else tuned).index[0]})" + (";" if rule == "fixed" else ".")
+                for rule, behind in gbdt_behind.items()
+            ),
+            "- **AnyLoss: metric losses beat BCE on resampled data (SMOTE, random under-sampling) at τ = 0.5.** "
+            + "; ".join(_versus("fixed", m, r) for m in metric_losses for r in ("bce_smote", "bce_random_under"))
+            + ".",
+        ]
+    )
+
+
+def contest_tuning() -> str:
+    effect = table(CONTEST, "tuning-effect.csv")
+    lines = [
+        "| method | rule | untuned F1 | tuned F1 | Δ | sets better / worse / equal | Holm p |",
+        "| --- | --- | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for r in effect.itertuples():
+        lines.append(
+            f"| {r.method} | {RULE_WORDS[r.rule]} | {format_number(r.default_mean)} | {format_number(r.tuned_mean)} |"
+            f" {format_signed(r.delta)} | {r.wins} / {r.losses} / {r.ties} | {format_p(r.p_holm)} |"
+        )
+    helped = {rule: rows(effect, rule=rule) for rule in RULE_WORDS}
+    words = []
+    for rule, frame in helped.items():
+        up = frame[(frame["p_holm"] < ALPHA) & (frame["delta"] > 0)]["method"].tolist()
+        down = frame[(frame["p_holm"] < ALPHA) & (frame["delta"] < 0)]["method"].tolist()
+        words.append(
+            f"under {RULE_WORDS[rule]}, tuning raised test F1 significantly for {len(up)} of {len(frame)} methods"
+            + (f" ({', '.join(up)})" if up else "")
+            + (f" and lowered it for {', '.join(down)}" if down else "")
+        )
+    first = {(study, rule): _ranks(study, rule).index[0] for study in (CONTEST, TWIN) for rule in RULE_WORDS}
+    return "\n".join(
+        [
+            *lines,
+            "",
+            "Per method, the mean over the sets of the per-set mean test F1 (10 paired partitions each); Δ = tuned −"
+            " untuned; Wilcoxon signed-rank over the sets, Holm over the methods of a rule. "
+            + "; ".join(words)
+            + f". First by mean rank untuned: {first[(TWIN, 'fixed')]} (τ = 0.5), {first[(TWIN, 'tuned')]} (tuned τ);"
+            f" tuned: {first[(CONTEST, 'fixed')]} (τ = 0.5), {first[(CONTEST, 'tuned')]} (tuned τ).",
         ]
     )
 
@@ -613,8 +679,7 @@ def results_table() -> str:
         for d in ("synthetic_05", "synthetic_33")
     ]
     accuracy = summary("paper-synthetic", "f1", "fixed", "accuracy", data__name="synthetic_05")
-    keel = ranking("keel-benchmark", "f1", "fixed")
-    wins, n, mean = _keel_wins("tuned", "tuned")
+    contest = {rule: _ranks(CONTEST, rule) for rule in RULE_WORDS}
     macro = table("mulan-yeast", "averages.csv")
     recall = one(
         macro, table="paired", label="macro", loss="wbce", metric="recall", rule="fixed", baseline_rule="fixed"
@@ -648,11 +713,14 @@ def results_table() -> str:
             + f"); accuracy loss collapses in {int(accuracy['collapsed'])} of {int(accuracy['n_runs'])} runs at 5% |"
             f" BCE tuned for the same F-beta (`eval.tune_betas`): Δ {span([r['delta'] for r in paper_tuned])}, p ≥"
             f" {format_p(min(r['p'] for r in paper_tuned))} |",
-            "| [keel-benchmark](docs/experiments/keel-benchmark.md): 20 KEEL sets, ratios 8:1–129:1, nine losses |"
-            f" {time('keel-benchmark')} | by F1, {keel['loss'].iloc[0]} ranks first ({keel['mean_rank'].iloc[0]:.2f}),"
-            f" {keel['loss'].iloc[1]} second ({keel['mean_rank'].iloc[1]:.2f}); Friedman p"
-            f" {format_p(keel['friedman_p'].iloc[0])} | both tuned, f1 beats BCE on {wins} of {n} sets (mean"
-            f" {signed(mean)}) |",
+            "| [keel-contest](docs/experiments/keel-contest.md): 111 KEEL sets at natural ratios, 12 methods (MLP"
+            " losses, resampling, logistic, gbdt) each tuned with the same budget, 2 x 5 folds |"
+            f" {runs_of(CONTEST):,} final runs after {int(table(CONTEST, 'choices.csv')['trials'].sum()):,} trials,"
+            f" {run_info(CONTEST)['wall_s']} s | by F1: {contest['fixed'].index[0]} first"
+            f" ({contest['fixed']['mean_rank'].iloc[0]:.2f}), {contest['fixed'].index[1]} second"
+            f" ({contest['fixed']['mean_rank'].iloc[1]:.2f}); {_versus('fixed', 'f1', 'bce')} |"
+            f" {contest['tuned'].index[0]} first ({contest['tuned']['mean_rank'].iloc[0]:.2f});"
+            f" {_versus('tuned', 'f1', 'bce')} |",
             "| [mulan-yeast](docs/mulan-yeast.md): multi-label, 14 labels, BCE/WBCE/tempered WBCE/macro soft-F1 |"
             f" {time('mulan-yeast')} | WBCE: macro recall {points(recall['delta'])}, precision"
             f" {points(precision['delta'])} points; per label precision {points(falls.max())} to"
@@ -698,11 +766,11 @@ REGIONS: dict[str, Callable[[], str]] = {
     "paper-synthetic-tests": paper_tests,
     "paper-synthetic-summaries": paper_summaries,
     "paper-synthetic-wall": _wall("paper-synthetic"),
-    "keel-benchmark-f1": keel_f1_table,
-    "keel-benchmark-rankings": keel_rankings,
-    "keel-benchmark-findings": keel_findings,
-    "keel-benchmark-more": keel_more,
-    "keel-benchmark-wall": _wall("keel-benchmark"),
+    "keel-contest-wall": contest_wall,
+    "keel-contest-rankings": contest_rankings,
+    "keel-contest-bottom": contest_bottom,
+    "keel-contest-claims": contest_claims,
+    "keel-contest-tuning": contest_tuning,
     "mulan-yeast-averages": mulan_averages,
     "mulan-yeast-macro-tests": mulan_macro_tests,
     "mulan-yeast-labels": mulan_labels,
@@ -755,7 +823,7 @@ def config_comment(text: str) -> str:
 PAGE_STUDIES = {
     "docs/experiments/quickstart.md": ("quickstart",),
     "docs/experiments/paper-synthetic.md": ("paper-synthetic",),
-    "docs/experiments/keel-benchmark.md": ("keel-benchmark",),
+    "docs/experiments/keel-contest.md": ("keel-contest", "keel-contest-defaults"),
     "docs/mulan-yeast.md": ("mulan-yeast",),
 }
 NUMBER = re.compile(r"(?<![\w.])[−+-]?\d+\.\d{2,3}(?![\d.])")

@@ -22,6 +22,7 @@ from hfa.report.stats import holm, wilcoxon_test
 from hfa.results import collect_results
 
 PAIR = ["data.name", "seed", "data.fold"]  # one partition: the unit two runs are paired on
+METHOD_KEYS = ("model.name", "loss.name", "data.resample", "loss.beta")
 RULES = ("fixed", "tuned")
 
 
@@ -29,22 +30,35 @@ def test_rows(root: Path, metric: str) -> pd.DataFrame:
     """Test-split rows of the finished runs: method label (``loss``), partition, rule and the metric."""
     table = collect_results(root)
     rows = table[(table["status"] == "ok") & (table["split"] == "test") & table["rule"].isin(RULES)]
-    rows = rows[["name", "loss", *PAIR, "rule", metric]].rename(columns={"loss": "method"})
+    # A method is what its settings make it (model, loss, resampler, beta): the labels of tuned runs also carry
+    # each run's tuned loss parameters, so they cannot pair a tuned run with its untuned twin.
+    kind = [rows.get(key, pd.Series("-", index=rows.index)).map(_text) for key in METHOD_KEYS]
+    rows = rows.assign(method=["|".join(parts) for parts in zip(*kind, strict=True)])
+    rows = rows[["name", "loss", "method", *PAIR, "rule", metric]]
     clash = rows.duplicated(["method", *PAIR, "rule"])
     if clash.any():
         raise SystemExit(f"{root}: two runs of one method on one partition, e.g. {rows[clash].iloc[0].to_dict()}")
     return rows
 
 
+def _text(value: object) -> str:
+    """A setting as one text in both studies: a number as a float (2 and 2.0 alike), a missing one as '-'."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    return str(float(value)) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
 def effect(tuned: pd.DataFrame, defaults: pd.DataFrame, metric: str) -> pd.DataFrame:
     """One row per rule and method: per-set means untuned and tuned, wins/losses/ties, Wilcoxon p and Holm p."""
     keys = ["method", *PAIR, "rule"]
-    # The tune study names each method (its runs' `name`); the twin's runs share one name and differ by label.
+    # The tune study names each method (its runs' `name`); the twin's runs share one name, and their label (`loss`)
+    # is the method's plain label.
     names = tuned.drop_duplicates("method").set_index("method")["name"]
+    labels = defaults.drop_duplicates("method").set_index("method")["loss"]
     if tuned.drop_duplicates(["method", "name"]).shape[0] != len(names):
-        raise SystemExit("a method label of the tune study has several names")
-    both = tuned.drop(columns="name").merge(
-        defaults.drop(columns="name"), on=keys, suffixes=("_tuned", "_default"), validate="one_to_one"
+        raise SystemExit("one method of the tune study has several names")
+    both = tuned.drop(columns=["name", "loss"]).merge(
+        defaults.drop(columns=["name", "loss"]), on=keys, suffixes=("_tuned", "_default"), validate="one_to_one"
     )
     per_set = both.groupby(["rule", "method", "data.name"])[[f"{metric}_tuned", f"{metric}_default"]].mean()
     per_set["delta"] = per_set[f"{metric}_tuned"] - per_set[f"{metric}_default"]
@@ -56,7 +70,7 @@ def effect(tuned: pd.DataFrame, defaults: pd.DataFrame, metric: str) -> pd.DataF
             {
                 "rule": rule,
                 "method": names[method],
-                "label": method,
+                "label": labels[method],
                 "metric": metric,
                 "n_sets": int(delta.size),
                 "partitions_per_set": int(partitions.loc[(rule, method)].min()),
