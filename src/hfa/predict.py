@@ -158,8 +158,7 @@ class Predictor:
 
         from hfa.training import predict_proba
 
-        if not isinstance(rows, pd.DataFrame):
-            raise HfaError(f"rows to score must be a pandas DataFrame (got {type(rows).__name__})")
+        _check_rows(rows)
         _check_numbers(rows, self.preprocessing, source)
         width = max(1, self.preprocessing.n_features)
         step = max(1, min(EVAL_BATCH, BATCH_CELLS // width))
@@ -225,6 +224,7 @@ class Predictor:
 
         A multi-label run gives ``<score_column>_<target>`` and ``label_<target>`` for every target column.
         """
+        _check_rows(rows)
         source = source or "the input"
         cut = self.threshold(threshold)
         if id_column is None and self.id_column is not None and self.id_column in rows.columns:
@@ -244,6 +244,14 @@ class Predictor:
         if id_column is not None:
             scored.insert(0, id_column, rows[id_column].to_numpy())
         return scored
+
+
+def _check_rows(rows: Any) -> None:
+    if not isinstance(rows, pd.DataFrame):
+        raise HfaError(
+            f"rows={type(rows).__name__} is not allowed; pass the rows to score as a pandas DataFrame with the run's "
+            "feature columns (e.g. pandas.read_csv(FILE))"
+        )
 
 
 def load_run(run_dir: str | Path) -> Predictor:
@@ -367,21 +375,14 @@ def _check_preprocessing(data: Any, path: Path) -> dict[str, Any]:
 
 def _check_numbers(rows: pd.DataFrame, preprocessing: Preprocessing, source: str) -> None:
     """The numeric inputs as training checked its own: finite and of magnitude at most ``MAX_ABS_FEATURE``."""
-    from hfa.data.checks import MAX_ABS_FEATURE
+    from hfa.data.checks import check_magnitudes
 
     columns = {str(c): c for c in rows.columns}
     for column in preprocessing.numeric:
         values = rows[columns[column.name]] if column.name in columns else None
         if values is None or not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue  # a missing or non-numeric column is named by transform
-        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = np.flatnonzero(np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > MAX_ABS_FEATURE))
-        if len(bad):
-            raise HfaError(
-                f"column {clip(column.name)!r} of {source} holds {numbers[bad[0]]:g} in row {int(bad[0]) + 1} "
-                f"({len(bad)} such cells); allowed, as in training: finite numbers of magnitude at most "
-                f"{MAX_ABS_FEATURE:g} (empty cells are imputed)"
-            )
+        check_magnitudes(values.to_numpy(dtype=np.float64, na_value=np.nan), source, [column.name], rows="row")
 
 
 def _check_state(state: Any, path: Path) -> None:
