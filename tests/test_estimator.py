@@ -258,3 +258,21 @@ def test_what_cannot_be_calibrated_is_refused_before_training(imbalanced, monkey
     few[:2] = 1  # 2 positives: the validation split holds none of them
     with pytest.raises(HfaError, match="one class"):
         hfa.HfaClassifier(calibrate="platt", val_size=0.1, random_state=0).fit(X, few)
+
+
+def test_fit_and_every_prediction_refuse_the_values_hfa_train_refuses(imbalanced):
+    """One value check (hfa.data.checks.check_magnitudes) for hfa train, hfa predict and the estimator: fit(X*1e200)
+    trained on overflowing standardisation and predict_proba(X*1e200) returned NaN."""
+    X, y = imbalanced
+    message = r"of X holds .* in row \d+ \(\d+ such cells\); allowed: finite numbers of magnitude at most 1e\+30"
+    huge = X.copy()
+    huge[5, 1] = 1e308
+    for bad in (X * 1e200, huge):
+        with pytest.raises(HfaError, match=message):
+            hfa.HfaClassifier(epochs=1).fit(bad, y)
+    model = hfa.HfaClassifier(epochs=1, hidden=(4,)).fit(X, y)
+    for method in ("predict", "predict_proba", "decision_function"):
+        with pytest.raises(HfaError, match=message) as refused:
+            getattr(model, method)(X * 1e200)
+        assert "\n" not in str(refused.value)
+    assert np.isfinite(model.predict_proba(X * 1e10)).all()  # within the bound: scored

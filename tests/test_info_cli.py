@@ -63,3 +63,34 @@ def test_the_listing_says_which_sets_k_fold_makes_trainable():
     blocked = keel[keel["untrainable"] != ""]
     rescued = blocked[blocked["untrainable_5fold"] == ""]
     assert f"{len(rescued)} of those {len(blocked)} can be trained under stratified 5-fold" in result.stdout
+
+
+@pytest.mark.parametrize("columns", ["0", "5", "-3"])
+def test_a_columns_that_is_not_a_sane_width_is_ignored(columns, tmp_path):
+    """COLUMNS=0 made Rich print nothing (exit 0) and left a refused command's stderr empty."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import hfa
+
+    env = {**os.environ, "COLUMNS": columns, "PYTHONPATH": str(Path(hfa.__file__).parents[1])}
+    code = "import sys; from hfa.cli import main; sys.argv[0] = 'hfa'; main()"
+    for args, status in ((["losses"], 0), (["train", "train.lr=true", "--out", str(tmp_path)], 2)):
+        done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == status, done.stderr
+        if status == 0:
+            assert "focal" in done.stdout and max(map(len, done.stdout.splitlines())) >= 20, done.stdout
+        else:
+            lines = done.stderr.strip().splitlines()
+            assert len(lines) == 1 and "train.lr" in lines[0] and "Traceback" not in done.stderr, done.stderr
+
+
+def test_console_environ_keeps_a_sane_columns_and_drops_the_rest():
+    from hfa.cli.app import MIN_WIDTH, console_environ
+
+    assert console_environ({"COLUMNS": "120", "TERM": "x"}) == {"COLUMNS": "120", "TERM": "x"}
+    for bad in ("0", str(MIN_WIDTH - 1), "-1", "wide"):
+        assert console_environ({"COLUMNS": bad, "TERM": "x"}) == {"TERM": "x"}
+    assert console_environ({"LINES": "0"}) == {}

@@ -7,11 +7,13 @@ result (finite probabilities, labels 0/1); no traceback; nothing half-written.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from hfa.errors import HfaError
 from hfa.predict import load_run
 from hfa.report.stats import smallest_p
 from hfa.results import collect_results
+from hfa.rundir import FILES_KEY
 
 runner = CliRunner()
 
@@ -120,11 +123,34 @@ wrong = st.one_of(
 # ------------------------------------------------------------------------------------------ 4. predict
 
 
+def without_hashes(run_dir: Path) -> None:
+    """The run as an hfa before run.json's sha256s wrote it: only the readers' own checks stand."""
+    info = json.loads((run_dir / "run.json").read_text())
+    info.pop(FILES_KEY)
+    (run_dir / "run.json").write_text(json.dumps(info))
+
+
+def predict_exit(run_dir: Path) -> tuple[int, str]:
+    rows = run_dir.parent / "rows.csv"
+    ROWS.to_csv(rows, index=False)
+    result = runner.invoke(app, ["predict", str(run_dir), str(rows)])
+    return result.exit_code, result.stderr
+
+
 @SETTINGS
-@given(data=st.data(), file=st.sampled_from(["preprocessing.json", "run.json", "config.yaml"]), value=wrong)
-def test_a_tampered_run_folder_is_refused_in_one_line_naming_the_file(tmp_path_factory, trained, data, file, value):
+@given(
+    data=st.data(),
+    file=st.sampled_from(["preprocessing.json", "run.json", "config.yaml"]),
+    value=wrong,
+    hashed=st.booleans(),
+)
+def test_a_tampered_run_folder_is_refused_in_one_line_naming_the_file(
+    tmp_path_factory, trained, data, file, value, hashed
+):
     run_dir = tmp_path_factory.mktemp("tampered") / trained.name
     shutil.copytree(trained, run_dir)
+    if not hashed:
+        without_hashes(run_dir)
     path = run_dir / file
     original = yaml.safe_load(path.read_text()) if file.endswith(".yaml") else json.loads(path.read_text())
     where = data.draw(st.sampled_from(list(leaves(original))), label="where")
@@ -134,6 +160,103 @@ def test_a_tampered_run_folder_is_refused_in_one_line_naming_the_file(tmp_path_f
     else:
         path.write_text(json.dumps(tampered))
     scored_or_refused(run_dir, ROWS, file)
+
+
+HASHED = ("config.yaml", "metrics.csv", "history.csv", "curves.csv", "model.pt", "preprocessing.json")
+
+
+def test_run_json_records_the_sha256_of_every_file_written(trained):
+    recorded = json.loads((trained / "run.json").read_text())[FILES_KEY]
+    assert sorted(recorded) == sorted(HASHED)
+    for name, digest in recorded.items():
+        assert hashlib.sha256((trained / name).read_bytes()).hexdigest() == digest
+
+
+@SETTINGS
+@given(file=st.sampled_from(HASHED), at=st.floats(0, 1, exclude_max=True), flip=st.integers(1, 255))
+def test_any_changed_byte_of_a_hashed_file_is_refused_naming_it(tmp_path_factory, trained, file, at, flip):
+    run_dir = tmp_path_factory.mktemp("byte") / trained.name
+    shutil.copytree(trained, run_dir)
+    data = bytearray((run_dir / file).read_bytes())
+    index = int(at * len(data))
+    data[index] ^= flip  # a different byte, anywhere in the file
+    (run_dir / file).write_bytes(bytes(data))
+    code, stderr = predict_exit(run_dir)
+    assert code == 2 and one_line(stderr), stderr
+    assert f"{file} was changed after the run was written" in stderr, stderr
+    with pytest.raises(HfaError, match=file.replace(".", r"\.")):
+        load_run(run_dir)
+
+
+def edit_json(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def edit_config(path: Path, key: str, value) -> None:
+    config = yaml.safe_load(path.read_text())
+    config["model"][key] = value
+    path.write_text(yaml.safe_dump(config))
+
+
+def edit_state(path: Path, change) -> None:
+    state = torch.load(path, weights_only=True)
+    torch.save({k: change(v) for k, v in state.items()}, path)
+
+
+TAMPERINGS = {  # the independent tester's reproductions: what each changed, and what names it without hashes
+    "scale": (lambda d: edit_json(d / "preprocessing.json", lambda p: p["numeric"][0].update(scale=1e-300)), None),
+    "mean": (lambda d: edit_json(d / "preprocessing.json", lambda p: p["numeric"][0].update(mean=1e300)), None),
+    "levels": (
+        lambda d: edit_json(d / "preprocessing.json", lambda p: p["categorical"][0].update(categories=["a", "a", "c"])),
+        "lists a category level twice",
+    ),
+    "order": (lambda d: edit_json(d / "preprocessing.json", lambda p: p["numeric"].reverse()), "feature_names"),
+    "int64": (lambda d: edit_state(d / "model.pt", lambda v: v.to(torch.int64)), "torch.int64"),
+    "float16": (lambda d: edit_state(d / "model.pt", lambda v: v.to(torch.float16)), "torch.float16"),
+    "gbdt": (lambda d: edit_config(d / "config.yaml", "name", "gbdt"), "lacks the tensor 'value'"),
+    "empty": (lambda d: (d / "model.pt").write_bytes(b""), "it is empty or cut short"),
+    "x1e30": (lambda d: edit_state(d / "model.pt", lambda v: v * 1e30), None),
+    "tanh": (lambda d: edit_config(d / "config.yaml", "activation", "tanh"), None),
+}
+FILE_OF = {"scale": "preprocessing.json", "mean": "preprocessing.json", "levels": "preprocessing.json"}
+FILE_OF |= {"order": "preprocessing.json", "int64": "model.pt", "float16": "model.pt", "gbdt": "config.yaml"}
+FILE_OF |= {"empty": "model.pt", "x1e30": "model.pt", "tanh": "config.yaml"}
+
+
+@pytest.mark.parametrize("hashed", [True, False], ids=["hashed", "older-run"])
+@pytest.mark.parametrize("what", sorted(TAMPERINGS))
+def test_the_testers_tamperings_exit_2_in_one_line(tmp_path, trained, what, hashed):
+    run_dir = tmp_path / trained.name
+    shutil.copytree(trained, run_dir)
+    tamper, legacy = TAMPERINGS[what]
+    if not hashed:
+        if what in ("x1e30", "tanh"):
+            pytest.skip("a plausible weight or setting: only run.json's sha256 tells it from the run's own")
+        without_hashes(run_dir)
+    tamper(run_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the library prints nothing, not even a RuntimeWarning
+        code, stderr = predict_exit(run_dir)
+    assert code == 2 and one_line(stderr), stderr
+    file = "model.pt" if what == "gbdt" and not hashed else FILE_OF[what]
+    expected = "was changed after the run was written" if hashed else (legacy or "not a finite float32")
+    assert file in stderr and expected in stderr, stderr
+
+
+def test_a_run_json_without_status_says_so_in_one_line(tmp_path, trained):
+    run_dir = tmp_path / trained.name
+    shutil.copytree(trained, run_dir)
+    edit_json(run_dir / "run.json", lambda info: info.pop("status"))
+    code, stderr = predict_exit(run_dir)
+    assert code == 2 and one_line(stderr) and "run.json has no 'status'" in stderr, stderr
+
+
+@pytest.mark.parametrize("rows", [np.zeros((2, 3)), {"a": [1.0]}, [[1.0, 2.0, 3.0]]])
+def test_score_takes_a_data_frame_only(trained, rows):
+    with pytest.raises(HfaError, match="rows=.* is not allowed; pass the rows to score as a pandas DataFrame"):
+        load_run(trained).score(rows)
 
 
 @SETTINGS

@@ -137,3 +137,15 @@ def test_help_has_examples() -> None:
     result = runner.invoke(app, ["report", "--help"])
     assert result.exit_code == 0
     assert "hfa report runs/quickstart --format markdown" in result.stdout
+
+
+@pytest.mark.parametrize("file", ["config.yaml", "run.json", "metrics.csv", "history.csv", "curves.csv"])
+def test_a_run_file_that_is_not_utf8_is_one_line_naming_it_before_any_output(
+    fresh_sweep: FakeSweep, tmp_path: Path, file: str
+) -> None:
+    folder = next(p.parent for p in sorted(fresh_sweep.root.glob("*/run.json")) if '"ok"' in p.read_text())
+    (folder / file).write_bytes(b"\xff\xfe\x00not utf-8 \xe9")
+    plot = tmp_path / "plot.png"
+    result = invoke(fresh_sweep.root, "--plot", plot)
+    assert_one_line_error(result, str(folder / file), "not UTF-8")
+    assert result.stdout == "" and not plot.exists()  # refused before the table was printed or a figure written

@@ -145,6 +145,10 @@ def load_model(model_cfg: ModelConfig, n_features: int, outputs: int, state: dic
         model: nn.Module = build_model(n_features, model_cfg, out_features=outputs)
     else:
         model = SCORERS[model_cfg.name].empty(state)
+    expected = model.state_dict()
+    for name, tensor in state.items():  # load_state_dict would cast an int64 or float16 tensor silently
+        if name in expected and tensor.dtype != expected[name].dtype:
+            raise ValueError(f"tensor {name!r} is {tensor.dtype}, where hfa writes {expected[name].dtype}")
     model.load_state_dict(state)
     if isinstance(model, TreeScorer):
         model.check(n_features)

@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
     validate_data = None
 
 from hfa.config import AUTHORS_THRESHOLDS, SEED_LIMIT, Config, validate
+from hfa.data.checks import check_magnitudes
 from hfa.errors import HfaError, shorten
 
 
@@ -201,9 +202,13 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         kwargs: dict[str, Any] = {"y": y, "dtype": [np.float64, np.float32], "reset": reset}
         if multi_output:
             kwargs["multi_output"] = True
-        if validate_data is not None:
-            return validate_data(self, X, **kwargs)
-        return self._validate_data(X, **kwargs)  # pragma: no cover - older scikit-learn
+        checked = validate_data(self, X, **kwargs) if validate_data is not None else self._validate_data(X, **kwargs)
+        x = checked[0] if isinstance(checked, tuple) else checked
+        # The values hfa train accepts, checked by the same function (finite, |x| <= 1e30): beyond, standardising
+        # overflows and the model scores NaN.
+        names = getattr(self, "feature_names_in_", None)
+        check_magnitudes(x, "X", [str(n) for n in names] if names is not None else range(x.shape[1]), rows="row")
+        return checked
 
     def fit(self, X: Any, y: Any) -> HfaClassifier:
         """Train on ``X`` (n_samples, n_features) and binary labels ``y``; returns ``self``."""

@@ -50,21 +50,41 @@ def create_unique(parent: Path, prefix: str, suffix: str, directory: bool) -> Pa
     raise FileExistsError(f"no unused temporary name {prefix}*{suffix} in {parent}")
 
 
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda p: p.write_bytes(data))
+
+
 def write_text(path: str | Path, text: str) -> Path:
-    return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    return write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path: str | Path, obj: Any) -> Path:
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+# The texts of the files hfa writes, as functions: a run folder hashes the very bytes it writes (hfa.rundir).
+
+
+def json_text(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
 
 
 # libyaml's emitter where PyYAML has it: the same text as yaml.safe_dump, ~4x faster (a sweep writes a config a run).
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
+def yaml_text(obj: Any) -> str:
+    return yaml.dump(obj, Dumper=_DUMPER, sort_keys=False)
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """The CSV text ``frame.to_csv(path, index=False)`` writes ("\\n" line ends on every system)."""
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    return write_text(path, json_text(obj))
+
+
 def write_yaml(path: str | Path, obj: Any) -> Path:
-    return write_text(path, yaml.dump(obj, Dumper=_DUMPER, sort_keys=False))
+    return write_text(path, yaml_text(obj))
 
 
 def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
-    return atomic_write(path, lambda p: frame.to_csv(p, index=False))
+    return write_text(path, csv_text(frame))

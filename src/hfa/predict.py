@@ -9,6 +9,7 @@ nothing is unpickled: the weights are a state dict read with ``torch.load(..., w
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from hfa.config import Config, read_yaml, validate
 from hfa.data.preprocess import Preprocessing
 from hfa.errors import HfaError, clip, shorten
 from hfa.metrics import tuned_rule_beta
+from hfa.rundir import FILES_KEY, verify_files
 
 NEEDED = ("run.json", "config.yaml", "model.pt", "preprocessing.json")
 EVAL_BATCH = 262_144  # rows per forward pass, as the run's own evaluation (hfa.training.predict_proba)
@@ -52,6 +54,11 @@ def check_finished(run_dir: Path) -> dict[str, Any]:
     if not isinstance(info, dict):
         raise HfaError(
             f"{run_dir / 'run.json'} must hold a JSON object (got {type(info).__name__}); train the run again"
+        )
+    if "status" not in info:
+        raise HfaError(
+            f"{run_dir / 'run.json'} has no 'status' (a finished run's says 'ok'); it was not written whole by hfa: "
+            "train the run again"
         )
     if info.get("status") != "ok":
         raise HfaError(
@@ -151,13 +158,12 @@ class Predictor:
 
         from hfa.training import predict_proba
 
-        if not isinstance(rows, pd.DataFrame):
-            raise HfaError(f"rows to score must be a pandas DataFrame (got {type(rows).__name__})")
+        _check_rows(rows)
         _check_numbers(rows, self.preprocessing, source)
         width = max(1, self.preprocessing.n_features)
         step = max(1, min(EVAL_BATCH, BATCH_CELLS // width))
         parts = [
-            predict_proba(self.model, torch.from_numpy(self.preprocessing.transform(rows.iloc[i : i + step], source)))
+            predict_proba(self.model, torch.from_numpy(self._inputs(rows.iloc[i : i + step], source, i)))
             for i in range(0, len(rows), step)
         ]
         shape = (0, len(self.labels)) if self.labels else (0,)
@@ -168,6 +174,20 @@ class Predictor:
                 "its files were changed after training: train the run again"
             )
         return probability if self.calibration is None else self.calibration.apply(probability)
+
+    def _inputs(self, rows: pd.DataFrame, source: str, first: int = 0) -> np.ndarray:
+        """The model's float32 inputs; one that is not finite (a mean or scale of preprocessing.json that no
+        training writes: rows within training's bounds stay finite) is an ``HfaError``, never a saturated score."""
+        x = self.preprocessing.transform(rows, source)
+        finite = np.isfinite(x)
+        if not finite.all():
+            row, j = (int(i[0]) for i in np.nonzero(~finite))
+            raise HfaError(
+                f"{self.run_dir / 'preprocessing.json'} turns row {first + row + 1} of {source} into a model input "
+                f"that is not a finite float32 ({clip(self.preprocessing.feature_names[j])!r}); its numbers were "
+                "changed after training: train the run again"
+            )
+        return x
 
     @property
     def calibration(self) -> Calibration | None:
@@ -204,6 +224,7 @@ class Predictor:
 
         A multi-label run gives ``<score_column>_<target>`` and ``label_<target>`` for every target column.
         """
+        _check_rows(rows)
         source = source or "the input"
         cut = self.threshold(threshold)
         if id_column is None and self.id_column is not None and self.id_column in rows.columns:
@@ -225,6 +246,14 @@ class Predictor:
         return scored
 
 
+def _check_rows(rows: Any) -> None:
+    if not isinstance(rows, pd.DataFrame):
+        raise HfaError(
+            f"rows={type(rows).__name__} is not allowed; pass the rows to score as a pandas DataFrame with the run's "
+            "feature columns (e.g. pandas.read_csv(FILE))"
+        )
+
+
 def load_run(run_dir: str | Path) -> Predictor:
     """A finished run folder as a ``Predictor`` (on the CPU); a folder that is not one is a one-line HfaError."""
     import torch
@@ -235,21 +264,44 @@ def load_run(run_dir: str | Path) -> Predictor:
         raise HfaError(f"run_dir={run_dir!r:.80} is not allowed; give the path of a run folder")
     run_dir = Path(run_dir)
     info = check_finished(run_dir)
+    # Every file the run wrote, byte for byte as written (run.json's sha256s); older runs: the checks below only.
+    contents = verify_files(run_dir, info)
+    unlisted = [name for name in NEEDED[1:] if contents and name not in contents]
+    if unlisted:
+        raise HfaError(
+            f"{run_dir / 'run.json'}: '{FILES_KEY}' lists no sha256 for {', '.join(unlisted)}; train the run again"
+        )
     labels = (info.get("data") or {}).get("labels")
     config = validate(read_yaml(run_dir / "config.yaml"), str(run_dir / "config.yaml"))
     preprocessing_path = run_dir / "preprocessing.json"
     preprocessing = Preprocessing.from_dict(
         _check_preprocessing(_read_json(preprocessing_path), preprocessing_path), str(preprocessing_path)
     )
+    model_path = run_dir / "model.pt"
     try:
-        state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
-        _check_state(state, run_dir / "model.pt")
+        source = io.BytesIO(contents["model.pt"]) if "model.pt" in contents else model_path
+        state = torch.load(source, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for a corrupt file
+        what = "it is empty or cut short" if isinstance(error, EOFError) else _one_line(error)
+        raise HfaError(
+            f"cannot load {model_path}: {what}; it is not a state dict hfa wrote: train the run again"
+        ) from None
+    _check_state(state, model_path)
+    try:
         # An MLP, or a baseline's tensors (logistic, gbdt), as config.yaml's model.name says.
         model = load_model(config.model, preprocessing.n_features, len(labels) if labels else 1, state)
     except HfaError:
         raise
-    except Exception as error:  # torch raises several types for a corrupt or mismatched file
-        raise HfaError(f"cannot load {run_dir / 'model.pt'}: {_one_line(error)}") from None
+    except KeyError as error:  # a baseline's tensor the state lacks
+        raise HfaError(
+            f"cannot load {model_path}: it lacks the tensor {clip(str(error.args[0]))!r} that config.yaml's "
+            f"model.name {config.model.name!r} needs; train the run again"
+        ) from None
+    except Exception as error:  # a mismatched file
+        raise HfaError(
+            f"cannot load {model_path} as config.yaml's model.name {config.model.name!r}: {_one_line(error)}; "
+            "train the run again"
+        ) from None
     return Predictor(run_dir, config, preprocessing, model, info)
 
 
@@ -284,11 +336,26 @@ def _check_preprocessing(data: Any, path: Path) -> dict[str, Any]:
 
         @model_validator(mode="after")
         def _one_name_per_output(self) -> File:
+            from hfa.data.preprocess import CategoricalColumn, _names
+
             outputs = len(self.numeric) + sum(len(c.categories) for c in self.categorical)
             if len(self.feature_names) != outputs:
                 raise ValueError(
                     f"feature_names lists {len(self.feature_names)} names for {outputs} model inputs (numeric "
                     "columns plus category levels)"
+                )
+            columns = [c.name for c in self.numeric] + [c.name for c in self.categorical] + self.ignored
+            twice = next((name for name in columns if columns.count(name) > 1), None)
+            if twice is not None:
+                raise ValueError(f"column {clip(twice)!r} is listed twice; each input column once")
+            for column in self.categorical:
+                if len(set(column.categories)) != len(column.categories):
+                    raise ValueError(f"column {clip(column.name)!r} lists a category level twice; each level once")
+            levels = [CategoricalColumn(c.name, c.dtype, tuple(c.categories)) for c in self.categorical]
+            if tuple(self.feature_names) != _names([c.name for c in self.numeric], levels):
+                raise ValueError(
+                    "feature_names are not the numeric columns then the category levels, in the order of "
+                    "'numeric' and 'categorical'"
                 )
             return self
 
@@ -308,21 +375,14 @@ def _check_preprocessing(data: Any, path: Path) -> dict[str, Any]:
 
 def _check_numbers(rows: pd.DataFrame, preprocessing: Preprocessing, source: str) -> None:
     """The numeric inputs as training checked its own: finite and of magnitude at most ``MAX_ABS_FEATURE``."""
-    from hfa.data.checks import MAX_ABS_FEATURE
+    from hfa.data.checks import check_magnitudes
 
     columns = {str(c): c for c in rows.columns}
     for column in preprocessing.numeric:
         values = rows[columns[column.name]] if column.name in columns else None
         if values is None or not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue  # a missing or non-numeric column is named by transform
-        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = np.flatnonzero(np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > MAX_ABS_FEATURE))
-        if len(bad):
-            raise HfaError(
-                f"column {clip(column.name)!r} of {source} holds {numbers[bad[0]]:g} in row {int(bad[0]) + 1} "
-                f"({len(bad)} such cells); allowed, as in training: finite numbers of magnitude at most "
-                f"{MAX_ABS_FEATURE:g} (empty cells are imputed)"
-            )
+        check_magnitudes(values.to_numpy(dtype=np.float64, na_value=np.nan), source, [column.name], rows="row")
 
 
 def _check_state(state: Any, path: Path) -> None:

@@ -2,6 +2,9 @@
 
 The table is always rebuilt from the run folders themselves, so a sweep's ``results.csv`` can never disagree
 with the runs it describes: a resumed, extended or partly deleted sweep simply gets a new table.
+
+Reports do not verify the sha256s run.json records of a run's files (``hfa.rundir.verify_files``): they read
+metrics over thousands of runs, and each reader here checks what it reads instead; ``hfa predict`` verifies them.
 """
 
 from __future__ import annotations
@@ -159,10 +162,32 @@ def _read_curves(path: Path, settled: bool = False) -> pd.DataFrame | None:
         if settled and (not path.parent.is_dir() or path.is_file()):
             raise HfaError(f"cannot read {path}: its run folder was being replaced")
         return None
+    return read_run_csv(path, CURVES_COLUMNS, numeric=CURVES_COLUMNS[1:])
+
+
+CURVES_COLUMNS = ("split", "threshold", *COUNT_COLUMNS)
+HISTORY_COLUMNS = ("epoch",)
+
+
+def read_run_csv(path: Path, columns: Sequence[str] = (), numeric: Sequence[str] = ()) -> pd.DataFrame:
+    """A CSV file of a run folder (curves.csv, history.csv) holding ``columns`` (``numeric`` ones as numbers); a file
+    that is not UTF-8, not CSV or lacks a column is a one-line ``HfaError`` naming it."""
     try:
-        return pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise HfaError(f"cannot read {path}: {exc}") from None
+        frame = pd.read_csv(path, encoding="utf-8")
+    except UnicodeDecodeError:  # a ValueError: named first, as the one a user can act on
+        raise HfaError(f"cannot read {path}: it is not UTF-8 text; train the run again") from None
+    except (OSError, ValueError) as exc:  # pandas' parser errors are ValueErrors
+        raise HfaError(f"cannot read {path}: {_one_line(exc)}; train the run again") from None
+    missing = [c for c in columns if c not in frame.columns]
+    wrong = [c for c in numeric if c in frame.columns and not pd.api.types.is_numeric_dtype(frame[c])]
+    if missing or wrong:
+        what = f"lacks the column(s) {', '.join(missing)}" if missing else f"holds text in column {wrong[0]!r}"
+        raise HfaError(f"{path} {what}; expected {', '.join(columns)} (numbers); train the run again")
+    return frame
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def read_curves(run_dir: str | Path) -> pd.DataFrame | None:
@@ -327,8 +352,10 @@ def _section(config: Mapping[str, Any], name: str, folder: Path) -> Mapping[str,
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise HfaError(f"cannot read {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise HfaError(f"cannot read {path}: it is not UTF-8 text; was it edited by hand?") from None
+    except (OSError, ValueError) as exc:
+        raise HfaError(f"cannot read {path}: {_one_line(exc)}") from None
     if not isinstance(data, dict):
         raise HfaError(f"{path} must hold a JSON object (got {type(data).__name__})")
     return data
@@ -342,8 +369,10 @@ def _read_config(path: Path, required: bool) -> dict[str, Any]:
         return {}
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
-    except (OSError, yaml.YAMLError) as exc:
-        raise HfaError(f"cannot read {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise HfaError(f"cannot read {path}: it is not UTF-8 text; was it edited by hand?") from None
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise HfaError(f"cannot read {path}: {_one_line(exc)}") from None
     if not isinstance(data, dict):
         raise HfaError(f"{path} must hold a YAML mapping (got {type(data).__name__})")
     return data
@@ -354,8 +383,10 @@ def _read_metrics(path: Path) -> list[dict[str, Any]]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
-    except (OSError, csv.Error, UnicodeDecodeError) as exc:
-        raise HfaError(f"cannot read {path} (a run with status ok must have one): {exc}") from None
+    except UnicodeDecodeError:
+        raise HfaError(f"cannot read {path}: it is not UTF-8 text; was it edited by hand?") from None
+    except (OSError, csv.Error) as exc:
+        raise HfaError(f"cannot read {path} (a run with status ok must have one): {_one_line(exc)}") from None
     missing = [c for c in ROW_COLUMNS if not rows or c not in rows[0]]
     if missing:
         raise HfaError(f"{path} lacks the column(s) {', '.join(missing)}; expected {', '.join(ROW_COLUMNS)}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import io as _bytes_io
 import json
 import os
@@ -44,6 +45,8 @@ CURVES_FILE = "curves.csv"
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, CURVES_FILE, MODEL_FILE, PREPROCESSING_FILE, RUN_FILE)
 """What a finished run folder holds (a multi-label run: all but curves.csv); a failed run holds only config.yaml
 and run.json."""
+FILES_KEY = "files"
+"""run.json's map of every other file of the folder to the sha256 of the bytes written (``verify_files``)."""
 
 LOCK_DIR = ".locks"  # per-run lock files, in the experiment folder beside the runs
 OWNER_FILE = "owner.json"  # in LOCK_DIR: this experiment folder is hfa's
@@ -99,18 +102,24 @@ def write_run(
         staging = io.create_unique(run_dir.parent, _owned_prefix(run_dir, _STAGING), "", directory=True)
         try:
             (staging / STAGING_MARK).write_text(_MARK_TEXT, encoding="utf-8")
-            io.write_yaml(staging / CONFIG_FILE, run_config(cfg))
+            digests: dict[str, str] = {}
+
+            def put(name: str, data: bytes) -> None:  # written and hashed once, the same bytes
+                io.write_bytes(staging / name, data)
+                digests[name] = hashlib.sha256(data).hexdigest()
+
+            put(CONFIG_FILE, io.yaml_text(run_config(cfg)).encode("utf-8"))
             if metrics is not None:
-                io.write_csv(staging / METRICS_FILE, metrics)
+                put(METRICS_FILE, io.csv_text(metrics).encode("utf-8"))
             if history is not None:
-                io.write_csv(staging / HISTORY_FILE, history)
+                put(HISTORY_FILE, io.csv_text(history).encode("utf-8"))
             if curves is not None:  # confusion counts along the score range: PR curves, any metric at any rule
-                io.write_csv(staging / CURVES_FILE, curves)
+                put(CURVES_FILE, io.csv_text(curves).encode("utf-8"))
             if model is not None:
-                _write_model(staging / MODEL_FILE, model)
+                put(MODEL_FILE, _model_bytes(model))
             if preprocessing is not None:
-                io.write_json(staging / PREPROCESSING_FILE, preprocessing)
-            io.write_json(staging / RUN_FILE, info)
+                put(PREPROCESSING_FILE, io.json_text(preprocessing).encode("utf-8"))
+            io.write_json(staging / RUN_FILE, {**info, FILES_KEY: digests})
             (staging / STAGING_MARK).unlink()  # from here run.json proves the folder is hfa's
             _replace(staging, run_dir)
         except BaseException:
@@ -119,14 +128,14 @@ def write_run(
     return True
 
 
-def _write_model(path: Path, model: torch.nn.Module) -> None:
+def _model_bytes(model: torch.nn.Module) -> bytes:
     import torch
 
     # Serialised in memory, then written by Python: torch.save straight to a file reports a full disk as
     # "basic_ios::clear" (a RuntimeError); a plain write raises OSError(ENOSPC) like every other file.
     buffer = _bytes_io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
-    path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
 
 
 def _replace(staging: Path, run_dir: Path) -> None:
@@ -344,6 +353,47 @@ def completed(run_dir: Path) -> bool:
     multilabel = bool((info.get("data") or {}).get("labels")) if isinstance(info.get("data"), dict) else False
     needed = [name for name in RUN_FILES if not (multilabel and name == CURVES_FILE)]
     return all((run_dir / name).is_file() for name in needed)
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def verify_files(run_dir: Path, info: dict[str, Any]) -> dict[str, bytes]:
+    """The bytes of every file run.json's ``files`` names, each checked against the sha256 recorded when the run
+    was written; a file changed, missing or a malformed ``files`` is a one-line ``HfaError`` naming it.
+
+    A run written before hashes were recorded (no ``files``) gives ``{}``: its readers' own checks are all there is.
+    Reports do not call this (they read metrics, not weights, over thousands of runs); ``hfa predict`` does.
+    """
+    recorded = info.get(FILES_KEY)
+    if recorded is None:
+        return {}
+    where = f"{run_dir / RUN_FILE}: {FILES_KEY!r}"
+    if not isinstance(recorded, dict):
+        raise HfaError(
+            f"{where} must map file names to sha256 digests (got {type(recorded).__name__}); train the run again"
+        )
+    allowed = [name for name in RUN_FILES if name != RUN_FILE]
+    contents: dict[str, bytes] = {}
+    for name, digest in recorded.items():
+        if name not in allowed or not isinstance(digest, str) or not _SHA256.match(digest):
+            raise HfaError(
+                f"{where} holds {clip(str(name), 40)!r}: {clip(str(digest), 70)!r}; expected names among "
+                f"{', '.join(allowed)}, each with a sha256 digest (64 hex digits); train the run again"
+            )
+        path = run_dir / name
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            reason = "it is missing" if not path.exists() else (error.strerror or type(error).__name__)
+            raise HfaError(f"cannot read {path}: {reason}; run.json lists it: train the run again") from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise HfaError(
+                f"{path} was changed after the run was written (its sha256 differs from {RUN_FILE}'s); "
+                "train the run again"
+            )
+        contents[name] = data
+    return contents
 
 
 def data_fingerprint_of(run_dir: Path) -> str | None:

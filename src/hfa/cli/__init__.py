@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from hfa.cli.app import app, err_console
+from hfa.cli.app import app, console, console_environ, err_console
 
 # Importing the command modules registers their commands on ``app``.
 # In the order `hfa --help` lists them: the main job first.
@@ -61,8 +61,19 @@ def _tolerant_output() -> None:
             reconfigure(errors="replace")
 
 
+def _sane_help_width() -> None:
+    """Typer's help pages use Rich consoles of their own: give them the width ours fell back to when COLUMNS is
+    not a sane width (see ``console_environ``), so ``COLUMNS=0 hfa --help`` is not blank."""
+    if "COLUMNS" in os.environ and "COLUMNS" not in console_environ():
+        from typer import rich_utils
+
+        if getattr(rich_utils, "MAX_WIDTH", 0) is None:
+            rich_utils.MAX_WIDTH = console.width
+
+
 def _run(args: list[str] | None) -> int:
     _tolerant_output()
+    _sane_help_width()
     command = typer.main.get_command(app)
     try:
         code = command.main(args=args, prog_name="hfa", standalone_mode=False)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
@@ -35,8 +36,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-console = Console()
-err_console = Console(stderr=True)
+MIN_WIDTH = 20
+"""Narrowest COLUMNS the consoles take; a narrower one, or one that is not a whole number, is ignored."""
+
+
+def console_environ(environ: Mapping[str, str] = os.environ) -> Mapping[str, str]:
+    """The environment the consoles read: without a COLUMNS below ``MIN_WIDTH`` (Rich would print nothing at
+    COLUMNS=0) or a LINES that is not a positive whole number, so Rich falls back to the terminal's size (80
+    columns off a terminal), as it does for a COLUMNS that is not a number."""
+    columns, lines = environ.get("COLUMNS"), environ.get("LINES")
+    bad = {
+        name
+        for name, text, least in (("COLUMNS", columns, MIN_WIDTH), ("LINES", lines, 1))
+        if text is not None and not (text.strip().isdigit() and int(text) >= least)
+    }
+    return {k: v for k, v in environ.items() if k not in bad} if bad else environ
+
+
+# Rich's `_environ` (since Rich 12) is the mapping it reads COLUMNS, LINES, TERM and NO_COLOR from.
+console = Console(_environ=console_environ())
+err_console = Console(stderr=True, _environ=console_environ())
 
 F = TypeVar("F", bound=Callable[..., Any])
 

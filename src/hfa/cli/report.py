@@ -150,6 +150,7 @@ def report(
         explicit_baseline=baseline is not None,
         tests=_split_list([tests]) if tests else None,
     )
+    figures = _figures(runs, built, plot) if plot is not None else []  # drawn (its files read) before any output
     _print_notes(runs, built)
 
     if fmt is Format.table:
@@ -161,7 +162,7 @@ def report(
     elif fmt is not Format.table:
         typer.echo(text, nl=False)
     if plot is not None:
-        for path in _plot(runs, built, plot):
+        for path in _plot(figures, plot):
             err_console.print(f"wrote {path}", highlight=False)
 
 
@@ -295,10 +296,16 @@ def _write(path: Path, text: str) -> None:
         raise HfaError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _plot(runs: Runs, built: Report, path: Path) -> list[Path]:
-    from hfa.report.figures import save_figures
+def _figures(runs: Runs, built: Report, path: Path) -> list:
+    from hfa.report.figures import make_figures
+
+    return make_figures(runs, built, path)
+
+
+def _plot(figures: list, path: Path) -> list[Path]:
+    from hfa.report.figures import write_figures
 
     try:
-        return save_figures(runs, built, path)
+        return write_figures(figures)
     except OSError as exc:
         raise HfaError(f"cannot write {path}: {exc.strerror or exc}") from None

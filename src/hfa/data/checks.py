@@ -3,6 +3,8 @@ training (no usable column, infinite cells, magnitudes whose squares overflow) i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -47,15 +49,28 @@ def check_features(features: pd.DataFrame, what: str) -> None:
         values = features[column]
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
-        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = np.flatnonzero(np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > MAX_ABS_FEATURE))
-        if len(bad):
-            row = int(bad[0])
-            raise HfaError(
-                f"column {clip(str(column))!r} of {what} holds {numbers[row]:g} in data row {row + 1} "
-                f"({len(bad)} such cells); allowed: finite numbers of magnitude at most {MAX_ABS_FEATURE:g} "
-                "(empty cells are imputed)"
-            )
+        check_magnitudes(values.to_numpy(dtype=np.float64, na_value=np.nan), what, [column])
+
+
+def check_magnitudes(numbers: np.ndarray, what: str, columns: Sequence[object], rows: str = "data row") -> None:
+    """THE value check of numeric inputs, for training (``check_features``), ``hfa predict`` and ``HfaClassifier``
+    alike: every number finite (NaN is a missing cell) and of magnitude at most ``MAX_ABS_FEATURE``; else a one-line
+    ``HfaError`` naming the first such cell (its column, the value, its row) and what is allowed.
+
+    ``numbers`` is one column ``(n,)`` or columns ``(n, d)``, named by ``columns``.
+    """
+    grid = np.asarray(numbers, dtype=np.float64)
+    grid = grid if grid.ndim == 2 else grid.reshape(-1, 1)
+    bad = np.isinf(grid) | (np.abs(np.nan_to_num(grid, posinf=0.0, neginf=0.0)) > MAX_ABS_FEATURE)
+    if not bad.any():
+        return
+    j = int(np.flatnonzero(bad.any(axis=0))[0])
+    row = int(np.flatnonzero(bad[:, j])[0])
+    raise HfaError(
+        f"column {clip(str(columns[j]))!r} of {what} holds {grid[row, j]:g} in {rows} {row + 1} "
+        f"({int(bad[:, j].sum())} such cells); allowed: finite numbers of magnitude at most {MAX_ABS_FEATURE:g} "
+        "(empty cells are imputed)"
+    )
 
 
 def check_matrix(x: np.ndarray, what: str) -> None:

@@ -151,7 +151,8 @@ class Preprocessing:
             x = features[columns[column.name]].to_numpy(dtype=np.float64, na_value=np.nan)
             # The float64 operations of SimpleImputer then StandardScaler, so the values are theirs bit for bit,
             # rounded to float32 as they are stored; a column at a time, so no float64 copy of the table is made.
-            out[:, j] = (np.where(np.isnan(x), column.median, x) - column.mean) / column.scale
+            with np.errstate(over="ignore", invalid="ignore"):  # the caller checks the matrix; nothing prints
+                out[:, j] = (np.where(np.isnan(x), column.median, x) - column.mean) / column.scale
 
     @staticmethod
     def _level_codes(values: pd.Series, column: CategoricalColumn, source: str) -> np.ndarray:

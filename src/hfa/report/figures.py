@@ -22,6 +22,7 @@ from hfa.report.build import Report
 from hfa.report.collect import DATA_KEY, LABEL_KEY, LOSS_KEY, RATIO_KEY, Runs, select_rows
 from hfa.report.stats import Ranking
 from hfa.report.tables import data_title, format_key, fullest, header, p_equals, pooled_words
+from hfa.results import CURVES_COLUMNS, HISTORY_COLUMNS, read_run_csv
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -71,8 +72,22 @@ def words(name: str) -> str:
 def save_figures(runs: Runs, report: Report, path: str | Path) -> list[Path]:
     """Write every figure of ``report`` next to ``path``: ``path`` itself (metrics per data set), then
     ``<stem>-learning``, ``<stem>-pr`` and, when there are rankings with 3+ losses, ``<stem>-cd``."""
+    return write_figures(make_figures(runs, report, path))
+
+
+def write_figures(figures: list[tuple[Path, Figure]]) -> list[Path]:
+    """Save figures made by ``make_figures``, each atomically, in the format its suffix names."""
+    return [
+        io.atomic_write(p, lambda tmp, f=f, fmt=image_format(p): f.savefig(tmp, format=fmt, dpi=150))
+        for p, f in figures
+    ]
+
+
+def make_figures(runs: Runs, report: Report, path: str | Path) -> list[tuple[Path, Figure]]:
+    """Every figure of ``report`` and where it goes (see ``save_figures``), drawn in memory: the run files they read
+    (history.csv, curves.csv) are read, and refused in one line, before anything is printed or written."""
     path = Path(path)
-    fmt = image_format(path)
+    image_format(path)
     figures: list[tuple[Path, Figure]] = [(path, metrics_figure(report))]
     learning = learning_figure(runs, report)
     if learning is not None:
@@ -83,7 +98,7 @@ def save_figures(runs: Runs, report: Report, path: str | Path) -> list[Path]:
     cd = cd_figure(report)
     if cd is not None:
         figures.append((_sibling(path, "cd"), cd))
-    return [io.atomic_write(p, lambda tmp, f=f: f.savefig(tmp, format=fmt, dpi=150)) for p, f in figures]
+    return figures
 
 
 def image_format(path: Path) -> str:
@@ -383,7 +398,7 @@ def learning_figure(runs: Runs, report: Report) -> Figure | None:
             folder = folders.get((run.name, run.run_id))
             path = Path(folder) / "history.csv" if folder else None
             if path is not None and path.is_file():
-                histories[(run.name, run.run_id)] = pd.read_csv(path)
+                histories[(run.name, run.run_id)] = read_run_csv(path, HISTORY_COLUMNS)
     column = _history_column(histories.values())
     if column is None:
         return None
@@ -500,7 +515,7 @@ def _pr_curve(folder: str | None, split: str, recall_grid: np.ndarray) -> tuple[
     path = Path(folder) / "curves.csv"
     if not path.is_file():
         return None
-    curve = pd.read_csv(path)
+    curve = read_run_csv(path, CURVES_COLUMNS, numeric=CURVES_COLUMNS[1:])
     curve = curve[curve["split"] == split]
     if curve.empty:
         return None
