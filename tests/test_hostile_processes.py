@@ -162,3 +162,26 @@ def test_concurrent_forced_sweeps_never_crash_one_another(config, tmp_path):
     assert len(runs) == 3 and all(completed(p) for p in runs)
     assert [p.name for p in root.iterdir() if p.name.startswith(".")] == [LOCK_DIR]
     assert os.path.getsize(root / "results.csv") > 0
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signalled_predict_leaves_no_temporary_file(config, tmp_path, sig, status):
+    """SIGTERM unwinds like Ctrl-C: the temporary file beside --out is removed, and the exit status says which."""
+    import numpy as np
+
+    trained = subprocess.run([*HFA, "train", "-c", str(config), "--out", str(tmp_path / "runs"), "--quiet"],
+                             capture_output=True, text=True, timeout=DEADLINE_S)  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    run = trained.stdout.strip().splitlines()[-1]
+    rows = tmp_path / "rows.csv"
+    pd.DataFrame(np.random.default_rng(0).normal(size=(2_000_000, 2)), columns=["x0", "x1"]).to_csv(rows, index=False)
+    place = tmp_path / "scored"
+    place.mkdir()
+    process = start("predict", run, str(rows), "--out", str(place / "pk3.csv"))
+    wait_for(lambda: any(place.iterdir()), "the temporary file of --out")
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=DEADLINE_S)
+    assert process.returncode == status, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"interrupted by {signal.Signals(sig).name}" in lines[0], stderr
+    assert list(place.iterdir()) == []

@@ -28,7 +28,7 @@ from hfa import rundir
 from hfa.cli import app
 from hfa.config import Config, config_keys, load_config, read_yaml
 from hfa.data.fingerprint import data_fingerprint
-from hfa.errors import HfaError
+from hfa.errors import HfaError, clip
 from hfa.estimator import HfaClassifier
 from hfa.preflight import check_outputs
 from hfa.report import build_report, load_runs
@@ -439,3 +439,103 @@ def test_yaml_dump_of_a_config_reads_back(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(Config().to_dict()))
     assert load_config(path) == Config()
+
+
+# ------------------------------------------------------------------------------------------ 6. user-named files
+
+# (command, option, suffix) x the kinds of place each can be given. Every one is refused before any work (the run
+# folder predict is given is fake: scoring never starts), with one line naming the path, and nothing changes.
+OUT_OPTIONS = {"report --out": ".md", "report --plot": ".png", "predict --out": ".csv"}
+EVERY_COMMAND = ["fifo", "folder", "symlink", "run-file", "run-deeper", "locks", "long-name", "long-folder"]
+EVERY_COMMAND += ["long-path"]
+OUT_PLACES = [
+    *((command, kind) for command in OUT_OPTIONS for kind in EVERY_COMMAND),
+    ("report --out", "results"),
+    ("predict --out", "results"),
+    ("predict --out", "input"),
+    ("predict --out", "input-hardlink"),
+    ("predict --out", "input-symlink"),
+    ("report --plot", "sibling"),
+]
+
+
+def entries_of(root: Path) -> dict[str, object]:
+    """Every entry below ``root``: a file's bytes, a link's target, 'fifo', or None for a folder."""
+    seen: dict[str, object] = {}
+    for path in sorted(root.rglob("*")):
+        key = str(path.relative_to(root))
+        if path.is_symlink():
+            seen[key] = os.readlink(path)
+        elif path.is_fifo():
+            seen[key] = "fifo"
+        elif path.is_file():
+            seen[key] = path.read_bytes()
+        else:
+            seen[key] = None
+    return seen
+
+
+def out_place(base: Path, kind: str, suffix: str, length: int, rows: Path) -> tuple[Path, Path, str]:
+    """Make the place of ``kind`` under ``base``; returns (the option's value, the input FILE, what the line names)."""
+    from helpers_runs import make_sweep
+
+    sweep = make_sweep(base / "runs", seeds=(0,), with_failed=False)
+    run = next(p for p in sorted(sweep.root.iterdir()) if p.is_dir())
+    target = base / f"out{suffix}"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "folder":
+        target.mkdir()
+    elif kind == "symlink":
+        (base / f"real{suffix}").write_text("the user's")
+        target.symlink_to(f"real{suffix}")
+    elif kind == "run-file":
+        target = run / f"metrics{suffix}"
+    elif kind == "run-deeper":
+        target = run / "sub" / f"x{suffix}"
+    elif kind in ("results", "locks"):
+        rundir.claim(sweep.root)
+        target = sweep.root / ("results.csv" if kind == "results" else f"{rundir.LOCK_DIR}/x{suffix}")
+        if kind == "results":
+            (sweep.root / "results.csv").write_text("hfa's table\n")
+    elif kind == "input":
+        target = rows
+    elif kind == "input-hardlink":
+        os.link(rows, target)
+    elif kind == "input-symlink":
+        link = base / "link.csv"
+        link.symlink_to(rows.name)
+        return rows, link, str(rows)
+    elif kind == "sibling":
+        (base / f"out-pr{suffix}").write_bytes(b"the user's own figure")
+        return target, rows, f"out-pr{suffix}"
+    elif kind == "long-name":
+        target = base / ("a" * length + suffix)
+    elif kind == "long-folder":
+        target = base / ("d" * (length + 14)) / f"x{suffix}"
+    elif kind == "long-path":
+        target = base / "/".join(["d" * 200] * 21) / f"x{suffix}"
+    return target, rows, clip(str(target))
+
+
+@pytest.mark.parametrize("place", OUT_PLACES, ids="/".join)
+@settings(SETTINGS, max_examples=3)
+@given(length=st.integers(242, 300))
+def test_a_user_named_output_replaces_nothing_hfa_did_not_make(tmp_path_factory, place, length):
+    command, kind = place
+    suffix = OUT_OPTIONS[command]
+    base = tmp_path_factory.mktemp("outfile")
+    rows = base / "rows.csv"
+    rows.write_text("x0,x1\n0.5,1.5\n")
+    target, source, named = out_place(base, kind, suffix, length, rows)
+    run = next(p for p in sorted((base / "runs" / "fake").iterdir()) if p.is_dir())
+    before = entries_of(base)
+    verb, option = command.split()
+    args = [verb, str(run.parent) if verb == "report" else str(run)]
+    args += [str(source)] if verb == "predict" else []
+    result = runner.invoke(app, [*args, option, str(target)])
+    assert result.exit_code == 2, (kind, result.output)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in result.output, result.output
+    assert named in lines[0] and option in lines[0], lines[0]
+    assert entries_of(base) == before  # the FIFO still a FIFO, every file's bytes as they were, nothing new

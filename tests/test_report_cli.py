@@ -149,3 +149,40 @@ def test_a_run_file_that_is_not_utf8_is_one_line_naming_it_before_any_output(
     result = invoke(fresh_sweep.root, "--plot", plot)
     assert_one_line_error(result, str(folder / file), "not UTF-8")
     assert result.stdout == "" and not plot.exists()  # refused before the table was printed or a figure written
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_plot_replaces_only_figures_hfa_wrote(sweep: FakeSweep, tmp_path: Path, suffix: str) -> None:
+    """--plot FILE may replace FILE (the user named it) and the figures named after it only where hfa wrote them
+    (they carry its mark); a sibling of the user's is refused, naming it, and nothing is written."""
+    from hfa.outfile import marked
+
+    plot = tmp_path / f"r{suffix}"
+    first = invoke(sweep.root, "--rule", "fixed", "--plot", plot)
+    assert first.exit_code == 0, first.output
+    written = sorted(tmp_path.iterdir())
+    assert plot in written and all(marked(p) for p in written), written
+    (tmp_path / f"r-learning{suffix}").write_bytes(plot.read_bytes())  # a sibling hfa wrote: it carries the mark
+    again = invoke(sweep.root, "--rule", "fixed", "--plot", plot)
+    assert again.exit_code == 0, again.output  # hfa's own figures are replaced
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    theirs = tmp_path / f"r-cd{suffix}"  # named after --plot, but the user's
+    theirs.write_bytes(b"the user's own diagram")
+    result = invoke(sweep.root, "--rule", "fixed", "--plot", plot)
+    assert_one_line_error(result, str(theirs), "hfa did not write it", "--plot")
+    assert theirs.read_bytes() == b"the user's own diagram"
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p != theirs} == before
+
+
+def test_out_naming_a_figure_of_plot_is_refused(sweep: FakeSweep, tmp_path: Path) -> None:
+    result = invoke(sweep.root, "--out", tmp_path / "r-pr.png", "--plot", tmp_path / "r.png")
+    assert_one_line_error(result, "--out", "r-pr.png")
+    assert not any(tmp_path.iterdir())
+
+
+def test_out_not_writable_is_refused_before_the_report_is_shown(sweep: FakeSweep, tmp_path: Path) -> None:
+    """The place is checked before any work: nothing of the report is printed first."""
+    (tmp_path / "file").write_text("the user's")
+    result = invoke(sweep.root, "--out", tmp_path / "file" / "x.md")
+    assert_one_line_error(result, "--out", "is a file, not a folder")
+    assert result.stdout == ""

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
+
+from hfa.errors import HfaError
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -20,6 +23,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     sibling temporary file guarantees.
     """
     path = Path(path)
+    _refuse_special(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = create_unique(path.parent, f".{path.name}.", ".tmp", directory=False)
     try:
@@ -29,6 +33,17 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _refuse_special(path: Path) -> None:
+    """The rename would replace a folder, a FIFO, a device or a socket with a file: refuse (``hfa.outfile`` checks
+    user-named files with reasons before any work; this is the last guard of every write)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise HfaError(f"{path} is not a regular file; hfa replaces only regular files: give another file name")
 
 
 def create_unique(parent: Path, prefix: str, suffix: str, directory: bool) -> Path:

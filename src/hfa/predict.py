@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -423,13 +424,22 @@ def read_rows(path: str | Path) -> pd.DataFrame:
         raise HfaError(f"could not read {path}: {_one_line(error)}") from None
 
 
-def write_rows(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Scored rows to CSV or Parquet (by suffix), written atomically."""
-    from hfa.io import atomic_write
+def check_out(path: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
+    """Where ``write_rows`` may write (``hfa predict --out``): a .csv or .parquet name that replaces nothing hfa
+    did not make and is none of ``inputs`` (see ``hfa.outfile``); one-line ``HfaError`` otherwise."""
+    from hfa.outfile import check_out_file
 
     path = Path(path)
     if path.suffix.lower() not in TABLE_SUFFIXES:
         raise HfaError(f"--out {path}: unsupported file type {path.suffix!r}; allowed: .csv, .parquet")
+    return check_out_file(path, "--out", inputs=inputs)
+
+
+def write_rows(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Scored rows to CSV or Parquet (by suffix), written atomically."""
+    from hfa.io import atomic_write
+
+    path = check_out(path)
     if path.suffix.lower() == ".csv":
         return atomic_write(path, lambda p: frame.to_csv(p, index=False))
     return atomic_write(path, lambda p: frame.to_parquet(p, index=False))

@@ -7,6 +7,7 @@ import errno
 import functools
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -62,12 +63,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def user_errors(func: F) -> F:
     """Turn an ``HfaError`` raised anywhere below a command into one red line and exit status 2, and a failing
-    file system (a full disk, a vanished mount) into one line and exit status 1."""
+    file system (a full disk, a vanished mount) into one line and exit status 1. SIGTERM unwinds the command like
+    Ctrl-C (``finally`` blocks run: temporary files are removed), which exits 128 + the signal's number."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        main_thread = threading.current_thread() is threading.main_thread()  # where signal handlers can be set
         try:
-            return func(*args, **kwargs)
+            with stop_on_sigterm() if main_thread else contextlib.nullcontext():
+                return func(*args, **kwargs)
         except HfaError as exc:
             # Escaped: a message such as "pip install 'hfa[mlflow]'" is text, not Rich markup.
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
@@ -75,6 +79,10 @@ def user_errors(func: F) -> F:
         except OSError as exc:
             err_console.print(f"[bold red]error:[/] {os_error_line(exc)}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
+        except KeyboardInterrupt as exc:  # the commands that train say more themselves
+            what, code = interruption(exc)
+            err_console.print(f"interrupted by {what}; nothing half-written was kept", highlight=False)
+            raise typer.Exit(code=code) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -41,8 +41,10 @@ def predict(
     probability (metric losses push it to 0 and 1); a run calibrated on validation (eval.calibrate) writes
     `probability` instead. Extra columns (the label column, say) are ignored; a missing feature column is an error.
     """
-    from hfa.predict import load_run, read_rows, write_rows
+    from hfa.predict import check_out, load_run, read_rows, write_rows
 
+    if out is not None:
+        check_out(out, inputs=[file])  # before any work: a place hfa may write, not the rows read
     predictor = load_run(run_dir)
     cut = predictor.threshold(threshold)  # a bad --threshold fails before the file is read
     scored = predictor.score(read_rows(file), cut, id_column, source=str(file))

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
@@ -268,23 +267,23 @@ def _columns(table: object, section: Section) -> None:
 
 
 def _check_destinations(out: Path | None, plot: Path | None) -> None:
-    """Every place the report writes to, checked before anything is written."""
+    """Every place the report writes to (--out, --plot and the figures named after it), checked before any work."""
+    from hfa.outfile import check_out_file
+
+    siblings: list[Path] = []
     if plot is not None:
-        from hfa.report.figures import image_format
+        from hfa.report.figures import image_format, siblings_of
 
         image_format(plot)
-    if out is not None and plot is not None and out.absolute() == plot.absolute():
-        raise HfaError(f"--out and --plot both name {out}; give two files")
-    for option, path in (("--out", out), ("--plot", plot)):
-        if path is None:
-            continue
-        if path.is_dir():
-            raise HfaError(f"{option} {path} is a folder; give a file name")
-        existing = next((p for p in path.parents if p.exists()), None)
-        if existing is not None and not existing.is_dir():
-            raise HfaError(f"{option} {path}: {existing} is a file, not a folder")
-        if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-            raise HfaError(f"{option} {path}: {existing} is not writable; pass a folder you can write to")
+        siblings = siblings_of(plot)
+    if out is not None and plot is not None:
+        taken = next((p for p in (plot, *siblings) if out.absolute() == p.absolute()), None)
+        if taken is not None:
+            raise HfaError(f"--out {out} is also a figure --plot {plot} writes ({taken}); give two files")
+    if out is not None:
+        check_out_file(out, "--out")
+    if plot is not None:
+        check_out_file(plot, "--plot", derived=siblings)
 
 
 def _write(path: Path, text: str) -> None:

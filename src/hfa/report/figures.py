@@ -18,6 +18,7 @@ import pandas as pd
 from hfa import io
 from hfa.errors import HfaError
 from hfa.metrics import count_metric
+from hfa.outfile import FIGURE_MARK, check_out_file
 from hfa.report.build import Report
 from hfa.report.collect import DATA_KEY, LABEL_KEY, LOSS_KEY, RATIO_KEY, Runs, select_rows
 from hfa.report.stats import Ranking
@@ -76,9 +77,14 @@ def save_figures(runs: Runs, report: Report, path: str | Path) -> list[Path]:
 
 
 def write_figures(figures: list[tuple[Path, Figure]]) -> list[Path]:
-    """Save figures made by ``make_figures``, each atomically, in the format its suffix names."""
+    """Save figures made by ``make_figures``, each atomically, in the format its suffix names, with hfa's mark;
+    the derived ones only where no figure hfa did not write stands (``hfa.outfile.check_out_file``)."""
+    if figures:
+        check_out_file(figures[0][0], "--plot", derived=[p for p, _ in figures[1:]])  # before any figure is written
     return [
-        io.atomic_write(p, lambda tmp, f=f, fmt=image_format(p): f.savefig(tmp, format=fmt, dpi=150))
+        io.atomic_write(
+            p, lambda tmp, f=f, fmt=image_format(p): f.savefig(tmp, format=fmt, dpi=150, metadata=_mark(fmt))
+        )
         for p, f in figures
     ]
 
@@ -101,6 +107,12 @@ def make_figures(runs: Runs, report: Report, path: str | Path) -> list[tuple[Pat
     return figures
 
 
+def _mark(fmt: str) -> dict[str, str]:
+    """hfa's mark in a figure's metadata (see ``hfa.outfile.FIGURE_MARK``): a sibling figure that exists is
+    replaced only when it carries it."""
+    return {"Software" if fmt == "png" else "Creator": FIGURE_MARK}
+
+
 def image_format(path: Path) -> str:
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in IMAGE_FORMATS:
@@ -109,8 +121,17 @@ def image_format(path: Path) -> str:
     return suffix
 
 
+SIBLINGS = ("learning", "pr", "cd")
+"""The figures named after --plot FILE: FILE-learning, FILE-pr, FILE-cd (each where the report has one)."""
+
+
 def _sibling(path: Path, part: str) -> Path:
     return path.with_name(f"{path.stem}-{part}{path.suffix}")
+
+
+def siblings_of(path: Path) -> list[Path]:
+    """Every file ``save_figures`` may write beside ``path``, whether or not this report draws it."""
+    return [_sibling(Path(path), part) for part in SIBLINGS]
 
 
 def _figure(rows: int, cols: int, extra_height: float = 0.9) -> tuple[Figure, np.ndarray]:
