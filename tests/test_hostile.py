@@ -359,3 +359,13 @@ def test_config_yaml_is_what_yaml_safe_dump_writes(tmp_path):
     config["data"]["path"] = None
     write_yaml(tmp_path / "config.yaml", config)
     assert (tmp_path / "config.yaml").read_text(encoding="utf-8") == yaml.safe_dump(config, sort_keys=False)
+
+
+def test_the_input_layer_counts_towards_the_weight_bound(tmp_path, no_training):
+    line = one_line(train("data.n_features=10000", "model.hidden=[16384]", "--out", tmp_path / "o"))
+    assert "163,840,000 weights" in line and not (tmp_path / "o").exists()
+    from hfa.config import ModelConfig
+    from hfa.model import build_model
+
+    with pytest.raises(HfaError, match="20,000 inputs into hidden widths"):  # a table wider than its config knew
+        build_model(20_000, ModelConfig(hidden=[8192]))

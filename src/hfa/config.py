@@ -351,12 +351,21 @@ class ModelConfig(_Section):
     def _positive_widths(cls, widths: list[int]) -> list[int]:
         if any(not 1 <= w <= MAX_WIDTH for w in widths):
             raise ValueError(f"every hidden width must lie in [1, {MAX_WIDTH}] (got {shorten(widths)})")
-        weights = sum(a * b for a, b in zip(widths, widths[1:], strict=False))
-        if weights > MAX_PARAMETERS:
-            raise ValueError(
-                f"hidden layers of widths {shorten(widths)} hold {weights:,} weights; at most {MAX_PARAMETERS:,}"
-            )
+        check_weights(0, widths)
         return widths
+
+
+def check_weights(in_features: int, widths: Sequence[int]) -> None:
+    """Raise ``ValueError`` when an MLP with ``in_features`` inputs and these hidden widths holds more than
+    ``MAX_PARAMETERS`` weights (the input layer counts: 10,000 features into 16,384 units are 164M)."""
+    layers = [in_features, *widths] if in_features else list(widths)
+    weights = sum(a * b for a, b in zip(layers, layers[1:], strict=False))
+    if weights > MAX_PARAMETERS:
+        inputs = f"{in_features:,} inputs into " if in_features else ""
+        raise ValueError(
+            f"an MLP of {inputs}hidden widths {shorten(list(widths))} holds {weights:,} weights; at most "
+            f"{MAX_PARAMETERS:,}: give smaller model.hidden"
+        )
 
 
 class LossConfig(_Section):
@@ -491,6 +500,13 @@ class Config(_Section):
                 f"eval.calibrate={self.eval.calibrate} calibrates single-label runs; this data has several labels: "
                 "use calibrate none"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _input_layer_bounded(self) -> Config:
+        # Synthetic data knows its width now; a table's is checked when the model is built (hfa.model.build_model).
+        if self.model.name == "mlp" and self.data.name == "synthetic" and self.model.hidden:
+            check_weights(self.data.n_features, self.model.hidden)
         return self
 
     @property

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from hfa.config import ModelConfig
+from hfa.config import ModelConfig, check_weights
 from hfa.cpu_step import Buffers, StepPlan
+from hfa.errors import HfaError
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
@@ -59,6 +60,10 @@ class MLP(nn.Module):
 def build_model(in_features: int, cfg: ModelConfig, seed: int | None = None, out_features: int = 1) -> MLP:
     """A freshly initialised MLP; with ``seed``, its weights depend on that seed alone (the global RNG is left as
     it was). ``out_features``: the number of labels."""
+    try:
+        check_weights(in_features, cfg.hidden)
+    except ValueError as error:  # a table wider than the config could know
+        raise HfaError(str(error)) from None
     if seed is None:
         return MLP(in_features, list(cfg.hidden), cfg.dropout, cfg.activation, out_features)
     with torch.random.fork_rng(devices=[]):
