@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from hfa.errors import HfaError
+from hfa.errors import HfaError, clip
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -103,3 +103,37 @@ def write_yaml(path: str | Path, obj: Any) -> Path:
 
 def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
     return write_text(path, csv_text(frame))
+
+
+def exists(path: Path) -> bool:
+    """``path.exists()``, False where the name cannot even be looked up (too long, among others: the length checks
+    say so)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
+def is_link(path: Path) -> bool:
+    try:
+        return path.is_symlink()
+    except OSError:
+        return False
+
+
+def nearest_folder(path: Path, named: str, include_self: bool = False) -> tuple[Path, list[Path]]:
+    """The nearest folder that exists above ``path`` (or at it, with ``include_self``) and the entries between them
+    that writing there would create, nearest first. A file in the way, or a link there that leads nowhere, is a
+    one-line ``HfaError`` opening with ``named`` (the option and the path the user gave)."""
+    chain = [path, *path.parents] if include_self else list(path.parents)
+    existing = next((p for p in chain if exists(p)), Path("/"))
+    if not existing.is_dir():
+        raise HfaError(f"{named}: {clip(str(existing))} is a file, not a folder; give a path in a folder")
+    missing = chain[: chain.index(existing)] if existing in chain else []
+    dangling = [p for p in missing if is_link(p)]
+    if dangling:
+        raise HfaError(
+            f"{named}: {clip(str(dangling[0]))} is a symbolic link that leads nowhere (or to itself); give a path "
+            "in a folder"
+        )
+    return existing, missing

@@ -23,6 +23,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from hfa import io
 from hfa.errors import HfaError, clip
 
 FIGURE_MARK = "written by hfa report"
@@ -63,17 +64,7 @@ def _check_place(target: Path, named: str) -> Path:
     """The folders above ``target`` and the lengths of its names; returns the nearest folder that exists."""
     if target.name in ("", ".", ".."):
         raise HfaError(f"{named} is not a file name; give a file name")
-    existing = next((p for p in target.parents if _exists(p)), Path("/"))
-    if not existing.is_dir():
-        raise HfaError(f"{named}: {clip(str(existing))} is a file, not a folder; give a path in a folder")
-    missing = list(target.parents)
-    missing = missing[: missing.index(existing)] if existing in missing else []
-    dangling = [p for p in missing if _is_link(p)]
-    if dangling:
-        raise HfaError(
-            f"{named}: {clip(str(dangling[0]))} is a symbolic link that leads nowhere (or to itself); give a path "
-            "in a folder"
-        )
+    existing, missing = io.nearest_folder(target, named)
     name_max = _pathconf(existing, "PC_NAME_MAX", 255)
     parts = [p.name for p in reversed(missing)]
     for part in parts:
@@ -143,7 +134,7 @@ def _check_not_hfas(target: Path, named: str) -> None:
             )
         if folder.name == rundir.LOCK_DIR and rundir.owned(folder.parent):
             raise HfaError(f"{named} is inside {clip(str(folder))}, hfa's locks folder: give a file outside it")
-    if _exists(parent) and (rundir.owned(parent) or (parent / rundir.LOCK_DIR).is_dir()):
+    if io.exists(parent) and (rundir.owned(parent) or (parent / rundir.LOCK_DIR).is_dir()):
         name = target.name
         if name in ("results.csv", rundir.LOCK_DIR) or rundir._OWNED.match(name) or rundir._TEMPORARY.match(name):
             raise HfaError(
@@ -198,20 +189,6 @@ def _kind(mode: int) -> str:
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except OSError:  # a name too long, among others: the length checks say so
-        return False
-
-
-def _is_link(path: Path) -> bool:
-    try:
-        return path.is_symlink()
     except OSError:
         return False
 

@@ -488,17 +488,7 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
     """
     folder = Path(folder)
     names = list(entry_names)
-    existing = next((p for p in (folder, *folder.parents) if _exists(p)), Path("/"))
-    if not existing.is_dir():
-        raise HfaError(f"{option} {clip(str(folder))}: {clip(str(existing))} is a file, not a folder; pass a folder")
-    below = [folder, *folder.parents]
-    below = below[: below.index(existing)] if existing in below else []
-    dangling = [p for p in below if _is_link(p)]
-    if dangling:
-        raise HfaError(
-            f"{option} {clip(str(folder))}: {clip(str(dangling[0]))} is a symbolic link that leads nowhere (or to "
-            "itself); pass a folder"
-        )
+    existing, _ = io.nearest_folder(folder, f"{option} {clip(str(folder))}", include_self=True)
     limit = _name_max(existing)
     longest = max((longest_entry_name(name) for name in names), default=0)
     too_long = [part for part in folder.relative_to(existing).parts if len(os.fsencode(part)) > limit]
@@ -532,25 +522,11 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
         raise HfaError(f"{option} {clip(str(folder))} is not writable: {reason}") from None
 
 
-def _is_link(path: Path) -> bool:
-    try:
-        return path.is_symlink()
-    except OSError:  # a name too long: the length check says so
-        return False
-
-
 def _path_max(folder: Path) -> int:
     try:
         return os.pathconf(folder, "PC_PATH_MAX")
     except (OSError, ValueError):
         return 4096
-
-
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except OSError:  # a name too long, among others: checked next, by name
-        return False
 
 
 def _name_max(folder: Path) -> int:
