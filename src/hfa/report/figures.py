@@ -22,7 +22,7 @@ from hfa.outfile import FIGURE_MARK, check_out_file
 from hfa.report.build import Report
 from hfa.report.collect import DATA_KEY, LABEL_KEY, LOSS_KEY, RATIO_KEY, Runs, select_rows
 from hfa.report.stats import Ranking
-from hfa.report.tables import data_title, format_key, fullest, header, p_equals, pooled_words
+from hfa.report.tables import block_words, data_title, format_key, fullest, p_equals, pooled_words
 from hfa.results import CURVES_COLUMNS, HISTORY_COLUMNS, read_run_csv
 
 if TYPE_CHECKING:
@@ -592,9 +592,8 @@ CD_AXIS_INCHES = 4.0
 
 
 def _cd_title(report: Report, r: Ranking) -> str:
-    blocks = ", ".join(header(k) for k in report.keys if k != LOSS_KEY)
     return (
         f"{words(r.metric)} · {report.split} split · {report.thresholds.get(r.rule, r.rule)}\n"
-        f"{r.blocks} blocks ({blocks}) · Friedman {p_equals(r.friedman_p)} · "
+        f"{r.blocks} blocks ({block_words(report)}) · Friedman {p_equals(r.friedman_p)} · "
         f"Nemenyi CD = {r.critical_difference:.2f} (α = 0.05)"
     )

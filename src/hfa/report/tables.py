@@ -303,9 +303,14 @@ def _test_notes(rows: pd.DataFrame, tests: int) -> list[str]:
     return notes
 
 
+def block_words(report: Report) -> str:
+    """What a ranking's blocks are, in words: the row keys that are not the method's (``data set``, ``ratio``)."""
+    return ", ".join(header(k) for k in report.keys if k not in (LOSS_KEY, method_column(report)))
+
+
 def _ranking_section(report: Report, r: Ranking) -> Section:
-    method = _method_column(report)
-    blocks = ", ".join(header(k) for k in report.keys if k not in (LOSS_KEY, method))
+    method = method_column(report)
+    blocks = block_words(report)
     title = (
         f"Ranking over {r.blocks} blocks ({blocks}) · {report.split} split · {report.thresholds.get(r.rule, r.rule)}"
     )
@@ -489,7 +494,7 @@ def long_table(report: Report) -> pd.DataFrame:
             if withheld(row["n"]):
                 record.update(ci_low=math.nan, ci_high=math.nan)
             records.append(record)
-    method = _method_column(report)
+    method = method_column(report)
     records += _bottom_records(report, method)
     for r in report.rankings:
         for loss, rank in r.mean_rank.items():
@@ -518,7 +523,7 @@ def long_table(report: Report) -> pd.DataFrame:
     return frame
 
 
-def _method_column(report: Report) -> str:
+def method_column(report: Report) -> str:
     """The column that names a method: the bottom line's one method key (``name`` in a tune study's report), or
     ``loss``, as the rankings label their rows."""
     keys = report.bottom.method_keys if report.bottom is not None else []
