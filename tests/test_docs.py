@@ -153,3 +153,19 @@ def test_the_docs_check_fails_on_a_wrong_number():
     assert numbers.unquoted_in(f"F1 rose to {said:.3f}.", ("quickstart",)) == []
     assert numbers.unquoted_in("F1 rose to 0.9991.", ("quickstart",)) == []  # not a quoted 2-3 decimal number
     assert numbers.unquoted_in("F1 rose by 9.876 on every ratio.", ("quickstart",)) == ["9.876"]
+
+
+def test_the_fair_keel_study_and_its_untuned_twin_stay_twins():
+    """The twin measures what tuning changed only if it trains the contest's methods, data sets, base settings and
+    final partitions, each method at the settings the contest searches around."""
+    from hfa.config import read_yaml
+
+    contest = read_yaml(ROOT / "configs" / "keel-contest.yaml")
+    twin = read_yaml(ROOT / "configs" / "keel-contest-defaults.yaml")
+    for section in ("data", "model", "loss", "train", "eval"):
+        assert contest[section] == twin[section], section
+    strip = {name: {k: v for k, v in spec.items() if k != "search"} for name, spec in contest["methods"].items()}
+    assert strip == twin["methods"]
+    assert contest["sweep"]["data.name"] == twin["sweep"]["data.name"]
+    assert twin["sweep"]["seed"] == contest["tune"]["final_seeds"]
+    assert twin["sweep"]["data.fold"] == list(range(contest["data"]["folds"]))
