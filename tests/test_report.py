@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from sklearn.metrics import fbeta_score, precision_score
 from statsmodels.stats.multitest import multipletests
@@ -233,6 +235,23 @@ def test_bootstrap_interval_is_scipys() -> None:
     assert low < d.mean() < high
     assert bootstrap_ci([0.02, 0.02, 0.02]) == (0.02, 0.02)
     assert all(math.isnan(v) for v in bootstrap_ci([0.1]))
+
+
+@given(
+    d=st.lists(st.floats(-1, 1, allow_nan=False), min_size=2, max_size=60).filter(lambda v: len(set(v)) > 1),
+    confidence=st.sampled_from([0.9, 0.95, 0.99]),
+)
+@settings(max_examples=25, deadline=None, derandomize=True)
+def test_bootstrap_interval_is_scipys_draw_for_draw(d, confidence) -> None:
+    reference = stats.bootstrap(
+        (np.array(d),),
+        np.mean,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        confidence_level=confidence,
+        method="percentile",
+        rng=np.random.default_rng(BOOTSTRAP_SEED),
+    ).confidence_interval
+    assert bootstrap_ci(d, confidence) == (reference.low, reference.high)  # the same bits
 
 
 def test_holm_by_hand_and_from_facts() -> None:
