@@ -113,3 +113,10 @@ def test_merge_keys_are_read_and_may_be_overridden() -> None:
     assert load_yaml("a: &x {p: 1, q: 2}\nb: {<<: *x, q: 3}") == {"a": {"p": 1, "q": 2}, "b": {"p": 1, "q": 3}}
     with pytest.raises(YamlDuplicateKeyError, match="'q' appears twice"):
         load_yaml("b: {<<: {p: 1}, q: 2, q: 3}")
+
+
+def test_a_beta_listed_twice_tunes_one_rule_and_is_the_same_run():
+    from hfa.config import load_config, run_id
+
+    twice, once = (load_config(None, [f"eval.tune_betas={b}"]) for b in ("[2, 3, 2]", "[2, 3]"))
+    assert twice.eval.tune_betas == [2.0, 3.0] and run_id(twice) == run_id(once)

@@ -465,6 +465,12 @@ class EvalConfig(_Section):
         "none", description="a map from scores to probabilities fitted on validation: " + " | ".join(CALIBRATIONS)
     )
 
+    @field_validator("tune_betas")
+    @classmethod
+    def _each_beta_once(cls, betas: list[float]) -> list[float]:
+        # [2, 2] tunes the rule tuned_f2 once: the same run as [2], with the same id.
+        return list(dict.fromkeys(betas))
+
 
 class TrackingConfig(_Section):
     mlflow: str | None = Field(
