@@ -38,18 +38,20 @@ app = typer.Typer(
 )
 
 MIN_WIDTH = 20
+MAX_WIDTH = 1000  # columns: wider than any terminal; beyond it COLUMNS is ignored
 """Narrowest COLUMNS the consoles take; a narrower one, or one that is not a whole number, is ignored."""
 
 
 def console_environ(environ: Mapping[str, str] = os.environ) -> Mapping[str, str]:
     """The environment the consoles read: without a COLUMNS below ``MIN_WIDTH`` (Rich would print nothing at
-    COLUMNS=0) or a LINES that is not a positive whole number, so Rich falls back to the terminal's size (80
+    COLUMNS=0) or above ``MAX_WIDTH`` (help pages would pad every line to it: gigabytes at COLUMNS=100000000),
+    or a LINES that is not a positive whole number, so Rich falls back to the terminal's size (80
     columns off a terminal), as it does for a COLUMNS that is not a number."""
     columns, lines = environ.get("COLUMNS"), environ.get("LINES")
     bad = {
         name
         for name, text, least in (("COLUMNS", columns, MIN_WIDTH), ("LINES", lines, 1))
-        if text is not None and not (text.strip().isdigit() and int(text) >= least)
+        if text is not None and not (text.strip().isdigit() and least <= int(text) <= MAX_WIDTH)
     }
     return {k: v for k, v in environ.items() if k not in bad} if bad else environ
 
