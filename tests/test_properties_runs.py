@@ -36,7 +36,7 @@ from hfa.errors import HfaError
 from hfa.predict import load_run
 from hfa.report.stats import smallest_p
 from hfa.results import collect_results
-from hfa.rundir import FILES_KEY
+from hfa.rundir import FILES_KEY, FORMAT_KEY
 
 runner = CliRunner()
 
@@ -127,6 +127,7 @@ def without_hashes(run_dir: Path) -> None:
     """The run as an hfa before run.json's sha256s wrote it: only the readers' own checks stand."""
     info = json.loads((run_dir / "run.json").read_text())
     info.pop(FILES_KEY)
+    info.pop(FORMAT_KEY)
     (run_dir / "run.json").write_text(json.dumps(info))
 
 
@@ -423,3 +424,17 @@ def test_output_in_an_ascii_terminal_does_not_die(fake_sweep):
     )
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     assert b"Traceback" not in done.stderr and b"?" in done.stdout
+
+
+def test_a_run_json_that_says_it_lists_its_files_and_lists_none_is_refused(tmp_path, trained):
+    """Deleting run.json's sha256s so that an edited config.yaml passes as an older run's: the format says
+    otherwise."""
+    run_dir = tmp_path / trained.name
+    shutil.copytree(trained, run_dir)
+    info = json.loads((run_dir / "run.json").read_text())
+    info.pop(FILES_KEY)
+    (run_dir / "run.json").write_text(json.dumps(info))
+    config = run_dir / "config.yaml"
+    config.write_text(config.read_text().replace("activation: relu", "activation: tanh"))
+    status, stderr = predict_exit(run_dir)
+    assert status == 2 and "edited by hand" in stderr and len(stderr.strip().splitlines()) == 1, stderr

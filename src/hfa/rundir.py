@@ -46,6 +46,7 @@ RUN_FILES = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, CURVES_FILE, MODEL_FILE, P
 """What a finished run folder holds (a multi-label run: all but curves.csv); a failed run holds only config.yaml
 and run.json."""
 FILES_KEY = "files"
+FORMAT_KEY, RUN_FORMAT = "format", 2  # run.json's layout: 2 records the files' sha256s (FILES_KEY)
 """run.json's map of every other file of the folder to the sha256 of the bytes written (``verify_files``)."""
 
 LOCK_DIR = ".locks"  # per-run lock files, in the experiment folder beside the runs
@@ -119,7 +120,7 @@ def write_run(
                 put(MODEL_FILE, _model_bytes(model))
             if preprocessing is not None:
                 put(PREPROCESSING_FILE, io.json_text(preprocessing).encode("utf-8"))
-            io.write_json(staging / RUN_FILE, {**info, FILES_KEY: digests})
+            io.write_json(staging / RUN_FILE, {**info, FORMAT_KEY: RUN_FORMAT, FILES_KEY: digests})
             (staging / STAGING_MARK).unlink()  # from here run.json proves the folder is hfa's
             _replace(staging, run_dir)
         except BaseException:
@@ -362,13 +363,21 @@ def verify_files(run_dir: Path, info: dict[str, Any]) -> dict[str, bytes]:
     """The bytes of every file run.json's ``files`` names, each checked against the sha256 recorded when the run
     was written; a file changed, missing or a malformed ``files`` is a one-line ``HfaError`` naming it.
 
-    A run written before hashes were recorded (no ``files``) gives ``{}``: its readers' own checks are all there is.
+    A run written before hashes were recorded (no ``files``, no ``format``) gives ``{}``: its readers' own checks
+    are all there is. run.json is where the check starts: an edit to it is caught only where it contradicts itself
+    (a ``format`` 2 without ``files``); deleting both makes any run look older.
     Reports do not call this (they read metrics, not weights, over thousands of runs); ``hfa predict`` does.
     """
     recorded = info.get(FILES_KEY)
-    if recorded is None:
-        return {}
     where = f"{run_dir / RUN_FILE}: {FILES_KEY!r}"
+    if recorded is None:
+        written = info.get(FORMAT_KEY, 1)
+        if written != 1:  # a run.json that says it lists its files, and lists none, was edited
+            raise HfaError(
+                f"{where} is missing, and {RUN_FILE} says its run recorded its files' sha256s (format "
+                f"{clip(str(written), 20)}): it was edited by hand; train the run again"
+            )
+        return {}
     if not isinstance(recorded, dict):
         raise HfaError(
             f"{where} must map file names to sha256 digests (got {type(recorded).__name__}); train the run again"
