@@ -186,3 +186,20 @@ def test_out_not_writable_is_refused_before_the_report_is_shown(sweep: FakeSweep
     result = invoke(sweep.root, "--out", tmp_path / "file" / "x.md")
     assert_one_line_error(result, "--out", "is a file, not a folder")
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("f1", "5.0"), ("precision", "-0.1"), ("tp", "-3"), ("mcc", "1.5"), ("tn", "inf")]
+)
+def test_an_impossible_metric_value_is_one_line_naming_it(fresh_sweep, tmp_path, column, value):
+    """A metrics.csv edited by hand (F1 of 5) was averaged into the tables and broke --plot with a traceback."""
+    import pandas as pd
+
+    metrics = sorted(fresh_sweep.root.glob("*/metrics.csv"))[0]
+    frame = pd.read_csv(metrics, dtype=str, keep_default_na=False)
+    frame.loc[0, column] = value
+    frame.to_csv(metrics, index=False)
+    plot = tmp_path / "r.png"
+    result = runner.invoke(app, ["report", str(fresh_sweep.root), "--plot", str(plot)])
+    assert_one_line_error(result, str(metrics), f"column {column!r} holds")
+    assert result.stdout == "" and not plot.exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -397,7 +398,29 @@ def _read_metrics(path: Path) -> list[dict[str, Any]]:
             "hand? train the run again"
         )
     text = ("split", "rule", LABEL_COLUMN)
-    return [{k: v if k in text else _number(v, path, k) for k, v in row.items()} for row in rows]
+    parsed = [{k: v if k in text else _number(v, path, k) for k, v in row.items()} for row in rows]
+    for i, row in enumerate(parsed):
+        for column, value in row.items():
+            if column not in text and value is not None and not _possible(column, value):
+                low, high = _RANGES.get(column, (0.0, 1.0))
+                raise HfaError(
+                    f"{path}: column {column!r} holds {value!r} in row {i + 2}; it lies in [{low:g}, {high:g}]: was it "
+                    "edited by hand? train the run again"
+                )
+    return parsed
+
+
+# What a metrics.csv value can be: counts (the mean rule's and a macro row's are averages) at least 0, MCC in
+# [-1, 1], every other column a rate or probability in [0, 1]; an undefined metric is NaN or empty.
+_RANGES = {**dict.fromkeys(COUNT_COLUMNS, (0.0, math.inf)), "mcc": (-1.0, 1.0)}
+_SLACK = 1e-9  # rounding of rates computed in float64
+
+
+def _possible(column: str, value: float) -> bool:
+    if math.isnan(value):
+        return True
+    low, high = _RANGES.get(column, (0.0, 1.0))
+    return low - _SLACK <= value <= high + _SLACK and math.isfinite(value)
 
 
 def _number(text: str | None, path: Path, column: str) -> int | float | None:
