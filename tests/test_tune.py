@@ -240,7 +240,9 @@ def test_a_study_resumes_only_on_the_data_it_began_with(tmp_path):
     before = sorted(p.relative_to(out) for p in out.rglob("run.json"))
     table.loc[0, "y"] = 1 - table.loc[0, "y"]  # one label edited
     table.to_csv(csv, index=False)
+    journal = next(out.rglob("tune.journal")).read_bytes()
     again = runner.invoke(app, ["tune", "--config", str(path), "--out", str(out), "-q"])
+    assert next(out.rglob("tune.journal")).read_bytes() == journal  # refused: the journal is as it was
     assert again.exit_code == 2 and "changed since this study began" in again.output, again.output
     assert len(again.output.strip().splitlines()) == 1
     assert sorted(p.relative_to(out) for p in out.rglob("run.json")) == before

@@ -167,6 +167,7 @@ def tune(
         if configs:
             execute(configs, where, workers, executor, ray_address=ray_address, on_report=seen)  # type: ignore[arg-type]
 
+    fingerprints = _check_same_data(plan, storage, root / JOURNAL)  # before any study is created or written
     studies = {
         (i, j): optuna.create_study(
             study_name=plan.study_name(point, method), storage=storage, direction="maximize", load_if_exists=True
@@ -174,7 +175,9 @@ def tune(
         for i, point in enumerate(plan.points)
         for j, method in enumerate(plan.methods)
     }
-    _check_same_data(plan, studies, root / JOURNAL)
+    for key, study in studies.items():
+        if DATA_ATTR not in study.user_attrs:
+            study.set_user_attr(DATA_ATTR, fingerprints[key])
     # Each round tells every trial it asks, so the studies fill up to their budget and the loop ends.
     for round_no in itertools.count():
         asked: list[_Asked] = []
@@ -217,22 +220,27 @@ def tune(
     return TuneResult(root, choices, final_out, counts["ok"], counts["skipped"], counts["failed"])
 
 
-def _check_same_data(plan: Plan, studies: dict[tuple[int, int], Any], journal: Path) -> None:
-    """A study resumes only on the data it began with: the trials it told were scored on that data, so a choice
-    among them would not be a choice on this data. Each study records its data's fingerprint when it begins."""
+def _check_same_data(plan: Plan, storage: Any, journal: Path) -> dict[tuple[int, int], str]:
+    """Each study's data fingerprint now; a study already in the journal resumes only on the data it began with
+    (its trials were scored on that data, so a choice among them would not be a choice on this data). Read from
+    the journal without writing to it: a refused resume leaves it as it was."""
+    import optuna
+
     from hfa.data.fingerprint import data_fingerprint
 
-    for (i, j), study in studies.items():
-        cfg = plan.config(plan.points[i], plan.methods[j], {}, plan.seeds[0])
-        now = data_fingerprint(cfg.data)
-        then = study.user_attrs.get(DATA_ATTR)
-        if then is None:
-            study.set_user_attr(DATA_ATTR, now)
-        elif then != now:
-            raise HfaError(
-                f"the data of {cfg.data.name} changed since this study began ({then} -> {now}): its trials were scored "
-                f"on the old data; tune into another --out, or delete {journal} to start afresh"
-            )
+    began = {s.study_name: s.user_attrs.get(DATA_ATTR) for s in optuna.get_all_study_summaries(storage)}
+    now: dict[tuple[int, int], str] = {}
+    for i, point in enumerate(plan.points):
+        for j, method in enumerate(plan.methods):
+            cfg = plan.config(point, method, {}, plan.seeds[0])
+            now[i, j] = data_fingerprint(cfg.data)
+            then = began.get(plan.study_name(point, method))
+            if then is not None and then != now[i, j]:
+                raise HfaError(
+                    f"the data of {cfg.data.name} changed since this study began ({then} -> {now[i, j]}): its trials "
+                    f"were scored on the old data; tune into another --out, or delete {journal} to start afresh"
+                )
+    return now
 
 
 def _open_trials(plan: Plan, study: Any, point: dict[str, Any], method: Method) -> list[_Asked]:
