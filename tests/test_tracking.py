@@ -103,7 +103,8 @@ def test_a_run_without_mlflow_imports_none_of_it(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_local_sqlite_store_works_with_what_ships(tmp_path):
+def test_a_local_sqlite_store_works_with_what_ships(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # MLflow puts a sqlite store's artifacts in ./mlruns: not in the repository
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = runner.invoke(app, ["train", "--mlflow", uri, "train.epochs=1", "--out", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
