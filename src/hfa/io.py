@@ -114,6 +114,14 @@ def exists(path: Path) -> bool:
         return False
 
 
+def pathconf(folder: Path, name: str, default: int) -> int:
+    """``os.pathconf``, or ``default`` where the file system does not say (NAME_MAX 255, PATH_MAX 4096)."""
+    try:
+        return os.pathconf(folder, name)
+    except (OSError, ValueError):
+        return default
+
+
 def is_link(path: Path) -> bool:
     try:
         return path.is_symlink()

@@ -65,7 +65,7 @@ def _check_place(target: Path, named: str) -> Path:
     if target.name in ("", ".", ".."):
         raise HfaError(f"{named} is not a file name; give a file name")
     existing, missing = io.nearest_folder(target, named)
-    name_max = _pathconf(existing, "PC_NAME_MAX", 255)
+    name_max = io.pathconf(existing, "PC_NAME_MAX", 255)
     parts = [p.name for p in reversed(missing)]
     for part in parts:
         if len(os.fsencode(part)) > name_max:
@@ -80,7 +80,7 @@ def _check_place(target: Path, named: str) -> Path:
             f"{name_max} bytes (hfa's temporary file adds {TEMPORARY_EXTRA}); use a name of at most "
             f"{name_max - TEMPORARY_EXTRA} bytes"
         )
-    path_max = _pathconf(existing, "PC_PATH_MAX", 4096)
+    path_max = io.pathconf(existing, "PC_PATH_MAX", 4096)
     if len(os.fsencode(str(target.absolute()))) + TEMPORARY_EXTRA >= path_max:
         raise HfaError(f"{named}: the path exceeds the system's limit of {path_max} bytes; give a shorter path")
     return existing
@@ -191,10 +191,3 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
-
-
-def _pathconf(folder: Path, name: str, default: int) -> int:
-    try:
-        return os.pathconf(folder, name)
-    except (OSError, ValueError):
-        return default

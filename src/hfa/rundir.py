@@ -46,8 +46,8 @@ RUN_FILES = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, CURVES_FILE, MODEL_FILE, P
 """What a finished run folder holds (a multi-label run: all but curves.csv); a failed run holds only config.yaml
 and run.json."""
 FILES_KEY = "files"
-FORMAT_KEY, RUN_FORMAT = "format", 2  # run.json's layout: 2 records the files' sha256s (FILES_KEY)
 """run.json's map of every other file of the folder to the sha256 of the bytes written (``verify_files``)."""
+FORMAT_KEY, RUN_FORMAT = "format", 2  # run.json's layout: 2 records the files' sha256s (FILES_KEY)
 
 LOCK_DIR = ".locks"  # per-run lock files, in the experiment folder beside the runs
 OWNER_FILE = "owner.json"  # in LOCK_DIR: this experiment folder is hfa's
@@ -256,7 +256,8 @@ def is_run_folder(folder: Path) -> bool:
 
 def check_replaceable(run_dir: Path) -> None:
     """Raise a one-line ``HfaError`` when ``run_dir`` exists but is not a run folder hfa wrote (a file, a link, a
-    user's folder): hfa replaces only its own."""
+    user's folder), or is one that holds an entry hfa did not write there (a user's notes, a link): replacing it (a
+    retrain, ``--force``, new data) would delete that with the old folder. hfa replaces only what is all its own."""
     empty = run_dir.is_dir() and not run_dir.is_symlink() and not any(run_dir.iterdir())  # nothing to lose
     if (run_dir.exists() or run_dir.is_symlink()) and not (is_run_folder(run_dir) or empty):
         what = "a file" if run_dir.is_file() else ("a link" if run_dir.is_symlink() else "a folder hfa did not write")
@@ -264,11 +265,6 @@ def check_replaceable(run_dir: Path) -> None:
             f"{clip(str(run_dir))} is {what}, where this run's folder goes; hfa replaces only run folders it wrote: "
             "move it away or pass another --out"
         )
-
-
-def check_nothing_foreign(run_dir: Path) -> None:
-    """Raise a one-line ``HfaError`` when a run folder holds an entry hfa did not write there (a user's notes, a
-    link): replacing the run (a retrain, ``--force``, new data) would delete it with the old folder."""
     if not run_dir.is_dir() or run_dir.is_symlink():
         return
     foreign = sorted(c.name for c in run_dir.iterdir() if c.name not in RUN_FILES or c.is_symlink() or not c.is_file())
@@ -498,7 +494,7 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
     folder = Path(folder)
     names = list(entry_names)
     existing, _ = io.nearest_folder(folder, f"{option} {clip(str(folder))}", include_self=True)
-    limit = _name_max(existing)
+    limit = io.pathconf(existing, "PC_NAME_MAX", 255)
     longest = max((longest_entry_name(name) for name in names), default=0)
     too_long = [part for part in folder.relative_to(existing).parts if len(os.fsencode(part)) > limit]
     if too_long or longest > limit:
@@ -508,7 +504,7 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
         )
     # The deepest path written: a staging folder's file (or the locks folder's).
     deepest = max([longest_entry_name(name) + 1 + max(map(len, RUN_FILES)) for name in names] + [64])
-    path_max = _path_max(existing)
+    path_max = io.pathconf(existing, "PC_PATH_MAX", 4096)
     if len(os.fsencode(str(folder.absolute()))) + 1 + deepest >= path_max:
         raise HfaError(
             f"{option} {clip(str(folder))}: paths of run files there would exceed the system's limit of {path_max} "
@@ -522,24 +518,9 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
             claim(folder, option, mark=False)
             for name in names:
                 check_replaceable(folder / name)
-                check_nothing_foreign(folder / name)
         io.create_unique(existing, ".hfa-write-check.", "", directory=False).unlink()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             reason += " (pass a folder you can write to)"
         raise HfaError(f"{option} {clip(str(folder))} is not writable: {reason}") from None
-
-
-def _path_max(folder: Path) -> int:
-    try:
-        return os.pathconf(folder, "PC_PATH_MAX")
-    except (OSError, ValueError):
-        return 4096
-
-
-def _name_max(folder: Path) -> int:
-    try:
-        return os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        return 255
