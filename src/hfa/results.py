@@ -398,16 +398,7 @@ def _read_metrics(path: Path) -> list[dict[str, Any]]:
             "hand? train the run again"
         )
     text = ("split", "rule", LABEL_COLUMN)
-    parsed = [{k: v if k in text else _number(v, path, k) for k, v in row.items()} for row in rows]
-    for i, row in enumerate(parsed):
-        for column, value in row.items():
-            if column not in text and value is not None and not _possible(column, value):
-                low, high = _RANGES.get(column, (0.0, 1.0))
-                raise HfaError(
-                    f"{path}: column {column!r} holds {value!r} in row {i + 2}; it lies in [{low:g}, {high:g}]: was it "
-                    "edited by hand? train the run again"
-                )
-    return parsed
+    return [{k: v if k in text else _metric(v, path, k, i) for k, v in row.items()} for i, row in enumerate(rows, 2)]
 
 
 # What a metrics.csv value can be: counts (the mean rule's and a macro row's are averages) at least 0, MCC in
@@ -416,11 +407,18 @@ _RANGES = {**dict.fromkeys(COUNT_COLUMNS, (0.0, math.inf)), "mcc": (-1.0, 1.0)}
 _SLACK = 1e-9  # rounding of rates computed in float64
 
 
-def _possible(column: str, value: float) -> bool:
-    if math.isnan(value):
-        return True
+def _metric(text: str | None, path: Path, column: str, row: int) -> int | float | None:
+    """A metrics.csv cell as a number, refused in one line where no run could have written it."""
+    value = _number(text, path, column)
+    if value is None or math.isnan(value):
+        return value
     low, high = _RANGES.get(column, (0.0, 1.0))
-    return low - _SLACK <= value <= high + _SLACK and math.isfinite(value)
+    if not (low - _SLACK <= value <= high + _SLACK and math.isfinite(value)):
+        raise HfaError(
+            f"{path}: column {column!r} holds {value!r} in row {row}; it lies in [{low:g}, {high:g}]: was it edited "
+            "by hand? train the run again"
+        )
+    return value
 
 
 def _number(text: str | None, path: Path, column: str) -> int | float | None:

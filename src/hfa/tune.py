@@ -141,16 +141,18 @@ def tune(
     ray_address: str | None = None,
     on_report: Callable[[Any], None] | None = None,
     on_round: Callable[[int, int], None] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> TuneResult:
-    """Run the study: every method gets ``plan.budget`` trials per sweep point; then the choices on fresh seeds."""
+    """Run the study: every method gets ``plan.budget`` trials per sweep point; then the choices on fresh seeds.
+
+    ``on_start`` is called once every check has passed, before any work: a refusal comes first and alone."""
     import optuna
 
     from hfa import io
+    from hfa.preflight import check_runs
     from hfa.sweep import check_options, execute
 
     check_options(workers, executor, ray_address)
-    from hfa.preflight import check_runs
-
     check_runs(plan.first_configs(), executor)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     root = Path(out) / plan.name
@@ -168,6 +170,8 @@ def tune(
             execute(configs, where, workers, executor, ray_address=ray_address, on_report=seen)  # type: ignore[arg-type]
 
     fingerprints = _check_same_data(plan, storage, root / JOURNAL)  # before any study is created or written
+    if on_start is not None:
+        on_start()
     studies = {
         (i, j): optuna.create_study(
             study_name=plan.study_name(point, method), storage=storage, direction="maximize", load_if_exists=True

@@ -41,7 +41,6 @@ def tune(
     (the only runs whose test numbers are reported), the choices in OUT/<name>/choices.csv.
     """
     from hfa.api import tune_report
-    from hfa.preflight import check_runs
     from hfa.search import load_plan
     from hfa.sweep import check_options
     from hfa.tune import describe
@@ -49,9 +48,10 @@ def tune(
 
     check_options(workers, executor, ray_address)
     plan = load_plan(config, overrides or [], method or [], budget)
-    check_runs(plan.first_configs(), executor)  # before the plan is printed: a refusal is one line
-    if not quiet:
-        console.print(describe(plan), highlight=False, soft_wrap=True)
+
+    def on_start() -> None:  # once the study's checks passed: a refusal is one line
+        if not quiet:
+            console.print(describe(plan), highlight=False, soft_wrap=True)
 
     def on_round(number: int, runs: int) -> None:
         if not quiet:
@@ -59,7 +59,7 @@ def tune(
 
     try:
         with stop_on_sigterm():
-            result = run_tune(plan, out, workers, executor, ray_address, on_round=on_round)
+            result = run_tune(plan, out, workers, executor, ray_address, on_round=on_round, on_start=on_start)
     except KeyboardInterrupt as exc:
         what, code = interruption(exc)
         err_console.print(
