@@ -65,6 +65,11 @@ def create_unique(parent: Path, prefix: str, suffix: str, directory: bool) -> Pa
     raise FileExistsError(f"no unused temporary name {prefix}*{suffix} in {parent}")
 
 
+def probe(folder: Path) -> None:
+    """Create and remove a file in ``folder``: raises ``OSError`` where nothing can be written there."""
+    create_unique(folder, ".hfa-write-check.", "", directory=False).unlink()
+
+
 def write_bytes(path: str | Path, data: bytes) -> Path:
     return atomic_write(path, lambda p: p.write_bytes(data))
 

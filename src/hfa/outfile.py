@@ -144,10 +144,8 @@ def _check_not_hfas(target: Path, named: str) -> None:
 
 def _probe(folder: Path, named: str) -> None:
     """Create and remove a file in ``folder``: whether anything can be written there, before any work."""
-    from hfa import io
-
     try:
-        io.create_unique(folder, ".hfa-write-check.", "", directory=False).unlink()
+        io.probe(folder)
     except OSError as exc:
         raise HfaError(
             f"{named}: nothing can be written in {clip(str(folder))} ({exc.strerror or type(exc).__name__}); "

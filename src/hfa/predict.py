@@ -174,7 +174,8 @@ class Predictor:
                 f"{self.run_dir} gives a probability that is not a number for some rows of {source}; "
                 "its files were changed after training: train the run again"
             )
-        return probability if self.calibration is None else self.calibration.apply(probability)
+        calibration = self.calibration  # read from run.json once
+        return probability if calibration is None else calibration.apply(probability)
 
     def _inputs(self, rows: pd.DataFrame, source: str, first: int = 0) -> np.ndarray:
         """The model's float32 inputs; one that is not finite (a mean or scale of preprocessing.json that no

@@ -57,7 +57,7 @@ _STAGING, _ASIDE = "staging", "old"
 _OWNED = re.compile(
     rf"^\.(?P<run>.+)\.(?P<kind>{_STAGING}|{_ASIDE})\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]+$"
 )
-_TEMPORARY = re.compile(r"^\.(hfa-write-check\.[0-9a-f]{8}|.+\.[0-9a-f]{8}\.tmp)$")  # hfa.io's temporary names
+_TEMPORARY = re.compile(r"^\.(hfa-write-check\.[0-9a-f]{8}|.+\.[0-9a-f]{8}\.tmp)$")  # hfa.io's probe, temporaries
 _HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
 
 
@@ -518,7 +518,7 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
             claim(folder, option, mark=False)
             for name in names:
                 check_replaceable(folder / name)
-        io.create_unique(existing, ".hfa-write-check.", "", directory=False).unlink()
+        io.probe(existing)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
