@@ -246,3 +246,18 @@ def test_a_study_resumes_only_on_the_data_it_began_with(tmp_path):
     assert again.exit_code == 2 and "changed since this study began" in again.output, again.output
     assert len(again.output.strip().splitlines()) == 1
     assert sorted(p.relative_to(out) for p in out.rglob("run.json")) == before
+
+
+def test_a_tune_reports_figure_draws_methods_as_hues_and_data_sets_on_the_axis(tuned):
+    """With `--by data.name,name` the methods were the x axis and every data set was drawn into one panel titled
+    with the last one; the method column is a hue, as the loss is in a sweep's report."""
+    from hfa.report import build_report, load_runs
+    from hfa.report.collect import DATA_KEY
+    from hfa.report.figures import _x_key, metrics_figure
+
+    base, _, _ = tuned
+    report = build_report(load_runs(base / "runs" / "tiny" / "final"), by=[DATA_KEY, "name"])
+    assert _x_key(report) == DATA_KEY
+    figure = metrics_figure(report)
+    labels = {label for ax in figure.axes for label in ax.get_legend_handles_labels()[1]}
+    assert {"name bce", "name f1"} <= labels

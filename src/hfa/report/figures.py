@@ -22,7 +22,7 @@ from hfa.outfile import FIGURE_MARK, check_out_file
 from hfa.report.build import Report
 from hfa.report.collect import DATA_KEY, LABEL_KEY, LOSS_KEY, RATIO_KEY, Runs, select_rows
 from hfa.report.stats import Ranking
-from hfa.report.tables import block_words, data_title, format_key, fullest, p_equals, pooled_words
+from hfa.report.tables import block_words, data_title, format_key, fullest, method_column, p_equals, pooled_words
 from hfa.results import CURVES_COLUMNS, HISTORY_COLUMNS, read_run_csv
 
 if TYPE_CHECKING:
@@ -165,7 +165,8 @@ def _legend(figure: Figure, axes: np.ndarray, extra: Sequence[Any] = ()) -> None
 def _x_key(report: Report) -> str:
     """The x axis: the first row key that varies inside a data set (usually the ratio), else the data set."""
     summary = report.summaries[report.rules[0]]
-    inner = [k for k in report.keys if k not in (DATA_KEY, LOSS_KEY)]
+    # The method (the loss, or a tune report's `name`) is the hue, never the axis.
+    inner = [k for k in report.keys if k not in (DATA_KEY, LOSS_KEY, method_column(report))]
     groups = summary.groupby(DATA_KEY, dropna=False) if DATA_KEY in summary.columns else [(None, summary)]
     for key in inner:
         if any(rows[key].nunique(dropna=False) > 1 for _, rows in groups):
