@@ -261,6 +261,23 @@ def test_holm_by_hand_and_from_facts() -> None:
     assert np.isnan(out[1]) and out[0] == pytest.approx(0.02)
 
 
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.one_of(st.floats(0, 1), st.sampled_from([0.0, 1.0, 0.05, 0.03125, 1e-300]), st.just(math.nan)),
+        min_size=0,
+        max_size=40,
+    )
+)
+def test_holm_equals_statsmodels_bit_for_bit(p: list[float]) -> None:
+    p_values = np.array(p, dtype=float)
+    defined = ~np.isnan(p_values)
+    expected = np.full(p_values.shape, np.nan)
+    if defined.any():
+        expected[defined] = multipletests(p_values[defined], method="holm")[1]
+    np.testing.assert_array_equal(holm(p_values), expected)
+
+
 def test_ranking_friedman_and_critical_difference() -> None:
     scores = pd.DataFrame(
         {"bce": [0.5, 0.6, 0.55, 0.7], "f1": [0.6, 0.65, 0.5, 0.8], "wbce": [0.4, 0.62, 0.45, 0.6]},
