@@ -73,3 +73,20 @@ def test_sweep_then_report(tmp_path):
     report = hfa.report(result.root, by=["loss"], baseline="bce")
     assert report.summary["n"].tolist() == [2, 2]
     assert report.comparison is not None and "| f1 |" in report.to_text("markdown")
+
+
+@pytest.mark.parametrize(
+    ("grid", "says"),
+    [
+        ({"seed": []}, "grid 'seed' gives no values"),
+        ({"seed": "0,1"}, "is not a list of values"),
+        ({"seed": 3}, "is not a list of values"),
+    ],
+)
+def test_a_bad_grid_is_refused_in_the_apis_words_before_any_work(tmp_path, grid, says):
+    from hfa.errors import HfaError
+
+    with pytest.raises(HfaError, match=says) as refused:
+        hfa.sweep(TINY, grid=grid, out=tmp_path / "runs")
+    assert "--grid" not in str(refused.value)
+    assert not (tmp_path / "runs").exists()

@@ -174,6 +174,18 @@ def test_multilabel_y_trains_one_output_per_label():
     np.testing.assert_array_equal(hfa.HfaClassifier(**clf.get_params()).fit(X, Y).predict_proba(X), proba)
 
 
+@pytest.mark.parametrize("constant", [0, 1])
+@pytest.mark.parametrize("column", [0, 2])
+def test_a_multilabel_column_of_one_class_is_refused_before_training(column, constant):
+    rng = np.random.default_rng(column)
+    X, Y = rng.normal(size=(60, 4)), (rng.random((60, 3)) < 0.4).astype(int)
+    Y[:, column] = constant
+    clf = hfa.HfaClassifier("bce", hidden=(4,), epochs=2)
+    with pytest.raises(ValueError, match=f"label column {column} holds one class only"):
+        clf.fit(X, Y)
+    assert not hasattr(clf, "model_")
+
+
 def _internal_split(y, seed, val_size=0.2):
     """HfaClassifier's internal split, cut again the documented way: stratified, seeded by random_state."""
     from sklearn.model_selection import train_test_split

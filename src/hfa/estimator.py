@@ -230,6 +230,13 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         if self.multilabel_:
             self.classes_ = np.arange(y.shape[1])
             target = np.asarray(y, dtype=np.float32)
+            # A label of one class has nothing to learn and no threshold to tune (a split-based run refuses it too).
+            single = [int(j) for j in np.flatnonzero(target.min(axis=0) == target.max(axis=0))]
+            if single:
+                raise ValueError(
+                    f"y's label column {single[0]} holds one class only ({int(target[0, single[0]])} in every row); "
+                    "every label of a multi-label y needs positives and negatives"
+                )
         else:
             classes = np.unique(y)
             if kind not in ("binary", "multiclass") or len(classes) != 2:

@@ -48,8 +48,18 @@ def main(args: list[str] | None = None) -> None:
     if args is None:
         sys.stdout.flush()
         sys.stderr.flush()
+        _multiprocessing_exit()
         os._exit(code)
     sys.exit(code)
+
+
+def _multiprocessing_exit() -> None:
+    """What multiprocessing's own atexit hook would do, which ``os._exit`` skips: unlink the semaphores of a worker
+    pool stopped early (SIGTERM or Ctrl-C of ``--workers N``), so its resource tracker, outliving hfa, does not
+    print a leaked-semaphore warning after hfa's one line."""
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util._exit_function()
 
 
 def _tolerant_output() -> None:
