@@ -229,6 +229,13 @@ def test_train_warns_of_a_separating_feature_and_records_it(tmp_path):
         ).y_val.sum()
     )
     assert any("outcome_code" in line for line in info["warnings"])
+    # Predict carries the run's data.id through; rows without that column are scored without ids, and it says so.
+    with_ids = CliRunner().invoke(app, ["predict", str(run_json.parent), str(path)])
+    assert with_ids.exit_code == 0 and with_ids.stdout.startswith("customer_id,score,label"), with_ids.output
+    bare = write(frame.drop(columns=["customer_id"]), tmp_path / "bare.csv")
+    without = CliRunner().invoke(app, ["predict", str(run_json.parent), str(bare)])
+    assert without.exit_code == 0 and without.stdout.startswith("score,label"), without.output
+    assert "has no column 'customer_id' (the run's data.id)" in " ".join(without.stderr.split())
 
 
 def test_a_refused_table_creates_nothing(tmp_path):

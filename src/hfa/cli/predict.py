@@ -47,7 +47,16 @@ def predict(
         check_out(out, inputs=[file])  # before any work: a place hfa may write, not the rows read
     predictor = load_run(run_dir)
     cut = predictor.threshold(threshold)  # a bad --threshold fails before the file is read
-    scored = predictor.score(read_rows(file), cut, id_column, source=str(file))
+    rows = read_rows(file)
+    scored = predictor.score(rows, cut, id_column, source=str(file))
+    if id_column is None and predictor.id_column is not None and predictor.id_column not in rows.columns:
+        err_console.print(
+            f"note: {file} has no column {predictor.id_column!r} (the run's data.id); rows are scored in their "
+            "order, without ids (name another with --id COLUMN)",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
     if out is None:
         typer.echo(scored.to_csv(index=False), nl=False)
         return
