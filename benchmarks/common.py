@@ -27,6 +27,8 @@ class Settings:
     threads: int | None = None
     matmul_flops: float | None = None
     """The device's measured float32 matmul throughput (FLOP/s, :func:`matmul_throughput`), if measured."""
+    matmul_flops_one_thread: float | None = None
+    """The same on one CPU thread, what hfa trains on (``runs.one_thread``): issue 24's rates are set against it."""
     clock: str = "wall"
     """How issue 24's cases time a side: ``wall`` seconds, or ``cpu`` seconds (user + system) where other work on a
     shared machine stretches wall times unevenly."""
@@ -159,12 +161,21 @@ def compare(
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def matmul_throughput(device: torch.device, seconds: float = 1.0, clock: str = "wall") -> float:
+def matmul_throughput(
+    device: torch.device, seconds: float = 1.0, clock: str = "wall", threads: int | None = None
+) -> float:
     """Median float32 FLOP/s of square matrix products on ``device``: the arithmetic limit each case is set against.
 
     4096 x 4096 products (1024 x 1024 on CPU, where one takes ~10-50 ms): large enough that the product runs at the BLAS
     library's full rate, small enough to repeat for ``seconds``.
     """
+    if threads is not None:
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return matmul_throughput(device, seconds, clock)
+        finally:
+            torch.set_num_threads(before)
     n = 1024 if device.type == "cpu" else 4096
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     # --clock cpu: this process's CPU seconds (on CPU only: a GPU's time is not this process's CPU time).

@@ -126,10 +126,19 @@ def main(argv: list[str]) -> int:
         console = Console(width=140)
     with console.status("measuring the device's matmul throughput"):
         flops = matmul_throughput(device, clock=args.clock)
-    settings = Settings(device=device, quick=args.quick, threads=args.threads, matmul_flops=flops, clock=args.clock)
+        one = matmul_throughput(device, clock=args.clock, threads=1) if device.type == "cpu" else flops
+    settings = Settings(
+        device=device,
+        quick=args.quick,
+        threads=args.threads,
+        matmul_flops=flops,
+        matmul_flops_one_thread=one,
+        clock=args.clock,
+    )
     env = environment(settings)
     env["matmul_flop_per_s"] = round(flops)
-    console.log(f"float32 matmul throughput: {fmt_flops(flops)}/s")
+    env["matmul_flop_per_s_one_thread"] = round(one)
+    console.log(f"float32 matmul throughput: {fmt_flops(flops)}/s ({fmt_flops(one)}/s on one thread)")
     busy = env["load_avg_1m"] >= 0.5 * (env["cpu_count"] or 1)
     if busy and not args.threads and torch.get_num_threads() > 1:
         console.print(
