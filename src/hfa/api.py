@@ -81,7 +81,9 @@ def _grid_items(grid: Any) -> list[str]:
             if isinstance(values, str | bytes) or not isinstance(values, Sequence):
                 raise HfaError(f"grid {clip(str(key))!r}: {shorten(repr(values))} is not a list of values")
             if not len(values):
-                raise HfaError(f"grid {clip(str(key))!r} gives no values; give a non-empty list, e.g. grid={{'seed': [0, 1]}}")
+                raise HfaError(
+                    f"grid {clip(str(key))!r} gives no values; give a non-empty list, e.g. grid={{'seed': [0, 1]}}"
+                )
             items.append(f"{_key(key)}={_json(key, list(values))[1:-1]}")
         return items
     return _items(grid)

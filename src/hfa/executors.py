@@ -7,6 +7,7 @@ ends the work it started: pool workers are terminated, Ray tasks cancelled and a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -54,6 +55,27 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
             process.kill()
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM acted on after the block, not inside it. Spawning a worker writes its start-up data down
+    a pipe; an interrupt raised half-way through leaves a child, not yet known to the pool (so never stopped),
+    reading half of it: an EOFError traceback after hfa's one line."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread sets handlers
+        yield
+        return
+    caught: list[int] = []
+    previous = {
+        signum: signal.signal(signum, lambda s, _: caught.append(s)) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if caught:
+            signal.raise_signal(caught[0])  # to the handler in place again: KeyboardInterrupt, or hfa's Stopped
+
+
 def in_processes(work: Callable[[Unit], Sequence[Report]], units: Iterable[Unit], workers: int) -> Iterator[Report]:
     """Run ``work`` on each unit in ``workers`` spawned processes; reports arrive as units finish."""
     # spawn, not fork: a forked child inherits torch's thread pools in an undefined state.
@@ -61,7 +83,8 @@ def in_processes(work: Callable[[Unit], Sequence[Report]], units: Iterable[Unit]
         max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_start, initargs=(os.getpid(),)
     )
     try:
-        futures: set[Future] = {pool.submit(work, unit) for unit in units}
+        with _signals_deferred():  # submit() spawns the workers
+            futures: set[Future] = {pool.submit(work, unit) for unit in units}
         while futures:
             finished, futures = wait(futures, return_when=FIRST_COMPLETED)
             for future in finished:

@@ -46,6 +46,31 @@ def _refuse_special(path: Path) -> None:
         raise HfaError(f"{path} is not a regular file; hfa replaces only regular files: give another file name")
 
 
+def read_regular(path: str | Path) -> bytes:
+    """The bytes of a file hfa wrote itself (a run's, an experiment's, a study's), refusing in one line whatever
+    is not a regular file: a FIFO would block the command for ever and ``/dev/zero`` fill the memory, and hfa
+    writes neither. A link to a regular file is read; the check is on the file opened, so nothing can swap in
+    between. A missing file raises ``FileNotFoundError`` for the caller to word."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # opening a FIFO without a writer must not wait
+    fd = os.open(path, flags)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise HfaError(
+            f"{clip(str(path))} is {_kind(mode)}, not a regular file as hfa writes it: was it replaced by hand? "
+            "remove it, or train the run again"
+        )
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file"
+
+
 def create_unique(parent: Path, prefix: str, suffix: str, directory: bool) -> Path:
     """Create a new, empty file or folder ``parent/<prefix><random><suffix>`` that honours the umask.
 

@@ -136,7 +136,7 @@ def _check_not_hfas(target: Path, named: str) -> None:
             raise HfaError(f"{named} is inside {clip(str(folder))}, hfa's locks folder: give a file outside it")
     if io.exists(parent) and (rundir.owned(parent) or (parent / rundir.LOCK_DIR).is_dir()):
         name = target.name
-        if name in ("results.csv", rundir.LOCK_DIR) or rundir._OWNED.match(name) or rundir._TEMPORARY.match(name):
+        if name in (rundir.RESULTS_FILE, rundir.LOCK_DIR) or rundir._OWNED.match(name) or rundir._TEMPORARY.match(name):
             raise HfaError(
                 f"{named}: {name} in the experiment folder {clip(str(parent))} is hfa's own: give another file name"
             )

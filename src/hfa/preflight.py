@@ -92,15 +92,15 @@ def _shown(value: Any) -> Any:
 
 
 def _distinct_sources(configs: Sequence[Config]) -> list[DataConfig]:
-    """One data config per distinct source (file or named set, target, positive label); generated data has no
-    source to check."""
+    """One data config per distinct source (file or named set, target, positive label, the columns it selects);
+    generated data has no source to check."""
     from hfa.data.sources import parse_name
 
     sources: dict[str, DataConfig] = {}
     for cfg in configs:
         if parse_name(cfg.data.name)[0] in ("synthetic", "paper"):
             continue
-        key = cfg.data.model_dump_json(include={"name", "target", "positive"})
+        key = cfg.data.model_dump_json(include={"name", "target", "positive", "features", "drop", "id"})
         sources.setdefault(key, cfg.resolved_data())
     return list(sources.values())
 

@@ -13,6 +13,7 @@ import csv
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,17 @@ from hfa.methods import config_method_label
 from hfa.metrics import AUTHORS_THRESHOLDS, COUNT_COLUMNS, count_metric, fbeta_column, fbeta_of, is_count_metric
 from hfa.metrics import metric_columns as metrics_columns_for
 from hfa.metrics_multilabel import zero_in_macro
-from hfa.rundir import CONFIG_FILE, CURVES_FILE, METRICS_FILE, RUN_FILE, read_settled, swapped_run, wait_for_swap
+from hfa.rundir import (
+    CONFIG_FILE,
+    CURVES_FILE,
+    METRICS_FILE,
+    RESULTS_FILE,
+    RUN_FILE,
+    read_settled,
+    swapped_run,
+    wait_for_swap,
+)
 
-RESULTS_FILE = "results.csv"
 FINGERPRINT_KEY = "data.fingerprint"  # from run.json: the data the run saw (hfa.data.fingerprint)
 
 ID_COLUMNS = ("run_id", "name", "status", "error", "loss")
@@ -47,7 +56,16 @@ def find_runs(root: str | Path) -> list[Path]:
     root = Path(root)
     runs: list[Path] = []
     if root.is_dir():
-        found = [p.parent for p in root.rglob(RUN_FILE) if p.is_file()]
+        # A wildcard, so that entries which are not files (a link to nowhere) are listed too: a literal name is
+        # listed only where it exists.
+        entries = [p for p in root.rglob(f"{RUN_FILE}*") if p.name == RUN_FILE]
+        for entry in entries:  # a run that cannot be read must not vanish from the counts: say what it is
+            if not _hidden(entry.parent.relative_to(root)) and not entry.is_file():
+                try:
+                    io.read_regular(entry)  # raises, naming a folder, a FIFO or a device
+                except OSError as exc:  # a link to nowhere, or to itself
+                    raise HfaError(f"cannot read {entry}: {exc.strerror or exc}; was it replaced by hand?") from None
+        found = [p.parent for p in entries if p.is_file()]
         runs = [f for f in found if not _hidden(f.relative_to(root))]
         # A run being swapped in (--force in another process) is, for a moment, only its aside copy: count it once
         # the swap is done.
@@ -214,8 +232,9 @@ def metric_columns(df: pd.DataFrame) -> list[str]:
 
 
 def run_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per run (its first row), for questions about runs rather than metrics rows."""
-    identity = [c for c in ("name", "run_id") if c in df.columns]
+    """One row per run (its first row), for questions about runs rather than metrics rows. A run is its name, run
+    id and data (as in :func:`unique_runs`): two experiment folders may hold the same run id trained on other data."""
+    identity = [c for c in ("name", "run_id", FINGERPRINT_KEY) if c in df.columns]
     return df.drop_duplicates(subset=identity)
 
 
@@ -352,9 +371,15 @@ def _section(config: Mapping[str, Any], name: str, folder: Path) -> Mapping[str,
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(io.read_regular(path).decode("utf-8"))
+    except RecursionError:
+        raise HfaError(
+            f"cannot read {path}: it nests deeper than any run.json hfa writes; was it edited by hand?"
+        ) from None
     except UnicodeDecodeError:
         raise HfaError(f"cannot read {path}: it is not UTF-8 text; was it edited by hand?") from None
+    except HfaError:
+        raise
     except (OSError, ValueError) as exc:
         raise HfaError(f"cannot read {path}: {_one_line(exc)}") from None
     if not isinstance(data, dict):
@@ -369,9 +394,11 @@ def _read_config(path: Path, required: bool) -> dict[str, Any]:
             raise HfaError(f"{path} is missing: a run with status ok must record its resolved config")
         return {}
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+        data = yaml.load(io.read_regular(path).decode("utf-8"), Loader=_YAML_LOADER)
     except UnicodeDecodeError:
         raise HfaError(f"cannot read {path}: it is not UTF-8 text; was it edited by hand?") from None
+    except HfaError:
+        raise
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise HfaError(f"cannot read {path}: {_one_line(exc)}") from None
     if not isinstance(data, dict):
@@ -382,8 +409,8 @@ def _read_config(path: Path, required: bool) -> dict[str, Any]:
 def _read_metrics(path: Path) -> list[dict[str, Any]]:
     """metrics.csv rows with numbers parsed (an empty cell, such as the mean rule's threshold, is missing)."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        text = io.read_regular(path).decode("utf-8")
+        rows = list(csv.DictReader(StringIO(text, newline="")))
     except UnicodeDecodeError:
         raise HfaError(f"cannot read {path}: it is not UTF-8 text; was it edited by hand?") from None
     except (OSError, csv.Error) as exc:

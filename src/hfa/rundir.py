@@ -49,6 +49,7 @@ FILES_KEY = "files"
 """run.json's map of every other file of the folder to the sha256 of the bytes written (``verify_files``)."""
 FORMAT_KEY, RUN_FORMAT = "format", 2  # run.json's layout: 2 records the files' sha256s (FILES_KEY)
 
+RESULTS_FILE = "results.csv"  # an experiment's table (hfa.results writes it)
 LOCK_DIR = ".locks"  # per-run lock files, in the experiment folder beside the runs
 OWNER_FILE = "owner.json"  # in LOCK_DIR: this experiment folder is hfa's
 STAGING_MARK = ".hfa-staging"  # the first file of a staging folder, removed just before it is renamed into place
@@ -210,9 +211,11 @@ def _provably_ours(entry: Path, match: re.Match[str]) -> bool:
 
 
 def _read_text(path: Path) -> str | None:
+    """The text of a file hfa may have written, or None where it cannot be (missing, not UTF-8, not a regular
+    file: a FIFO there must not block the command)."""
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return io.read_regular(path).decode("utf-8")
+    except (OSError, UnicodeDecodeError, HfaError):
         return None
 
 
@@ -276,6 +279,26 @@ def check_replaceable(run_dir: Path) -> None:
         )
 
 
+def _check_not_inside_hfas(folder: Path, option: str) -> None:
+    """``folder`` (OUT/<name>) must not lie inside a run folder, a locks folder or another experiment folder: runs
+    written there would become entries hfa did not write in a folder of its own, and the next retrain or
+    ``--force`` of that folder would refuse (or, before that check, delete) them."""
+    for above in [folder.absolute().parent, *folder.absolute().parent.parents]:
+        for place in dict.fromkeys((above, Path(os.path.realpath(above)))):
+            if not place.is_dir():
+                continue
+            if is_run_folder(place) or owned(place) or (place.name == LOCK_DIR and owned(place.parent)):
+                what = (
+                    "a run folder"
+                    if is_run_folder(place)
+                    else ("hfa's locks" if place.name == LOCK_DIR else "an experiment folder")
+                )
+                raise HfaError(
+                    f"{option} {clip(str(folder.parent))} lies inside {what} ({clip(str(place), 60)}); runs go beside "
+                    "experiment folders, not into them: pass the folder that holds the experiment folders"
+                )
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Whose folder
 
@@ -293,7 +316,7 @@ def claim(folder: Path, option: str = "--out", mark: bool = True) -> None:
         entries = sorted(folder.iterdir())
         # A results.csv alone may be anyone's table; beside run folders or locks it is the one hfa rebuilt.
         runs = any(e.name == LOCK_DIR or is_run_folder(e) for e in entries)
-        foreign = [e.name for e in entries if not (_made_by_hfa(e) and (runs or e.name != "results.csv"))]
+        foreign = [e.name for e in entries if not (_made_by_hfa(e) and (runs or e.name != RESULTS_FILE))]
         if foreign:
             shown = ", ".join(repr(clip(n, 40)) for n in foreign[:3]) + (
                 f" and {len(foreign) - 3} more" * (len(foreign) > 3)
@@ -316,7 +339,7 @@ def owned(folder: Path) -> bool:
 def _made_by_hfa(entry: Path) -> bool:
     if entry.name == LOCK_DIR:
         return entry.is_dir() and not entry.is_symlink()
-    if entry.name == "results.csv":  # rebuilt from the run folders; hfa's where they are
+    if entry.name == RESULTS_FILE:  # rebuilt from the run folders; hfa's where they are
         return entry.is_file() and not entry.is_symlink()
     if _OWNED.match(entry.name) or _TEMPORARY.match(entry.name):
         return True  # hfa's names; the clean-up still proves the contents before it deletes
@@ -342,8 +365,8 @@ def _alive(pid: int) -> bool:
 def completed(run_dir: Path) -> bool:
     """A finished run: run.json says ok and every file of ``RUN_FILES`` is present (curves.csv: single-label)."""
     try:
-        info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        info = json.loads(io.read_regular(run_dir / RUN_FILE).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # HfaError is a ValueError
         return False
     if not (isinstance(info, dict) and info.get("status") == "ok"):
         return False
@@ -388,7 +411,7 @@ def verify_files(run_dir: Path, info: dict[str, Any]) -> dict[str, bytes]:
             )
         path = run_dir / name
         try:
-            data = path.read_bytes()
+            data = io.read_regular(path)
         except OSError as error:
             reason = "it is missing" if not path.exists() else (error.strerror or type(error).__name__)
             raise HfaError(f"cannot read {path}: {reason}; run.json lists it: train the run again") from None
@@ -510,9 +533,21 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
             f"{option} {clip(str(folder))}: paths of run files there would exceed the system's limit of {path_max} "
             "bytes; pass a shorter --out"
         )
+    _check_not_inside_hfas(folder, option)
     locks_dir = folder / LOCK_DIR
     if (locks_dir.exists() or locks_dir.is_symlink()) and (locks_dir.is_symlink() or not locks_dir.is_dir()):
         raise HfaError(f"{option} {clip(str(folder))}: {LOCK_DIR} there is not a folder hfa made; move it away")
+    # What hfa opens or replaces there must be what it wrote: regular files (a FIFO would block, a link be followed).
+    shared = [folder / RESULTS_FILE] + (sorted(locks_dir.iterdir()) if locks_dir.is_dir() else [])
+    odd = next(
+        (e for e in shared if e.is_symlink() and e.parent == locks_dir or (e.exists() and not e.is_file())), None
+    )
+    if odd is not None:
+        what = "a link" if odd.is_symlink() else ("a folder" if odd.is_dir() else "a special file (FIFO, device)")
+        raise HfaError(
+            f"{option} {clip(str(folder))}: {clip(str(odd.relative_to(folder)), 60)} there is {what}, not a file hfa "
+            "wrote; move it away"
+        )
     try:
         if folder.is_dir():
             claim(folder, option, mark=False)

@@ -44,6 +44,7 @@ def main(args: list[str] | None = None) -> None:
     and the interpreter's own teardown of torch, scikit-learn and pandas would add about half a second to every
     command. With ``args`` it raises ``SystemExit`` as usual, for callers in the same process.
     """
+    _closed_streams_to_devnull()
     code = _run(args)
     if args is None:
         sys.stdout.flush()
@@ -51,6 +52,14 @@ def main(args: list[str] | None = None) -> None:
         _multiprocessing_exit()
         os._exit(code)
     sys.exit(code)
+
+
+def _closed_streams_to_devnull() -> None:
+    """``hfa report >&-`` starts Python with ``sys.stdout`` None: what would be printed goes nowhere, as the user
+    asked, and the command still does its work and exits with its own status (no AttributeError on flush)."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115  lives as long as the process
 
 
 def _multiprocessing_exit() -> None:

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hfa import __version__
-from hfa.errors import HfaError
+from hfa.errors import HfaError, clip
 
 if TYPE_CHECKING:  # pandas is imported by the commands that print tables, not at `hfa --help`
     import pandas as pd
@@ -80,7 +80,7 @@ def user_errors(func: F) -> F:
             raise typer.Exit(code=2) from None
         except OSError as exc:
             err_console.print(f"[bold red]error:[/] {os_error_line(exc)}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=1) from None
+            raise typer.Exit(code=2 if exc.errno in NAME_ERRORS else 1) from None
         except KeyboardInterrupt as exc:  # the commands that train say more themselves
             what, code = interruption(exc)
             err_console.print(f"interrupted by {what}; nothing half-written was kept", highlight=False)
@@ -89,9 +89,16 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+NAME_ERRORS = frozenset({errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR, errno.EISDIR})
+"""Errors of a name the user gave (too long, a link loop, a file where a folder must be, or the reverse): bad input,
+exit 2, wherever the file system first says so. Others (a full disk, a vanished mount) are the machine's: exit 1."""
+
+
 def os_error_line(exc: OSError) -> str:
     """``OSError(ENOSPC)`` -> "cannot write runs/x/.tmp: No space left on device; nothing half-written was kept"."""
-    where = f" {exc.filename}" if exc.filename else ""
+    where = f" {clip(str(exc.filename))}" if exc.filename else ""
+    if exc.errno in NAME_ERRORS:
+        return f"{where.strip()}: {exc.strerror or exc}; give another path"
     text = f"file system error{where}: {exc.strerror or exc}"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         text += "; nothing half-written was kept: free some space and run the same command again"

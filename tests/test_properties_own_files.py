@@ -1,0 +1,216 @@
+"""hfa reads and writes only what it made, and says so in one line (issue 22, third pass).
+
+- The files hfa reads back (run.json, metrics.csv, config.yaml, the locks, results.csv) are read only as the regular
+  files it writes: a FIFO, a device or a folder in their place is one line, never a command that blocks for ever or
+  fills the memory (``hfa.io.read_regular``), and a run that cannot be read never silently leaves the counts.
+- ``--out`` never lies inside a run folder, a locks folder or another experiment folder (``rundir.check_output``).
+- A name the file system refuses (too long, a link loop) is bad input: exit 2, wherever it is met.
+- Every grid point's column selection is checked before the first run trains (``preflight.check_runs``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import hfa.runs
+from helpers_properties import SETTINGS
+from helpers_runs import make_sweep
+from hfa import rundir
+from hfa.cli import app
+
+runner = CliRunner()
+TINY = {
+    "name": "tiny",
+    "data": {"name": "synthetic", "n_samples": 600, "imbalance_ratio": 5},
+    "model": {"hidden": [4]},
+    "train": {"epochs": 2, "batch_size": 64, "device": "cpu"},
+    "sweep": {"seed": [0, 1]},
+}
+
+
+def one_line(result, status: int = 2) -> str:
+    assert result.exit_code == status, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    return lines[0]
+
+
+@contextlib.contextmanager
+def deadline(seconds: int = 20):
+    """A command that blocks (a FIFO opened for reading) fails the test instead of hanging it."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"blocked for more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started before the input was checked")
+
+    monkeypatch.setattr(hfa.runs, "train", refuse)
+
+
+@pytest.fixture(scope="module")
+def sweep_root(tmp_path_factory) -> Path:
+    """A fake experiment folder of finished runs (hfa.results reads them as a sweep's)."""
+    root = tmp_path_factory.mktemp("own")
+    make_sweep(root, with_failed=False)
+    return root
+
+
+def replace_with(path: Path, kind: str) -> None:
+    path.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "loop":
+        path.symlink_to(path.name)  # a link to itself
+
+
+# ---------------------------------------------------------------------------------------------- reading back
+
+
+@settings(SETTINGS, max_examples=24)
+@given(
+    file=st.sampled_from(["run.json", "metrics.csv", "config.yaml"]),
+    kind=st.sampled_from(["fifo", "zero", "folder", "loop"]),
+    which=st.integers(0, 100),
+)
+def test_a_run_file_that_is_not_a_regular_file_is_one_line_not_a_hang(tmp_path_factory, sweep_root, file, kind, which):
+    root = tmp_path_factory.mktemp("report") / "copy"
+    shutil.copytree(sweep_root, root)
+    runs = sorted(p.parent for p in root.rglob("run.json"))
+    replace_with(runs[which % len(runs)] / file, kind)
+    with deadline():
+        result = runner.invoke(app, ["report", str(root)])
+    line = one_line(result)
+    assert file in line, line
+
+
+def test_a_report_with_stdout_closed_still_does_its_work(sweep_root, tmp_path):
+    """``hfa report >&-``: Python starts with sys.stdout None; the command runs and exits 0, the file written."""
+    out = tmp_path / "r.md"
+    code = "from hfa.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "report", str(sweep_root), "--out", str(out)],
+        preexec_fn=lambda: os.close(1),  # noqa: PLW1509  the point: a child started without a stdout
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert out.stat().st_size > 0
+
+
+# ---------------------------------------------------------------------------------------------- names and places
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--config", "{long}.yaml"],
+        ["sweep", "--config", "{long}.yaml"],
+        ["tune", "--config", "{long}.yaml"],
+        ["config", "--config", "{long}.yaml"],
+        ["report", "{tmp}/{long}"],
+        ["predict", "{tmp}/{long}", "rows.csv"],
+    ],
+)
+def test_a_name_too_long_is_bad_input_wherever_it_is_met(tmp_path, args, no_training):
+    long = "a" * 300
+    result = runner.invoke(app, [a.format(long=long, tmp=tmp_path) for a in args])
+    line = one_line(result)
+    assert "too long" in line.lower() or "exceeds" in line, line
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+@pytest.mark.parametrize("inside", ["run", "run/deeper", "locks", "experiment"])
+def test_out_inside_a_folder_of_hfas_is_refused_before_any_work(tmp_path, command, inside, no_training):
+    root = tmp_path / "runs"
+    make_sweep(root, with_failed=False)
+    experiment = next(root.iterdir())
+    rundir.claim(experiment)  # marked as hfa's, as a sweep leaves it
+    run = sorted(p.parent for p in experiment.rglob("run.json"))[0]
+    out = {
+        "run": run,
+        "run/deeper": run / "deeper",
+        "locks": experiment / rundir.LOCK_DIR,
+        "experiment": experiment,
+    }[inside]
+    before = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    line = one_line(runner.invoke(app, [command, "--config", str(config), "--out", str(out)]))
+    assert "lies inside" in line, line
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == before
+
+
+@settings(SETTINGS, max_examples=12)
+@given(
+    entry=st.sampled_from(["results.csv", ".locks/owner.json", ".locks/tiny.lock"]),
+    kind=st.sampled_from(["fifo", "folder", "link"]),
+)
+def test_an_experiment_folders_own_files_are_checked_before_any_work(tmp_path_factory, entry, kind, monkeypatch):
+    monkeypatch.setattr(hfa.runs, "train", lambda *a, **k: pytest.fail("training started before the check"))
+    base = tmp_path_factory.mktemp("place")
+    experiment = base / "runs" / "tiny"
+    rundir.claim(experiment)
+    (experiment / "results.csv").write_text("loss\nbce\n")
+    precious = base / "precious.txt"
+    precious.write_text("mine")
+    path = experiment / entry
+    path.unlink(missing_ok=True)
+    if kind == "link":
+        if entry == "results.csv":  # a link there is replaced, not followed: hfa's own table may be one
+            return
+        path.symlink_to(precious)
+    else:
+        replace_with(path, kind)
+    config = base / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    with deadline():
+        result = runner.invoke(app, ["sweep", "--config", str(config), "--out", str(base / "runs")])
+    line = one_line(result)
+    assert Path(entry).name in line, line
+    assert precious.read_text() == "mine"
+
+
+# ---------------------------------------------------------------------------------------------- every grid point
+
+
+@pytest.mark.parametrize(
+    ("axis", "named"), [("data.features=[a],[zz]", "data.features"), ("data.drop=[a],[zz]", "data.drop")]
+)
+def test_a_grid_points_missing_column_is_refused_before_any_run_trains(tmp_path, axis, named, no_training):
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"a": range(200), "b": range(200), "y": ["yes", "no"] * 100}).to_csv(table, index=False)
+    overrides = ["name=cols", f"data.name={table}", "data.target=y", "data.positive=yes", "train.epochs=1"]
+    result = runner.invoke(app, ["sweep", "--out", str(tmp_path / "runs"), "--grid", axis, *overrides])
+    line = one_line(result)
+    assert named in line and "'zz'" in line, line
+    assert not (tmp_path / "runs").exists()
