@@ -13,7 +13,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
-from hfa.calibration import Calibration, fit_calibration
+from hfa.calibration import MAX_PLATT, Calibration, fit_calibration
 from hfa.cli import app
 from hfa.config import load_config
 from hfa.data import load_raw, prepare_data
@@ -160,3 +160,89 @@ def test_predict_applies_the_map_and_the_thresholds_are_tuned_on_calibrated_scor
     expected = predictor.predict_proba(features.iloc[splits.indices["test"]])
     np.testing.assert_allclose(scored["probability"], expected, rtol=1e-12)
     assert json.loads((outcome.run_dir / "run.json").read_text())["calibration"]["method"] == method
+
+
+# ------------------------------------------------------------- run.json's map: only what fit_calibration can make
+
+PLATT = {"method": "platt", "coef": 1.5, "intercept": -0.25}
+ISOTONIC = {"method": "isotonic", "x": [0.1, 0.5, 0.9], "y": [0.0, 0.25, 1.0]}
+not_a_number = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.text(max_size=4),
+    st.sampled_from(["1.5", float("nan"), float("inf"), -float("inf"), 1e300, -1e308, 10**400, [1.0], {"a": 1}]),
+    st.floats(min_value=MAX_PLATT, exclude_min=True, allow_infinity=False).flatmap(lambda v: st.sampled_from([v, -v])),
+)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(key=st.sampled_from(["coef", "intercept"]), value=not_a_number)
+def test_a_platt_map_holds_two_finite_numbers_a_fit_can_give(key, value):
+    with pytest.raises(HfaError, match=rf"run\.json: 'calibration\.{key}' holds .*; expected a finite number") as no:
+        Calibration.from_dict({**PLATT, key: value})
+    assert "\n" not in str(no.value)
+
+
+def _isotonic_corruptions():
+    """A fitted map's x and y, one of them broken: a point out of [0, 1] or not a number, an order broken, the
+    lengths apart, or no points at all."""
+    outside = st.one_of(not_a_number, st.floats(1.0, exclude_min=True), st.floats(max_value=0.0, exclude_max=True))
+    return st.one_of(
+        st.tuples(st.sampled_from(["x", "y"]), st.integers(0, 2), outside).map(lambda c: ("value", *c)),
+        st.tuples(st.sampled_from(["x", "y"]), st.integers(0, 1)).map(lambda c: ("order", *c, None)),
+        st.tuples(st.sampled_from(["x", "y"]), st.sampled_from([[], [0.5], [0.1, 0.2, 0.3, 0.4]])).map(
+            lambda c: ("length", c[0], 0, c[1])
+        ),
+    )
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(corruption=_isotonic_corruptions())
+def test_an_isotonic_map_is_increasing_points_in_the_unit_square(corruption):
+    kind, key, at, value = corruption
+    stored = json.loads(json.dumps(ISOTONIC))
+    if kind == "value":
+        stored[key][at] = value
+    elif kind == "order":  # x: two equal scores; y: a higher score given a lower probability
+        stored[key][at + 1] = stored[key][at] if key == "x" else stored[key][at] / 2 - 0.01
+    else:
+        stored[key] = value
+    if kind == "length" and key == "y" and not value:
+        stored["y"] = []
+    with pytest.raises(HfaError, match=r"run\.json: 'calibration\.[xy]' holds .*; expected") as no:
+        Calibration.from_dict(stored)
+    assert "\n" not in str(no.value)
+
+
+@pytest.mark.parametrize(
+    ("stored", "key"),
+    [  # the independent tester's maps (B10, M9)
+        ({"method": "isotonic", "x": [0.1, 0.5, 0.9], "y": [-3.0, 5.0, 10.0]}, "y"),
+        ({"method": "isotonic", "x": [0.1, 0.5, 0.9], "y": [0.9, 0.5, 0.1]}, "y"),
+        ({"method": "platt", "coef": "1", "intercept": 0.0}, "coef"),
+        ({"method": "platt", "coef": True, "intercept": 0.0}, "coef"),
+        ({"method": "platt", "coef": 1e300, "intercept": 0.0}, "coef"),
+        ({"method": "platt", "coef": 1.0, "intercept": 1e308}, "intercept"),
+        ({"method": "beta"}, "method"),
+    ],
+)
+def test_the_testers_maps_are_refused_naming_the_key(stored, key):
+    with pytest.raises(HfaError, match=rf"'calibration\.{key}' holds"):
+        Calibration.from_dict(stored)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(n=st.integers(2, 400), seed=st.integers(0, 10_000), ties=st.booleans())
+def test_every_fitted_isotonic_map_passes_the_checks(n, seed, ties):
+    """The checks are no stricter than the fit: ties in the scores, one point, scores at exactly 0 and 1."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    y[:2] = [0, 1]
+    s = rng.random(n).astype(np.float32)
+    if ties:
+        s = np.round(s, 1)
+        s[:2] = [0.0, 1.0]
+    fitted = fit_calibration("isotonic", s, y)
+    assert Calibration.from_dict(json.loads(json.dumps(fitted.to_dict()))) == fitted
+    constant = fit_calibration("isotonic", np.full(n, 0.5, dtype=np.float32), y)
+    assert len(constant.x) == 1 and Calibration.from_dict(constant.to_dict()) == constant

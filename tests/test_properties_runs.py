@@ -207,8 +207,14 @@ def edit_state(path: Path, change) -> None:
 
 
 TAMPERINGS = {  # the independent tester's reproductions: what each changed, and what names it without hashes
-    "scale": (lambda d: edit_json(d / "preprocessing.json", lambda p: p["numeric"][0].update(scale=1e-300)), None),
-    "mean": (lambda d: edit_json(d / "preprocessing.json", lambda p: p["numeric"][0].update(mean=1e300)), None),
+    "scale": (
+        lambda d: edit_json(d / "preprocessing.json", lambda p: p["numeric"][0].update(scale=1e-300)),
+        "is within rounding of 0",  # standard_scaler_fit writes 1 there
+    ),
+    "mean": (
+        lambda d: edit_json(d / "preprocessing.json", lambda p: p["numeric"][0].update(mean=1e300)),
+        "'numeric.0' mean 1e+300 exceeds 1e+30",  # training's bound
+    ),
     "levels": (
         lambda d: edit_json(d / "preprocessing.json", lambda p: p["categorical"][0].update(categories=["a", "a", "c"])),
         "lists a category level twice",
@@ -438,3 +444,294 @@ def test_a_run_json_that_says_it_lists_its_files_and_lists_none_is_refused(tmp_p
     config.write_text(config.read_text().replace("activation: relu", "activation: tanh"))
     status, stderr = predict_exit(run_dir)
     assert status == 2 and "edited by hand" in stderr and len(stderr.strip().splitlines()) == 1, stderr
+
+
+@SETTINGS
+@given(value=st.floats(checks.MAX_ABS_FEATURE, 1e300, exclude_min=True), negative=st.booleans())
+def test_a_too_large_number_is_shown_with_the_digits_that_tell_it_from_the_bound(value, negative):
+    """M11: 1.0000001e30 was shown as 1e+30, the bound itself; the message now reads back as the number."""
+    value = -value if negative else value
+    with pytest.raises(HfaError, match="allowed: finite numbers of magnitude at most 1e\\+30") as refused:
+        checks.check_magnitudes(np.array([0.0, value]), "t.csv", ["a"])
+    shown = str(refused.value).split(" holds ")[1].split(" in data row ")[0]
+    assert float(shown) == value and shown != "1e+30", shown
+
+
+# ------------------------------------------------------------- run.json is the root of trust: its fields checked
+
+
+def train_like(tmp_path_factory, name: str, **extra) -> Path:
+    """A run as ``trained``, with other settings (calibration, a baseline, several targets)."""
+    base = tmp_path_factory.mktemp(name)
+    path = base / "train.csv"
+    frame = table(300)
+    if isinstance(extra.get("data.target"), list):  # a second target column
+        frame["z"] = (frame["a"] + np.random.default_rng(2).normal(size=len(frame)) > 0.3).astype(int)
+    frame.to_csv(path, index=False)
+    overrides = {"name": name, "data.name": str(path), "data.target": "y", "model.hidden": [4], "train.epochs": 2}
+    return hfa.train(None, {**overrides, "train.device": "cpu", **extra}, out=base / "runs").run_dir
+
+
+@pytest.fixture(scope="module")
+def platt_run(tmp_path_factory) -> Path:
+    return train_like(tmp_path_factory, "platt", **{"eval.calibrate": "platt"})
+
+
+@pytest.fixture(scope="module")
+def multilabel_run(tmp_path_factory) -> Path:
+    return train_like(tmp_path_factory, "multi", **{"data.target": ["y", "z"], "loss.name": "f1"})
+
+
+@pytest.fixture(scope="module")
+def baseline_runs(tmp_path_factory) -> dict[str, Path]:
+    return {name: train_like(tmp_path_factory, name, **{"model.name": name}) for name in ("logistic", "gbdt")}
+
+
+def copied(tmp_path_factory, run_dir: Path, hashed: bool = True) -> Path:
+    copy = tmp_path_factory.mktemp("copy") / run_dir.name
+    shutil.copytree(run_dir, copy)
+    if not hashed:
+        without_hashes(copy)
+    return copy
+
+
+def refused(run_dir: Path, *named: str) -> str:
+    """load_run and score refuse the folder in one line naming each of ``named``; the CLI exits 2 with it."""
+    with pytest.raises(HfaError) as no:
+        load_run(run_dir).score(ROWS)
+    message = str(no.value)
+    assert one_line(message) and all(n in message for n in named), (named, message)
+    return message
+
+
+calibrations = st.one_of(
+    st.none(),
+    st.just({"method": "none"}),
+    st.just({"method": "platt", "coef": 1.0, "intercept": 0.0}),
+    st.just({"method": "isotonic", "x": [0.2, 0.8], "y": [0.1, 0.9]}),
+)
+
+
+@SETTINGS
+@given(stored=calibrations, calibrated=st.booleans(), hashed=st.booleans())
+def test_run_json_calibration_must_be_the_one_config_yaml_asks_for(
+    tmp_path_factory, trained, platt_run, stored, calibrated, hashed
+):
+    """B11: a map removed from a calibrated run (its raw scores printed as probabilities) or added to an
+    uncalibrated one changed the output silently."""
+    run_dir = copied(tmp_path_factory, platt_run if calibrated else trained, hashed)
+    edit_json(run_dir / "run.json", lambda info: info.update(calibration=stored))
+    matches = stored is not None and stored["method"] == "platt" if calibrated else stored is None
+    if matches:
+        predictor = load_run(run_dir)
+        assert predictor.score_column == ("probability" if calibrated else "score")
+        assert (predictor.calibration is not None) == calibrated
+        return
+    refused(run_dir, "run.json", "'calibration'", "eval.calibrate")
+
+
+@SETTINGS
+@given(key=st.sampled_from(["coef", "intercept"]), value=wrong)
+def test_a_calibrated_runs_map_is_checked_when_the_run_is_loaded(tmp_path_factory, platt_run, key, value):
+    run_dir = copied(tmp_path_factory, platt_run)
+    edit_json(run_dir / "run.json", lambda info: info["calibration"].update({key: value}))
+    try:
+        scored = load_run(run_dir).score(ROWS)
+    except HfaError as no:
+        assert one_line(str(no)) and f"'calibration.{key}'" in str(no), str(no)
+        return
+    assert np.isfinite(scored["probability"]).all() and scored["probability"].between(0, 1).all()
+    assert abs(value) <= 1e12 and not isinstance(value, bool)  # only a number a fit can give is taken
+
+
+@SETTINGS
+@given(dropped=st.sets(st.sampled_from(["config.yaml", "model.pt", "preprocessing.json"]), min_size=1))
+def test_a_format_2_run_json_lists_every_file_predict_reads(tmp_path_factory, trained, dropped):
+    """B12: ``"files": {}`` switched the sha256 check off, and a negated model.pt was scored."""
+    run_dir = copied(tmp_path_factory, trained)
+    edit_json(run_dir / "run.json", lambda info: [info["files"].pop(name) for name in dropped])
+    edit_state(run_dir / "model.pt", lambda v: -v)
+    message = refused(run_dir, "run.json", "'files' lists no sha256 for")
+    assert all(name in message for name in dropped)
+
+
+def test_an_empty_files_map_is_refused_in_the_cli(tmp_path_factory, trained):
+    run_dir = copied(tmp_path_factory, trained)
+    edit_json(run_dir / "run.json", lambda info: info.update(files={}))
+    code, stderr = predict_exit(run_dir)
+    assert code == 2 and one_line(stderr) and "config.yaml, model.pt, preprocessing.json" in stderr, stderr
+
+
+@SETTINGS
+@given(file=st.sampled_from(["run.json", "preprocessing.json"]), depth=st.integers(1000, 200_000))
+def test_deeply_nested_json_is_one_line(tmp_path_factory, trained, file, depth):
+    """B13: '[' * 100000 + ']' * 100000 was a RecursionError traceback."""
+    run_dir = copied(tmp_path_factory, trained, hashed=False)
+    (run_dir / file).write_text("[" * depth + "]" * depth)
+    refused(run_dir, file)
+
+
+label_lists = st.one_of(
+    st.lists(st.text(max_size=3), max_size=4),
+    st.lists(st.sampled_from(["y", "z", "", " "]), max_size=4),
+    wrong,
+)
+
+
+@SETTINGS
+@given(labels=label_lists)
+def test_labels_on_a_single_label_run_are_refused(tmp_path_factory, trained, labels):
+    """B13: data.labels=['y'] on a single-label run was an IndexError traceback."""
+    run_dir = copied(tmp_path_factory, trained)
+    edit_json(run_dir / "run.json", lambda info: info["data"].update(labels=labels))
+    if labels is None:
+        load_run(run_dir).score(ROWS)  # what a single-label run's run.json may say
+        return
+    refused(run_dir, "run.json", "'data.labels'")
+
+
+@SETTINGS
+@given(change=st.sampled_from(["twice", "rename", "empty", "blank", "drop", "add", "swap", "number", "none"]))
+def test_a_multilabel_runs_labels_are_its_targets_each_once(tmp_path_factory, multilabel_run, change):
+    """B14, M12: ["l1", "l1", "l3"] gave wrong columns; renamed or empty labels were taken."""
+    run_dir = copied(tmp_path_factory, multilabel_run)
+    changed = {
+        "twice": ["y", "y"],
+        "rename": ["y", "w"],
+        "empty": ["y", ""],
+        "blank": [" ", "z"],
+        "drop": ["y"],
+        "add": ["y", "z", "w"],
+        "swap": ["z", "y"],
+        "number": ["y", 1],
+        "none": None,
+    }[change]
+    edit_json(run_dir / "run.json", lambda info: info["data"].update(labels=changed))
+    message = refused(run_dir, "run.json")
+    assert "'data.labels'" in message or "'thresholds." in message, message
+
+
+def test_a_multilabel_run_scores_one_column_per_target(multilabel_run):
+    scored = load_run(multilabel_run).score(ROWS)
+    assert list(scored.columns) == ["score_y", "label_y", "score_z", "label_z"]
+
+
+# ------------------------------------------------------------- model.pt of an older run (no sha256s): loaded or refused
+
+
+def sparse(v):
+    return v.to_sparse() if v.dim() else v
+
+
+STATE_EDITS = {
+    "sparse": sparse,
+    "complex": lambda v: v.to(torch.complex128) if v.is_floating_point() else v,
+    "x1e37": lambda v: v * 1e37 if v.is_floating_point() else v,
+    "1e300": lambda v: torch.full_like(v, 1e300) if v.dtype == torch.float64 else v,
+    "cut": lambda v: v.reshape(-1)[:1].clone(),
+    "transposed": lambda v: v.T.contiguous() if v.dim() == 2 else v,
+    "scalar": lambda v: v.reshape(-1)[0].clone(),
+}
+
+
+@SETTINGS
+@given(data=st.data(), kind=st.sampled_from(["mlp", "logistic", "gbdt"]), edit=st.sampled_from(sorted(STATE_EDITS)))
+def test_any_failure_of_an_older_runs_model_pt_names_it(tmp_path_factory, trained, baseline_runs, data, kind, edit):
+    """B15, M10: a sparse tensor, a cut coef, complex numbers, huge weights: one line naming model.pt, or scores."""
+    run_dir = copied(tmp_path_factory, trained if kind == "mlp" else baseline_runs[kind], hashed=False)
+    state = torch.load(run_dir / "model.pt", weights_only=True)
+    name = data.draw(st.sampled_from(sorted(state)), label="tensor")
+    state[name] = STATE_EDITS[edit](state[name])
+    torch.save(state, run_dir / "model.pt")
+    scored_or_refused(run_dir, ROWS, "model.pt")
+
+
+def tree_edit(state, how: str) -> None:
+    if how == "self-loop":  # the root of tree 0 points at itself
+        state["left"][0, 0] = state["right"][0, 0] = 0
+        state["is_leaf"][0, 0] = False
+    elif how == "no-leaves":
+        state["is_leaf"].fill_(False)
+    elif how == "value":
+        state["value"].fill_(1e300)
+    elif how == "out-of-range":
+        state["left"][0, 0] = state["left"].shape[1]
+
+
+@pytest.mark.parametrize("how", ["self-loop", "no-leaves", "value", "out-of-range"])
+def test_a_gbdt_whose_trees_are_broken_is_refused_naming_model_pt(tmp_path_factory, baseline_runs, how):
+    run_dir = copied(tmp_path_factory, baseline_runs["gbdt"], hashed=False)
+    edit_state_dict(run_dir / "model.pt", lambda state: tree_edit(state, how))
+    code, stderr = predict_exit(run_dir)
+    assert code == 2 and one_line(stderr) and "model.pt" in stderr, stderr
+
+
+@SETTINGS
+@given(tree=st.integers(0, 10**6), node=st.integers(0, 10**6), to=st.integers(0, 10**6), side=st.booleans())
+def test_a_rewired_tree_is_scored_only_when_every_walk_ends_at_a_leaf(
+    tmp_path_factory, baseline_runs, tree, node, to, side
+):
+    """Any child index anywhere: a loop is refused naming model.pt; a tree that still ends at leaves is scored."""
+    run_dir = copied(tmp_path_factory, baseline_runs["gbdt"], hashed=False)
+
+    def rewire(state):
+        trees, width = state["left"].shape
+        state["left" if side else "right"][tree % trees, node % width] = to % width
+
+    edit_state_dict(run_dir / "model.pt", rewire)
+    scored_or_refused(run_dir, ROWS, "model.pt")
+
+
+def edit_state_dict(path: Path, change) -> None:
+    state = torch.load(path, weights_only=True)
+    change(state)
+    torch.save(state, path)
+
+
+def test_the_testers_older_run_tamperings_are_one_line(tmp_path_factory, trained, baseline_runs):
+    run_dir = copied(tmp_path_factory, trained, hashed=False)
+    edit_state(run_dir / "model.pt", sparse)
+    assert predict_exit(run_dir)[0] == 2 and "is a torch.sparse_coo tensor" in predict_exit(run_dir)[1]
+    run_dir = copied(tmp_path_factory, baseline_runs["logistic"], hashed=False)
+    edit_state_dict(run_dir / "model.pt", lambda state: state.update(coef=state["coef"][:1].clone()))
+    code, stderr = predict_exit(run_dir)
+    assert code == 2 and one_line(stderr) and "model.pt" in stderr and "size mismatch" in stderr, stderr
+    run_dir = copied(tmp_path_factory, trained, hashed=False)
+    edit_state(run_dir / "model.pt", lambda v: v * 1e37)
+    code, stderr = predict_exit(run_dir)
+    assert code == 2 and one_line(stderr) and "model.pt gives row 1" in stderr, stderr
+
+
+# ------------------------------------------------------------- the rows to score: as training checks its table
+
+
+@SETTINGS
+@given(column=st.sampled_from(["a", "b", "c"]), row=st.integers(0, 49), kind=st.sampled_from([list, tuple, dict]))
+def test_a_cell_holding_a_list_is_refused_as_training_refuses_it(trained, column, row, kind):
+    """B16: a Parquet column of one-element lists was scored (as text); training refuses it."""
+    rows = ROWS.copy()
+    rows[column] = rows[column].astype(object)
+    rows.at[row, column] = kind([rows.at[row, column]]) if kind is not dict else {"v": 1}
+    with pytest.raises(HfaError, match=f"column '{column}' of the input holds {kind.__name__} values") as no:
+        load_run(trained).score(rows)
+    assert one_line(str(no.value))
+
+
+def test_a_parquet_column_of_lists_exits_2(tmp_path, trained):
+    rows = ROWS.assign(c=[[value] for value in ROWS["c"]])
+    path = tmp_path / "rows.parquet"
+    rows.to_parquet(path)
+    result = runner.invoke(app, ["predict", str(trained), str(path)])
+    assert result.exit_code == 2 and one_line(result.stderr) and "holds ndarray values" in result.stderr
+
+
+@SETTINGS
+@given(columns=st.lists(st.sampled_from(["a", "b", "c", "extra"]), min_size=1, max_size=3))
+def test_a_column_given_twice_is_named(trained, columns):
+    """B21: pd.concat([d, d[['a']]], axis=1) was an AttributeError."""
+    rows = pd.concat([ROWS.assign(extra=1), *(ROWS.assign(extra=1)[[c]] for c in columns)], axis=1)
+    first = next(c for c in rows.columns if c in columns)  # the first name, in the table's order, seen twice
+    for call in (lambda p: p.score(rows), lambda p: p.predict_proba(rows), lambda p: p.predict(rows)):
+        with pytest.raises(HfaError, match=f"hold the column '{first}' [0-9] times") as no:
+            call(load_run(trained))
+        assert one_line(str(no.value))

@@ -84,6 +84,28 @@ class TreeScorer(nn.Module):
                 )
         if self.is_leaf.dtype != torch.bool or self.missing_left.dtype != torch.bool:
             raise HfaError("the trees' leaf and missing-value flags are not booleans; train the run again")
+        stuck = self._unfinished_walks()
+        if stuck is not None:
+            raise HfaError(
+                f"tree {stuck} has a path from its root that reaches no leaf within its depth (a loop, or a split "
+                "node where a leaf belongs), so a row would score by a split node's value; train the run again"
+            )
+
+    def _unfinished_walks(self) -> int | None:
+        """The first tree where ``forward``'s walk of ``depth`` steps can end on a split node, else None.
+
+        Every node a row can reach is followed, all trees at once: a self-loop, a cycle or a tree without leaves
+        leaves a split node reached after the last step."""
+        trees, width = self.value.shape
+        reached = torch.zeros(trees, width, dtype=torch.float64)
+        reached[:, 0] = 1.0  # every row starts at the root
+        for step in range(int(self.depth.max()) if trees else 0):
+            moving = reached * (~self.is_leaf) * (self.depth > step)[:, None]
+            following = reached - moving  # leaves keep their rows, as forward's torch.where does
+            following.scatter_add_(1, self.left, moving).scatter_add_(1, self.right, moving)
+            reached = (following > 0).to(torch.float64)
+        stuck = ((reached > 0) & ~self.is_leaf).any(dim=1).nonzero()
+        return int(stuck[0, 0]) if len(stuck) else None
 
     @classmethod
     def from_sklearn(cls, fitted) -> TreeScorer:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from hfa.errors import HfaError
+from hfa.errors import HfaError, shorten
 from hfa.methods import CALIBRATIONS
 
 # Scores are clipped into [EPS, 1 - EPS] before the logit: a saturated float32 sigmoid gives exactly 0 or 1.
@@ -60,22 +60,58 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "run.json") -> Calibration:
-        """The map ``to_dict`` wrote; anything else is a one-line HfaError naming ``source``."""
-        method = data.get("method") if isinstance(data, Mapping) else None
-        try:
-            if method == "platt":
-                params = (float(data["coef"]), float(data["intercept"]))
-                if all(np.isfinite(params)):
-                    return cls("platt", params)
-            elif method == "isotonic":
-                x, y = (tuple(float(v) for v in data[key]) for key in ("x", "y"))
-                if x and len(x) == len(y) and np.all(np.diff(x) >= 0) and np.all(np.isfinite([*x, *y])):
-                    return cls("isotonic", x=x, y=y)
-            elif method == "none":
-                return cls("none")
-        except (KeyError, TypeError, ValueError):
-            pass
-        raise HfaError(f"{source}: 'calibration' is not a calibration map hfa wrote; train the run again")
+        """The map ``to_dict`` wrote, held to what ``fit_calibration`` can make (see ``MAX_PLATT`` and
+        ``_isotonic_points``); anything else is a one-line HfaError naming ``source`` and the key.
+
+        run.json is not hashed (it holds the other files' sha256s), so these checks are all that stands between an
+        edited map and a "probability" outside [0, 1] or a reversed ranking."""
+        if not isinstance(data, Mapping):
+            _refuse(source, "", data, "a map hfa wrote ({'method': 'platt', 'coef': a, 'intercept': b} or similar)")
+        method = data.get("method")
+        if method == "none":
+            return cls("none")
+        if method == "platt":
+            for key in ("coef", "intercept"):
+                if not _real(data.get(key), -MAX_PLATT, MAX_PLATT):
+                    _refuse(source, f".{key}", data.get(key), f"a finite number of magnitude at most {MAX_PLATT:g}")
+            return cls("platt", (float(data["coef"]), float(data["intercept"])))
+        if method == "isotonic":
+            x, y = _isotonic_points(data.get("x"), data.get("y"), source)
+            return cls("isotonic", x=x, y=y)
+        return _refuse(source, ".method", method, "'platt', 'isotonic' or 'none'")
+
+
+MAX_PLATT = 1e12
+"""The largest platt coefficient or intercept a fit can give. With C=1 the fit's optimum on n validation scores
+has ``|coef| = |sum (y - p) logit(s)| <= n L`` and, both classes present, ``|intercept| <= ln n + L |coef|``
+(L = logit(1 - EPS) ~ 27.6): below 1e12 for any validation split under a billion rows. A larger number is not a
+fitted map but one that saturates every score to 0 or 1."""
+
+
+def _real(value: Any, low: float, high: float) -> bool:
+    """A JSON number (not a bool, not a string) in [low, high]; NaN and infinities fail the comparison."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high
+
+
+def _isotonic_points(x: Any, y: Any, source: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """An isotonic map's points as ``IsotonicRegression`` fits them on scores in [0, 1]: at least one point, ``x``
+    strictly increasing (its distinct scores), ``y`` non-decreasing (increasing=True) averages of 0/1 labels."""
+    if not (isinstance(x, list | tuple) and x and all(_real(v, 0.0, 1.0) for v in x)):
+        _refuse(source, ".x", x, "a list of at least one score in [0, 1]")
+    if any(b <= a for a, b in zip(x, x[1:], strict=False)):
+        _refuse(source, ".x", x, "scores in strictly increasing order")
+    if not (isinstance(y, list | tuple) and len(y) == len(x) and all(_real(v, 0.0, 1.0) for v in y)):
+        _refuse(source, ".y", y, f"a list of {len(x)} probabilities in [0, 1], one per score of 'x'")
+    if any(b < a for a, b in zip(y, y[1:], strict=False)):
+        _refuse(source, ".y", y, "non-decreasing probabilities (a higher score never gets a lower one)")
+    return tuple(map(float, x)), tuple(map(float, y))
+
+
+def _refuse(source: str, key: str, value: Any, expected: str) -> NoReturn:
+    raise HfaError(
+        f"{source}: 'calibration{key}' holds {shorten(value)}; expected {expected}; it is not a calibration map hfa "
+        "wrote: train the run again"
+    )
 
 
 def _logit(s: NDArray[np.float64]) -> NDArray[np.float64]:

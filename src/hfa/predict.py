@@ -25,7 +25,7 @@ from hfa.config import Config, read_yaml, validate
 from hfa.data.preprocess import Preprocessing
 from hfa.errors import HfaError, clip, shorten
 from hfa.metrics import tuned_rule_beta
-from hfa.rundir import FILES_KEY, verify_files
+from hfa.rundir import verify_files
 
 NEEDED = ("run.json", "config.yaml", "model.pt", "preprocessing.json")
 EVAL_BATCH = 262_144  # rows per forward pass, as the run's own evaluation (hfa.training.predict_proba)
@@ -43,6 +43,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise HfaError(f"cannot read {path}: {_one_line(error)}") from None
+    except RecursionError:  # json's decoder recurses once per nested bracket
+        raise HfaError(f"cannot read {path}: it nests arrays or objects deeper than any file hfa writes") from None
 
 
 def check_finished(run_dir: Path) -> dict[str, Any]:
@@ -83,10 +85,11 @@ def _check_run_info(info: dict[str, Any], path: Path) -> None:
     if data is not None and not isinstance(data, dict):
         raise HfaError(f"{path}: 'data' must be an object (got {type(data).__name__}); train the run again")
     labels = (data or {}).get("labels")
-    if labels is not None and (
-        not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels)
-    ):
-        raise HfaError(f"{path}: 'data.labels' must be a list of column names (got {shorten(labels)})")
+    if labels is not None and not _label_names(labels):
+        raise HfaError(
+            f"{path}: 'data.labels' holds {shorten(labels)}; expected two or more distinct, non-empty column names "
+            "(a multi-label run's targets, one per model output); train the run again"
+        )
     stored = info["thresholds"]
     if not isinstance(stored, dict):
         raise HfaError(f"{path}: 'thresholds' must be an object (got {shorten(stored)}); train the run again")
@@ -98,6 +101,49 @@ def _check_run_info(info: dict[str, Any], path: Path) -> None:
         if not fits:
             each = f"a number in (0, 1) or a list of {width}" if width else "a number in (0, 1)"
             raise HfaError(f"{path}: 'thresholds.{rule}' holds {shorten(value)}; expected {each}; train the run again")
+
+
+def _label_names(labels: Any) -> bool:
+    # A multi-label run has two or more targets (config refuses a list of one); each names an output column.
+    return (
+        isinstance(labels, list)
+        and len(labels) >= 2
+        and all(isinstance(x, str) and x.strip() for x in labels)
+        and len(set(labels)) == len(labels)
+    )
+
+
+def _check_against_config(info: dict[str, Any], config: Config, path: Path) -> None:
+    """run.json's fields that config.yaml decides, as it decides them: run.json is not hashed (it holds the sha256s
+    of the others), so a calibration or labels added, removed or renamed there would change the output silently."""
+    wanted = config.eval.calibrate
+    stored = info.get("calibration")
+    if wanted == "none" and stored is not None:
+        raise HfaError(
+            f"{path}: 'calibration' holds {shorten(stored)}, but config.yaml's eval.calibrate is none (the run fitted "
+            "no map); train the run again"
+        )
+    if wanted != "none":
+        method = stored.get("method") if isinstance(stored, dict) else stored
+        if method != wanted:
+            raise HfaError(
+                f"{path}: 'calibration' holds {shorten(stored)}, but config.yaml's eval.calibrate is {wanted} (the run "
+                f"fitted a {wanted} map); train the run again"
+            )
+        Calibration.from_dict(stored, str(path))  # the map itself, held to what fit_calibration makes
+    labels = (info.get("data") or {}).get("labels")
+    target = config.data.target
+    if not config.data.multilabel and labels is not None:
+        raise HfaError(
+            f"{path}: 'data.labels' holds {shorten(labels)}, but config.yaml's run is single-label (one target, one "
+            "model output; it lists no labels); train the run again"
+        )
+    if config.data.multilabel and (labels is None or (isinstance(target, list) and labels != list(target))):
+        expected = f"its targets {shorten(target)}" if isinstance(target, list) else "its targets"
+        raise HfaError(
+            f"{path}: 'data.labels' holds {shorten(labels)}, but config.yaml's run is multi-label: expected "
+            f"{expected}, in order; train the run again"
+        )
 
 
 def _unit_number(value: Any) -> bool:
@@ -155,27 +201,39 @@ class Predictor:
         Rows are checked as training checks them (no infinite or huge numbers) and scored in batches of at most
         ``BATCH_CELLS`` model inputs, so memory stays bounded whatever the table's size; a probability that is
         not finite is an ``HfaError``, never a blank in the output."""
-        import torch
-
-        from hfa.training import predict_proba
-
         _check_rows(rows)
+        _check_cells(rows, source)
         _check_numbers(rows, self.preprocessing, source)
         width = max(1, self.preprocessing.n_features)
         step = max(1, min(EVAL_BATCH, BATCH_CELLS // width))
         parts = [
-            predict_proba(self.model, torch.from_numpy(self._inputs(rows.iloc[i : i + step], source, i)))
+            self._probabilities(self._inputs(rows.iloc[i : i + step], source, i), source, i)
             for i in range(0, len(rows), step)
         ]
         shape = (0, len(self.labels)) if self.labels else (0,)
         probability = np.concatenate(parts) if parts else np.empty(shape, dtype=np.float32)
-        if not np.isfinite(probability).all():
-            raise HfaError(
-                f"{self.run_dir} gives a probability that is not a number for some rows of {source}; "
-                "its files were changed after training: train the run again"
-            )
         calibration = self.calibration  # read from run.json once
         return probability if calibration is None else calibration.apply(probability)
+
+    def _probabilities(self, x: np.ndarray, source: str, first: int) -> np.ndarray:
+        """``hfa.training.predict_proba`` on one batch (at most ``EVAL_BATCH`` rows: one chunk of its, the same
+        numbers), with its float32 logits checked first: one that overflows (weights that no training writes, e.g.
+        scaled by 1e37) would come out as a probability of exactly 0 or 1, never as an error."""
+        import torch
+
+        from hfa.losses.binned import logistic
+
+        self.model.eval()
+        with torch.no_grad():
+            logits = self.model(torch.from_numpy(x)).float()
+        finite = torch.isfinite(logits)
+        if not finite.all():
+            row = int(torch.nonzero(~finite)[0, 0])
+            raise HfaError(
+                f"{self.run_dir / 'model.pt'} gives row {first + row + 1} of {source} a logit beyond float32 (NaN or "
+                "infinite); its weights were changed after training: train the run again"
+            )
+        return logistic(logits).numpy()
 
     def _inputs(self, rows: pd.DataFrame, source: str, first: int = 0) -> np.ndarray:
         """The model's float32 inputs; one that is not finite (a mean or scale of preprocessing.json that no
@@ -254,27 +312,36 @@ def _check_rows(rows: Any) -> None:
             f"rows={type(rows).__name__} is not allowed; pass the rows to score as a pandas DataFrame with the run's "
             "feature columns (e.g. pandas.read_csv(FILE))"
         )
+    # Columns are found by name (as text); a name twice makes rows[name] a table, not a column.
+    names = [str(column) for column in rows.columns]
+    twice = next((name for name in names if names.count(name) > 1), None) if len(set(names)) < len(names) else None
+    if twice is not None:
+        raise HfaError(
+            f"the rows to score hold the column {clip(twice)!r} {names.count(twice)} times; give each column once"
+        )
+
+
+def _check_cells(rows: pd.DataFrame, source: str) -> None:
+    """One value per cell, as training checks its table (``hfa.data.files.check_cells``): a Parquet column of
+    lists would otherwise be scored as text."""
+    from hfa.data.files import check_cells
+
+    check_cells(rows, source)
 
 
 def load_run(run_dir: str | Path) -> Predictor:
     """A finished run folder as a ``Predictor`` (on the CPU); a folder that is not one is a one-line HfaError."""
     import torch
 
-    from hfa.baselines import load_model
-
     if not isinstance(run_dir, str | os.PathLike):
         raise HfaError(f"run_dir={run_dir!r:.80} is not allowed; give the path of a run folder")
     run_dir = Path(run_dir)
     info = check_finished(run_dir)
     # Every file the run wrote, byte for byte as written (run.json's sha256s); older runs: the checks below only.
-    contents = verify_files(run_dir, info)
-    unlisted = [name for name in NEEDED[1:] if contents and name not in contents]
-    if unlisted:
-        raise HfaError(
-            f"{run_dir / 'run.json'}: '{FILES_KEY}' lists no sha256 for {', '.join(unlisted)}; train the run again"
-        )
+    contents = verify_files(run_dir, info, needed=NEEDED[1:])
     labels = (info.get("data") or {}).get("labels")
     config = validate(read_yaml(run_dir / "config.yaml"), str(run_dir / "config.yaml"))
+    _check_against_config(info, config, run_dir / "run.json")
     preprocessing_path = run_dir / "preprocessing.json"
     preprocessing = Preprocessing.from_dict(
         _check_preprocessing(_read_json(preprocessing_path), preprocessing_path), str(preprocessing_path)
@@ -289,27 +356,47 @@ def load_run(run_dir: str | Path) -> Predictor:
             f"cannot load {model_path}: {what}; it is not a state dict hfa wrote: train the run again"
         ) from None
     _check_state(state, model_path)
+    model = _build_model(config, preprocessing.n_features, labels, state, model_path)
+    return Predictor(run_dir, config, preprocessing, model, info)
+
+
+def _build_model(config: Config, n_features: int, labels: list[str] | None, state: dict[str, Any], path: Path) -> Any:
+    """The scoring module from model.pt's tensors, and one forward pass on a row of zeros: whatever fails in
+    building, loading or running it (a shape, a tree's structure, an output width other than the labels') is one
+    line naming model.pt, never a traceback at scoring time."""
+    import torch
+
+    from hfa.baselines import load_model
+
+    outputs = len(labels) if labels else 1
     try:
         # An MLP, or a baseline's tensors (logistic, gbdt), as config.yaml's model.name says.
-        model = load_model(config.model, preprocessing.n_features, len(labels) if labels else 1, state)
-    except HfaError:
-        raise
+        model = load_model(config.model, n_features, outputs, state)
+        with torch.no_grad():
+            shape = tuple(model(torch.zeros(1, n_features)).shape)
     except KeyError as error:  # a baseline's tensor the state lacks
         raise HfaError(
-            f"cannot load {model_path}: it lacks the tensor {clip(str(error.args[0]))!r} that config.yaml's "
+            f"cannot load {path}: it lacks the tensor {clip(str(error.args[0]))!r} that config.yaml's "
             f"model.name {config.model.name!r} needs; train the run again"
         ) from None
-    except Exception as error:  # a mismatched file
+    except Exception as error:  # a mismatched file; HfaError included, so that each names model.pt
         raise HfaError(
-            f"cannot load {model_path} as config.yaml's model.name {config.model.name!r}: {_one_line(error)}; "
-            "train the run again"
+            f"cannot load {path} as config.yaml's model.name {config.model.name!r}: "
+            f"{_one_line(error).removesuffix('; train the run again')}; train the run again"
         ) from None
-    return Predictor(run_dir, config, preprocessing, model, info)
+    if shape != ((1,) if outputs == 1 else (1, outputs)):
+        raise HfaError(
+            f"cannot load {path}: the model gives {shape[-1] if shape else 1} output(s) per row, where run.json's "
+            f"labels need {outputs}; train the run again"
+        )
+    return model
 
 
 def _check_preprocessing(data: Any, path: Path) -> dict[str, Any]:
     """preprocessing.json checked field by field, type by type, before anything is built from it."""
     from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+    from hfa.data.checks import MAX_ABS_FEATURE
 
     strict = ConfigDict(strict=True, allow_inf_nan=False)
 
@@ -321,6 +408,24 @@ def _check_preprocessing(data: Any, path: Path) -> dict[str, Any]:
         median: float
         mean: float
         scale: float = Field(gt=0)
+
+        @model_validator(mode="after")
+        def _scale_of_a_fit(self) -> Numeric:
+            # Training's numbers are each of magnitude at most MAX_ABS_FEATURE: so are their median, mean and spread.
+            for key in ("median", "mean", "scale"):
+                if abs(getattr(self, key)) > MAX_ABS_FEATURE:
+                    raise ValueError(
+                        f"{key} {getattr(self, key)!r} exceeds {MAX_ABS_FEATURE:g}, the largest magnitude training "
+                        "takes"
+                    )
+            # standard_scaler_fit writes 1 for a column whose variance is within rounding of 0, i.e. where
+            # std <= rows * |mean| * eps; any other scale exceeds |mean| * eps. A smaller one blows inputs up.
+            if self.scale != 1.0 and not self.scale > abs(self.mean) * float(np.finfo(np.float64).eps):
+                raise ValueError(
+                    f"scale {self.scale!r} is within rounding of 0 for a mean of {self.mean!r} (a fit writes 1 "
+                    "for such a column)"
+                )
+            return self
 
     class Categorical(BaseModel):
         model_config = strict
@@ -388,19 +493,33 @@ def _check_numbers(rows: pd.DataFrame, preprocessing: Preprocessing, source: str
 
 
 def _check_state(state: Any, path: Path) -> None:
-    """model.pt: a mapping of names to finite tensors (a NaN weight would score every row as NaN); whole numbers and
-    booleans only as a gbdt's tree structure (checked by ``hfa.baselines.load_model``)."""
+    """model.pt: a mapping of names to dense tensors of real numbers, finite in float32 (the scores' precision: a
+    weight beyond it, or a NaN, scores rows as NaN, 0 or 1); whole numbers and booleans only as a gbdt's tree
+    structure (checked by ``hfa.baselines.load_model``)."""
     import torch
 
     if not isinstance(state, dict):
         raise HfaError(f"cannot load {path}: it holds a {type(state).__name__}, not a state dict; train the run again")
+    largest = torch.finfo(torch.float32).max
     for name, tensor in state.items():
         if not isinstance(tensor, torch.Tensor) or not (
             tensor.is_floating_point() or tensor.dtype in (torch.int64, torch.bool)
         ):
-            raise HfaError(f"cannot load {path}: {clip(str(name))!r} is not a tensor of weights; train the run again")
-        if not torch.isfinite(tensor).all():
-            raise HfaError(f"cannot load {path}: {clip(str(name))!r} holds values that are not finite; train again")
+            what = f"a {tensor.dtype} tensor" if isinstance(tensor, torch.Tensor) else f"a {type(tensor).__name__}"
+            raise HfaError(
+                f"cannot load {path}: {clip(str(name))!r} is {what}, not a tensor of weights (real numbers); "
+                "train the run again"
+            )
+        if tensor.layout != torch.strided:  # hfa saves dense tensors; a sparse one breaks loading and scoring
+            raise HfaError(
+                f"cannot load {path}: {clip(str(name))!r} is a {tensor.layout} tensor, not a dense one "
+                "hfa writes; train the run again"
+            )
+        if tensor.is_floating_point() and not (tensor.abs() <= largest).all():
+            raise HfaError(
+                f"cannot load {path}: {clip(str(name))!r} holds values that are not finite in float32 (NaN, "
+                f"infinite or beyond {largest:.4g}); train the run again"
+            )
 
 
 def _per_label(value: Any, width: int | None) -> float | np.ndarray:

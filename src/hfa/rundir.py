@@ -378,9 +378,11 @@ def completed(run_dir: Path) -> bool:
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def verify_files(run_dir: Path, info: dict[str, Any]) -> dict[str, bytes]:
+def verify_files(run_dir: Path, info: dict[str, Any], needed: Iterable[str] = ()) -> dict[str, bytes]:
     """The bytes of every file run.json's ``files`` names, each checked against the sha256 recorded when the run
-    was written; a file changed, missing or a malformed ``files`` is a one-line ``HfaError`` naming it.
+    was written; a file changed, missing or a malformed ``files`` is a one-line ``HfaError`` naming it. Where
+    ``files`` is there it must list every one of ``needed`` (the files the caller reads): a ``files`` emptied or cut
+    down by hand would otherwise switch the check off for what it leaves out.
 
     A run written before hashes were recorded (no ``files``, no ``format``) gives ``{}``: its readers' own checks
     are all there is. run.json is where the check starts: an edit to it is caught only where it contradicts itself
@@ -402,6 +404,12 @@ def verify_files(run_dir: Path, info: dict[str, Any]) -> dict[str, bytes]:
             f"{where} must map file names to sha256 digests (got {type(recorded).__name__}); train the run again"
         )
     allowed = [name for name in RUN_FILES if name != RUN_FILE]
+    unlisted = [name for name in needed if name not in recorded]
+    if unlisted:
+        raise HfaError(
+            f"{where} lists no sha256 for {', '.join(unlisted)}, which every run writes: it was edited by hand; "
+            "train the run again"
+        )
     contents: dict[str, bytes] = {}
     for name, digest in recorded.items():
         if name not in allowed or not isinstance(digest, str) or not _SHA256.match(digest):

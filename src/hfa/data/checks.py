@@ -67,7 +67,8 @@ def check_magnitudes(numbers: np.ndarray, what: str, columns: Sequence[object], 
     j = int(np.flatnonzero(bad.any(axis=0))[0])
     row = int(np.flatnonzero(bad[:, j])[0])
     raise HfaError(
-        f"column {clip(str(columns[j]))!r} of {what} holds {grid[row, j]:g} in {rows} {row + 1} "
+        # repr's shortest round-trip digits: 1.0000001e+30 must not read as the bound 1e+30 (as :g would show it).
+        f"column {clip(str(columns[j]))!r} of {what} holds {float(grid[row, j])!r} in {rows} {row + 1} "
         f"({int(bad[:, j].sum())} such cells); allowed: finite numbers of magnitude at most {MAX_ABS_FEATURE:g} "
         "(empty cells are imputed)"
     )
