@@ -10,8 +10,12 @@ sample-weight checks (``fit`` takes no ``sample_weight``).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, TunedThresholdClassifierCV, cross_val_score
@@ -288,3 +292,74 @@ def test_fit_and_every_prediction_refuse_the_values_hfa_train_refuses(imbalanced
             getattr(model, method)(X * 1e200)
         assert "\n" not in str(refused.value)
     assert np.isfinite(model.predict_proba(X * 1e10)).all()  # within the bound: scored
+
+
+# NumPy values, as grids (np.logspace), flags (np.bool_) and DataFrame cells hand them out: the one normalisation at
+# the estimator's boundary (HfaClassifier._settings) takes each as the Python value it holds.
+NUMPY_PARAMETERS = {
+    "lr": st.floats(1e-6, 2.0),
+    "epochs": st.integers(-2, 500),
+    "dropout": st.floats(-0.5, 1.5),
+    "hidden": st.lists(st.integers(-1, 64), min_size=1, max_size=3),
+    "val_size": st.floats(-0.5, 1.5),
+    "standardize": st.booleans(),
+    "threshold": st.one_of(st.floats(-0.5, 1.5), st.just("tuned"), st.just("fixed")),
+    "loss": st.sampled_from(["bce", "f1", "nope"]),
+}
+
+
+def _numpy(value, form: str):
+    array = np.asarray(value)
+    return array[()] if form == "scalar" else array  # np.float64, np.int64, np.bool_, np.str_; or a (0-d) array
+
+
+def _config_or_refusal(**parameters):
+    try:
+        return hfa.HfaClassifier(**parameters)._config(0)
+    except HfaError as refused:
+        return f"refused: {refused}"
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(case=st.sampled_from(sorted(NUMPY_PARAMETERS)), data=st.data(), form=st.sampled_from(["scalar", "array"]))
+def test_numpy_parameters_are_the_python_values_they_hold(case, data, form):
+    value = data.draw(NUMPY_PARAMETERS[case], label=case)
+    assert _config_or_refusal(**{case: _numpy(value, form)}) == _config_or_refusal(**{case: value})
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"lr": np.array(0.01)},
+        {"val_size": np.float32(0.25)},
+        {"standardize": np.bool_(False)},
+        {"threshold": np.str_("tuned")},
+        {"random_state": np.array(3)},
+        {"hidden": np.array([8])},
+    ],
+    ids=lambda p: f"{next(iter(p))}={next(iter(p.values()))!r}",
+)
+def test_numpy_parameters_fit_as_the_python_values_they_hold(imbalanced, parameters):
+    X, y = imbalanced
+    as_python = {name: value.tolist() for name, value in parameters.items()}
+    base = {**FAST, "epochs": 2, "random_state": 0}
+    ours, theirs = (hfa.HfaClassifier(**{**base, **p}).fit(X, y) for p in (parameters, as_python))
+    np.testing.assert_array_equal(ours.predict_proba(X), theirs.predict_proba(X))
+    assert ours.threshold_ == theirs.threshold_
+    assert ours.get_params()[next(iter(parameters))] is parameters[next(iter(parameters))]  # left as given
+
+
+@pytest.mark.parametrize("threshold", ["Tuned", "fixed", "0.5x", -0.1, 1.0, [0.5]])
+def test_a_threshold_neither_tuned_nor_in_the_unit_interval_says_what_is_allowed(imbalanced, threshold):
+    X, y = imbalanced
+    says = "for 'threshold' in HfaClassifier parameters: give 'tuned' (chosen on the validation split) or a number in"
+    with pytest.raises(HfaError, match=re.escape(says)):
+        hfa.HfaClassifier(threshold=threshold).fit(X, y)
+
+
+def test_a_grid_search_over_a_numpy_grid(imbalanced):
+    X, y = imbalanced
+    grid = {"lr": np.logspace(-2.5, -1.5, 2), "standardize": np.array([True, False])}
+    search = GridSearchCV(hfa.HfaClassifier(**{**FAST, "epochs": 2}), grid, cv=2, scoring="f1", error_score="raise")
+    search.fit(X, y)
+    assert len(search.cv_results_["params"]) == 4

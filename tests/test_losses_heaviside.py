@@ -261,3 +261,107 @@ def test_soft_confusion_rejects_mismatched_lengths():
         soft_confusion(p, y[:4])
     with pytest.raises(ValueError, match="weights must hold one value per sample"):
         soft_confusion(p, y, weights=torch.ones(6))
+
+
+# ------------------------------------------------------------------------------------------ the public entry points'
+# inputs: a tensor or a TypeError naming the argument and the type given; targets (and probabilities) in [0, 1].
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+from hfa.losses import LOSSES, F1Loss, MultiLabelLoss, build_loss  # noqa: E402
+
+N = 6
+not_tensors = st.one_of(
+    st.lists(st.floats(0, 1), min_size=N, max_size=N),
+    arrays(np.float32, N, elements=st.floats(0, 1, width=32)),
+    st.floats(0, 1),
+    st.integers(0, 1),
+    st.text(max_size=3),
+)
+
+
+def _module(name):
+    loss = build_loss(name)
+    return loss.fit(torch.tensor([0.0, 1.0, 1.0])) if name == "wbce" else loss
+
+
+def _entry_points():
+    """(label, call(logits or p, targets, weights)) for every public entry point that takes tensors."""
+    z = torch.linspace(-2, 2, N)
+    calls = {
+        "heaviside": (lambda p, y, w: heaviside(p), ("p",)),
+        "sigmoid_step": (lambda p, y, w: sigmoid_step(p), ("p",)),
+        "soft_confusion": (lambda p, y, w: soft_confusion(p, y, weights=w), ("probs", "targets", "weights")),
+        "F1Loss.counts": (lambda z_, y, w: F1Loss().counts(z_, y, w), ("logits", "targets", "weights")),
+        "MultiLabelLoss": (
+            lambda z_, y, w: MultiLabelLoss(F1Loss(), 1)(
+                *(v.reshape(-1, 1) if isinstance(v, torch.Tensor) else v for v in (z_, y)), w
+            ),
+            ("logits", "targets", "weights"),
+        ),
+    }
+    for name in LOSSES:
+        calls[name] = (lambda z_, y, w, name=name: _module(name)(z_, y, w), ("logits", "targets", "weights"))
+    return calls, z
+
+
+CALLS, LOGITS = _entry_points()
+TARGETS = torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(entry=st.sampled_from(sorted(CALLS)), position=st.integers(0, 2), value=not_tensors)
+def test_an_input_that_is_not_a_tensor_is_a_type_error_naming_it(entry, position, value):
+    call, names = CALLS[entry]
+    if position >= len(names):
+        position = 0
+    scores = torch.sigmoid(LOGITS) if names[0] != "logits" else LOGITS
+    inputs = [scores, TARGETS, torch.ones(N)]
+    inputs[position] = value
+    with pytest.raises(TypeError) as refused:
+        call(*inputs)
+    assert str(refused.value).endswith(f"{names[position]} must be a torch.Tensor, not {type(value).__name__}")
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(
+    entry=st.sampled_from(sorted(set(CALLS) - {"heaviside", "sigmoid_step"})),
+    at=st.integers(0, N - 1),
+    bad=st.one_of(st.floats(1.001, 1e6), st.floats(-1e6, -0.001), st.just(float("nan"))),  # outside in float32 too
+    soft=st.booleans(),
+)
+def test_targets_outside_0_1_are_refused_and_soft_labels_inside_are_taken(entry, at, bad, soft):
+    call, names = CALLS[entry]
+    scores = torch.sigmoid(LOGITS) if names[0] != "logits" else LOGITS
+    targets = torch.linspace(0, 1, N) if soft else TARGETS.clone()
+    assert all(torch.isfinite(v).all() for v in _as_tuple(call(scores, targets, None)))
+    targets[at] = bad
+    with pytest.raises(HfaError, match=r"every value of targets must lie in \[0, 1\]"):
+        call(scores, targets, None)
+
+
+def _as_tuple(value):
+    return value if isinstance(value, tuple) else (value,)
+
+
+@pytest.mark.parametrize("function", [heaviside, sigmoid_step])
+@pytest.mark.parametrize("bad", [-1e-3, 1.5, 2.0, float("nan"), float("inf")])
+def test_a_probability_outside_0_1_is_refused_not_extrapolated(function, bad):
+    p = torch.tensor([0.0, 0.3, 1.0, bad], dtype=F64)
+    with pytest.raises(HfaError, match=r"every value of p must lie in \[0, 1\]"):
+        function(p)
+    assert function(p[:3]).min() >= 0 and function(p[:3]).max() <= 1
+
+
+def test_the_reported_calls():
+    y = TARGETS
+    with pytest.raises(TypeError, match=r"^heaviside\(\): p must be a torch.Tensor, not list$"):
+        heaviside([0.1, 0.2])
+    with pytest.raises(TypeError, match=r"^FBetaLoss\(\): targets must be a torch.Tensor, not ndarray$"):
+        build_loss("fbeta")(LOGITS, y.numpy())
+    with pytest.raises(HfaError, match=r"^F1Loss\(\): every value of targets must lie in \[0, 1\] \(got 2\)$"):
+        F1Loss()(LOGITS, y * 2)
+    # The training path (per_row, value_and_grad) is not re-checked: hfa's data checks already vouch for its labels.
+    assert torch.isfinite(F1Loss().per_row(LOGITS[None], y[None])).all()

@@ -9,7 +9,10 @@ Nothing here prints or exits: progress arrives through the optional callbacks, u
     predictor.score(rows, threshold="tuned")
 
 A config is a YAML path, a nested mapping (the YAML's content), a ``Config`` or None (the defaults); overrides
-are a mapping of dotted keys or ``KEY=VALUE`` strings, as on the command line.
+are a mapping of dotted keys or ``KEY=VALUE`` strings, as on the command line. Every function checks all its
+arguments first (``hfa.preflight.check_arguments``), so a wrong one stops it before anything is read or written;
+NumPy scalars and arrays, in arguments, configs, overrides and grids alike, are taken as the Python values they hold
+(``hfa.plain``), as ``HfaClassifier`` takes them.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from hfa.config import Config, flatten, load_config, resolve, validate
+from hfa.config import Config, resolve, source_name, validate
 from hfa.errors import HfaError, clip, shorten
+from hfa.plain import plain, scalar
 from hfa.predict import Predictor, load_run
 
 if TYPE_CHECKING:
@@ -44,6 +48,7 @@ def _items(overrides: Overrides) -> list[str]:
         return []
     if isinstance(overrides, Mapping):
         return [f"{_key(key)}={_json(key, value)}" for key, value in overrides.items()]
+    overrides = scalar(overrides)  # a 0-d array of text is the one string it holds, and refused as one
     if isinstance(overrides, str | bytes) or not isinstance(overrides, Iterable):
         raise HfaError(
             f"overrides={shorten(repr(overrides))} is not allowed; give a mapping of dotted keys or a list of "
@@ -57,6 +62,7 @@ def _items(overrides: Overrides) -> list[str]:
 
 
 def _key(key: Any) -> str:
+    key = scalar(key)
     if not isinstance(key, str):
         raise HfaError(f"override key {shorten(repr(key))} is not a dotted key such as 'train.epochs'")
     return key
@@ -64,7 +70,7 @@ def _key(key: Any) -> str:
 
 def _json(key: str, value: Any) -> str:
     try:
-        return json.dumps(value, allow_nan=False)
+        return json.dumps(plain(value, f"override {clip(str(key))!r}"), allow_nan=False)
     except (TypeError, ValueError):
         raise HfaError(
             f"override {clip(key)!r}: {shorten(repr(value))} is not a config value (numbers, text, true/false, "
@@ -78,6 +84,7 @@ def _grid_items(grid: Any) -> list[str]:
     if isinstance(grid, Mapping):
         items = []
         for key, values in grid.items():
+            values = plain(values, f"grid {clip(str(key))!r}")  # np.logspace(...) is a list of its numbers
             if isinstance(values, str | bytes) or not isinstance(values, Sequence):
                 raise HfaError(f"grid {clip(str(key))!r}: {shorten(repr(values))} is not a list of values")
             if not len(values):
@@ -89,42 +96,28 @@ def _grid_items(grid: Any) -> list[str]:
     return _items(grid)
 
 
-def _check_callback(callback: Any, name: str) -> None:
-    if callback is not None and not callable(callback):
-        raise HfaError(f"{name}={shorten(repr(callback))} is not a function")
-
-
 def _tree(config: ConfigLike) -> dict[str, Any]:
     """A config given as a mapping or a ``Config``, as a plain tree; anything else is an ``HfaError``."""
     if isinstance(config, Config):
         return config.to_dict()
     if isinstance(config, Mapping):
-        return dict(config)
+        return plain(config, "the config mapping")  # keys checked to be text, at every depth, before any use
     raise HfaError(
         f"config={shorten(repr(config))} ({type(config).__name__}) is not allowed; give a YAML path, a mapping, "
         "a Config or None"
     )
 
 
-def _split(config: ConfigLike, overrides: Overrides) -> tuple[str | Path | None, list[str], list[str]]:
-    """(YAML path or None, overrides, grid items) that ``hfa.sweep.expand`` reads as ``config`` + ``overrides``."""
-    if config is None or isinstance(config, (str, Path)):
-        return config, _items(overrides), []
-    tree = _tree(config)
-    grid_block = tree.pop("sweep", None) or {}
-    grid = [f"{key}={json.dumps(list(values))[1:-1]}" for key, values in grid_block.items()]
-    # A key the grid sweeps must stay an axis, not be pinned by its single configured value.
-    settings = {key: value for key, value in flatten(tree).items() if key not in grid_block}
-    return None, _items(settings) + _items(overrides), grid
+def _source(config: ConfigLike) -> str | Path | dict[str, Any] | None:
+    """A YAML path or None as given; a mapping or a ``Config`` as the plain tree its YAML would hold, which
+    ``hfa.config.resolve`` reads as it reads the file (``sweep:`` and ``methods:`` blocks included)."""
+    return config if config is None or isinstance(config, str | Path) else _tree(config)
 
 
 def resolve_config(config: ConfigLike = None, overrides: Overrides = None) -> Config:
     """The validated config a run would use (a ``sweep:`` block is kept as the config's ``sweep``)."""
-    if config is None or isinstance(config, (str, Path)):
-        return load_config(config, _items(overrides))
-    tree = _tree(config)
-    source = "the config mapping" + (" with overrides" if overrides else "")
-    return validate(resolve(None, _items(overrides), extra=tree), source)
+    source, items = _source(config), _items(overrides)
+    return validate(resolve(source, items), source_name(source) + (" with overrides" if items else ""))
 
 
 def train(
@@ -142,11 +135,11 @@ def train(
     from hfa.preflight import check, check_arguments
     from hfa.runs import execute_run
 
-    check_arguments(out=out, mlflow=mlflow)
+    args = check_arguments(out=out, mlflow=mlflow, on_epoch=on_epoch)
+    out, mlflow = args["out"], args["mlflow"]
     cfg = resolve_config(config, overrides)
     uri = mlflow or cfg.tracking.mlflow
     check([cfg], out, mlflow=uri)
-    _check_callback(on_epoch, "on_epoch")
     outcome = execute_run(cfg, out, on_epoch=on_epoch)
     if uri:
         from hfa.tracking import log_run
@@ -179,10 +172,9 @@ def sweep(
     from hfa.results import results_frame, write_results
     from hfa.sweep import execute, expand, result_keys
 
-    check_arguments(force=force, out=out, mlflow=mlflow)
-    _check_callback(on_report, "on_report")
-    path, items, config_grid = _split(config, overrides)
-    plan = expand(path, items, config_grid + _grid_items(grid))
+    args = check_arguments(force=force, out=out, mlflow=mlflow, workers=workers, executor=executor, on_report=on_report)
+    force, out, mlflow, workers, executor = (args[k] for k in ("force", "out", "mlflow", "workers", "executor"))
+    plan = expand(_source(config), _items(overrides), _grid_items(grid))
     configs, axes = plan.configs, plan.axes
     root = Path(out) / configs[0].name
     uri = mlflow or configs[0].tracking.mlflow
@@ -244,14 +236,11 @@ def report(
     from hfa.preflight import check_arguments
     from hfa.report import build_report, load_runs
 
-    check_arguments(out=runs_dir)
-    for name, value in (("by", by), ("metrics", metrics), ("rule", rule)):
-        if value is None or (isinstance(value, str) and name == "rule"):
-            continue
-        if isinstance(value, str) or not isinstance(value, Iterable) or not all(isinstance(v, str) for v in value):
-            raise HfaError(f"{name}={shorten(repr(value))} is not allowed; give a list of names")
+    args = check_arguments(runs_dir=runs_dir, by=by, split=split, rule=rule, metrics=metrics, baseline=baseline)
+    runs_dir, by, split, rules, metrics, baseline = (
+        args[k] for k in ("runs_dir", "by", "split", "rule", "metrics", "baseline")
+    )
     runs = load_runs(runs_dir, metrics=metrics or ())
-    rules = [rule] if isinstance(rule, str) else list(rule)
     built = build_report(
         runs, split=split, rules=rules, metrics=metrics, by=by, baseline=baseline, explicit_baseline=baseline != "bce"
     )
@@ -260,10 +249,10 @@ def report(
 
 
 def tune(
-    config: str | Path | None = None,
+    config: str | Path | Mapping[str, Any] | None = None,
     overrides: Overrides = None,
     *,
-    methods: Sequence[str] = (),
+    methods: str | Sequence[str] = (),
     budget: int | None = None,
     out: str | Path = "runs",
     workers: int = 1,
@@ -272,13 +261,18 @@ def tune(
 ) -> Any:
     """``hfa tune``: every method of the config's ``methods:`` tuned with the same budget on validation, the
     choices retrained on fresh seeds; returns ``hfa.tune.TuneResult`` (choices, the final runs' folder) after
-    writing ``out/<name>/report.md``. Refuses (``HfaError``) what the command refuses, before any training."""
+    writing ``out/<name>/report.md``. ``config`` is a YAML path or its content as a mapping (``methods:`` and
+    ``tune:`` blocks included); ``methods`` one name or a list of them (none: every method). Refuses (``HfaError``)
+    what the command refuses, before any training."""
+    from hfa.preflight import check_arguments
     from hfa.search import load_plan
-    from hfa.sweep import check_options
     from hfa.tune import tune as run_tune
 
-    check_options(workers, executor)
-    plan = load_plan(config, _items(overrides), methods, budget)
+    args = check_arguments(
+        methods=methods, budget=budget, out=out, workers=workers, executor=executor, on_report=on_report
+    )
+    methods, budget, out, workers, executor = (args[k] for k in ("methods", "budget", "out", "workers", "executor"))
+    plan = load_plan(_source(config), _items(overrides), methods, budget)
     result = run_tune(plan, out, workers, executor, on_report=on_report)
     tune_report(plan, result)
     return result

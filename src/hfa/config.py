@@ -680,14 +680,27 @@ def validate(raw: Mapping[str, Any], source: str = "config") -> Config:
 
 
 def resolve(
-    path: str | Path | None = None, overrides: Iterable[str] = (), extra: Mapping[str, Any] | None = None
+    path: str | Path | Mapping[str, Any] | None = None,
+    overrides: Iterable[str] = (),
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The raw nested mapping of a config file (or the defaults) with overrides applied, not yet validated."""
-    raw: dict[str, Any] = read_yaml(path) if path is not None else {}
+    """The raw nested mapping of a config file (or the defaults, or a file's content given as a mapping) with
+    overrides applied, not yet validated."""
+    if isinstance(path, Mapping):
+        raw: dict[str, Any] = copy.deepcopy(dict(path))  # the caller's mapping is left as it was
+    else:
+        raw = read_yaml(path) if path is not None else {}
     for key, value in [*(extra or {}).items(), *(parse_override(item) for item in overrides)]:
         check_key(key, "overrides")
         set_dotted(raw, key, value)
     return raw
+
+
+def source_name(config: str | Path | Mapping[str, Any] | None) -> str:
+    """How a message names where a config came from: its file, the API's mapping or the defaults."""
+    if config is None:
+        return "the default config"
+    return "the config mapping" if isinstance(config, Mapping) else str(config)
 
 
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Config:

@@ -26,18 +26,27 @@ except ImportError:  # pragma: no cover - older scikit-learn
 from hfa.config import AUTHORS_THRESHOLDS, SEED_LIMIT, Config, validate
 from hfa.data.checks import check_magnitudes
 from hfa.errors import HfaError, shorten
+from hfa.plain import plain, scalar
+
+# The parameters that are config keys of a section under the same name (loss.name and model.name are set apart).
+_LOSS_KEYS = ("beta", "pos_weight", "thresholds", "delta", "approx", "k", "alpha", "gamma", "average")
+_MODEL_KEYS = ("hidden", "dropout", "activation", "C", "learning_rate", "max_iter", "max_leaf_nodes", "max_depth")
+_MODEL_KEYS += ("min_samples_leaf", "l2_regularization")
+_TRAIN_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "patience", "device")
 
 
-def _plain(value: Any) -> Any:
-    """Containers as the YAML types a config holds (tuple and array -> list), NumPy scalars as Python ones; the
-    values inside are left as given, so the config's own validation judges them."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, tuple | list | np.ndarray):
-        return [_plain(item) for item in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+def _check_threshold(value: Any) -> None:
+    """``threshold``: ``"tuned"`` or a number the config takes as ``eval.threshold``; anything else is refused with
+    what is allowed (the config alone would say "Input should be a valid number" of ``"Tuned"``)."""
+    if value == "tuned":
+        return
+    try:
+        validate({"eval": {"threshold": value}}, "HfaClassifier parameters")
+    except HfaError:
+        raise HfaError(
+            f"invalid value {shorten(value)} for 'threshold' in HfaClassifier parameters: give 'tuned' (chosen on the "
+            "validation split) or a number in (0, 1)"
+        ) from None
 
 
 class HfaClassifier(ClassifierMixin, BaseEstimator):
@@ -143,60 +152,36 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
 
-    def _config(self, seed: int) -> Config:
-        """The parameters as a validated hfa config, checked exactly as a config file's values are: nothing is
-        converted first (``hidden='32'``, ``(3.7,)`` and ``(True,)`` are refused, not read as widths); a tuple
-        is taken as the list it stands for, a NumPy scalar as its Python number."""
-        for name, value, allowed in (
-            ("standardize", self.standardize, (bool, np.bool_)),
-            ("val_size", self.val_size, (int, float, np.integer, np.floating)),
-        ):
-            if not isinstance(value, allowed) or (name == "val_size" and isinstance(value, bool | np.bool_)):
+    def _settings(self) -> dict[str, Any]:
+        """The parameters as ``fit`` reads them: the one normalisation at the estimator's boundary. A NumPy scalar
+        or 0-d array is the Python value it holds (``np.logspace`` grids, ``np.bool_`` flags), a tuple or array the
+        list it stands for; nothing else is converted, so the config's validation judges the values themselves.
+        The attributes stay as given (scikit-learn's ``get_params``/``clone`` contract)."""
+        return plain(self.get_params(deep=False), "HfaClassifier parameters")
+
+    def _config(self, seed: int, p: dict[str, Any] | None = None) -> Config:
+        """The parameters (``p``: ``_settings()``) as a validated hfa config, checked exactly as a config file's
+        values are: ``hidden='32'``, ``(3.7,)`` and ``(True,)`` are refused, not read as widths."""
+        p = self._settings() if p is None else p
+        for name, value, allowed in (("standardize", p["standardize"], bool), ("val_size", p["val_size"], int | float)):
+            if not isinstance(value, allowed) or (name == "val_size" and isinstance(value, bool)):
                 kind = "true or false" if name == "standardize" else "a number in (0, 1)"
                 raise HfaError(f"invalid value {shorten(value)} for {name!r} in HfaClassifier parameters: give {kind}")
-        thresholds = list(AUTHORS_THRESHOLDS) if self.thresholds is None else _plain(self.thresholds)
+        _check_threshold(p["threshold"])
         raw = {
             "seed": seed,
-            "loss": {
-                "name": self.loss,
-                "beta": self.beta,
-                "pos_weight": self.pos_weight,
-                "thresholds": thresholds,
-                "delta": self.delta,
-                "approx": self.approx,
-                "k": self.k,
-                "alpha": self.alpha,
-                "gamma": self.gamma,
-                "average": self.average,
-            },
-            "model": {
-                "name": self.model,
-                "hidden": _plain(self.hidden),
-                "dropout": self.dropout,
-                "activation": self.activation,
-                "C": self.C,
-                "learning_rate": self.learning_rate,
-                "max_iter": self.max_iter,
-                "max_leaf_nodes": self.max_leaf_nodes,
-                "max_depth": self.max_depth,
-                "min_samples_leaf": self.min_samples_leaf,
-                "l2_regularization": self.l2_regularization,
-            },
-            "train": {
-                "epochs": self.epochs,
-                "batch_size": self.batch_size,
-                "lr": self.lr,
-                "weight_decay": self.weight_decay,
-                "patience": self.patience,
-                "device": self.device,
-            },
+            "loss": {key: p[key] for key in _LOSS_KEYS} | {"name": p["loss"]},
+            "model": {key: p[key] for key in _MODEL_KEYS} | {"name": p["model"]},
+            "train": {key: p[key] for key in _TRAIN_KEYS},
             "eval": {
-                "threshold": 0.5 if self.threshold == "tuned" else self.threshold,
-                "tune_metric": self.tune_metric,
-                "calibrate": self.calibrate,
+                "threshold": 0.5 if p["threshold"] == "tuned" else p["threshold"],
+                "tune_metric": p["tune_metric"],
+                "calibrate": p["calibrate"],
             },
         }
-        return validate(_plain(raw), "HfaClassifier parameters")
+        if p["thresholds"] is None:
+            raw["loss"]["thresholds"] = list(AUTHORS_THRESHOLDS)
+        return validate(raw, "HfaClassifier parameters")
 
     def _validate(self, X: Any, y: Any = "no_validation", reset: bool = True, multi_output: bool = False) -> Any:
         kwargs: dict[str, Any] = {"y": y, "dtype": [np.float64, np.float32], "reset": reset}
@@ -218,8 +203,9 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         from hfa.runs import build_run_loss
         from hfa.training import Streams, fit
 
+        p = self._settings()
         X, y = self._validate(X, y, multi_output=True)
-        if not self._takes_multilabel() and y.ndim == 2 and y.shape[1] == 1:
+        if not self._takes_multilabel(p) and y.ndim == 2 and y.shape[1] == 1:
             from sklearn.utils import column_or_1d
 
             y = column_or_1d(y, warn=True)  # a column of labels: one label, as a binary-only classifier reads it
@@ -247,17 +233,15 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
                 )
             self.classes_ = classes
             target = (np.ravel(y) == self.classes_[1]).astype(np.float32)
-        state = self.random_state
-        if isinstance(state, bool | np.bool_) or not (
-            state is None or isinstance(state, int | np.integer | np.random.RandomState)
-        ):
+        state = p["random_state"]
+        if isinstance(state, bool) or not (state is None or isinstance(state, int | np.random.RandomState)):
             raise HfaError(f"invalid value {shorten(state)} for 'random_state': give an int, None or a RandomState")
-        seed = int(state) if isinstance(state, int | np.integer) else int(check_random_state(state).randint(SEED_LIMIT))
-        cfg = self._config(seed)
-        train_rows, val_rows = self._holdout(target, seed)
+        seed = state if isinstance(state, int) else int(check_random_state(state).randint(SEED_LIMIT))
+        cfg = self._config(seed, p)
+        train_rows, val_rows = self._holdout(target, seed, p["val_size"])
         self._check_fit(cfg, target[val_rows])
         x = np.asarray(X, dtype=np.float64)
-        if self.standardize:
+        if p["standardize"]:
             self.mean_ = x[train_rows].mean(axis=0)
             scale = x[train_rows].std(axis=0)
             self.scale_ = np.where(scale > 0, scale, 1.0)
@@ -298,12 +282,13 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         self.n_epochs_ = result.epochs_run
         self.n_iter_ = result.epochs_run  # scikit-learn's name: epochs (MLP) or iterations (logistic, gbdt)
         self.history_ = [vars(log) for log in result.history]
-        self._decide(tensors[2], target[val_rows], cfg)
+        self._decide(tensors[2], target[val_rows], cfg, p["threshold"])
         return self
 
-    def _takes_multilabel(self) -> bool:
+    def _takes_multilabel(self, p: dict[str, Any] | None = None) -> bool:
         """Multi-label y trains the MLP, uncalibrated (what a run's config allows for multi-label data)."""
-        return self.model == "mlp" and self.calibrate == "none"
+        model, calibrate = (p["model"], p["calibrate"]) if p else (scalar(self.model), scalar(self.calibrate))
+        return model == "mlp" and calibrate == "none"
 
     def _check_fit(self, cfg: Config, y_val: np.ndarray) -> None:
         """What a run's config refuses for its data, refused before any training: here ``y`` is the data."""
@@ -320,7 +305,7 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
                 "class only; raise val_size or use calibrate='none'"
             )
 
-    def _decide(self, x_val: Any, y_val: np.ndarray, cfg: Config) -> None:
+    def _decide(self, x_val: Any, y_val: np.ndarray, cfg: Config, threshold: Any) -> None:
         """Set ``calibration_`` (the map ``calibrate`` fits on the validation scores) and ``threshold_``: the fixed
         threshold, or with ``threshold="tuned"`` the one ``hfa train`` would tune on these validation rows (on the
         calibrated scores where there is a map; per label for multi-label ``y``)."""
@@ -338,7 +323,7 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         if cfg.eval.calibrate != "none":
             self.calibration_ = fit_calibration(cfg.eval.calibrate, scores, y_val)
             scores = self.calibration_.apply(scores)
-        if self.threshold != "tuned":
+        if threshold != "tuned":
             self.threshold_ = float(cfg.eval.threshold)
             return
         tune = functools.partial(tune_threshold, metric=cfg.eval.tune_metric, beta=cfg.loss.beta)
@@ -356,32 +341,32 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
                 stacklevel=3,
             )
 
-    def _holdout(self, target: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def _holdout(self, target: np.ndarray, seed: int, val_size: float) -> tuple[np.ndarray, np.ndarray]:
         """Rows to train on and rows to stop early on; too few rows of a class to split means all rows do both."""
         from sklearn.model_selection import train_test_split
 
         rows = np.arange(len(target))
         if target.ndim == 2:
-            return self._multilabel_holdout(target, seed)
+            return self._multilabel_holdout(target, seed, val_size)
         smallest = int(min(target.sum(), len(target) - target.sum()))
-        n_val = int(np.ceil(self.val_size * len(target)))
-        if not 0 < self.val_size < 1:
-            raise HfaError(f"val_size must lie in (0, 1) (got {self.val_size})")
+        n_val = int(np.ceil(val_size * len(target)))
+        if not 0 < val_size < 1:
+            raise HfaError(f"val_size must lie in (0, 1) (got {val_size})")
         if smallest < 2 or n_val < 2 or len(target) - n_val < 2:
             return rows, rows
-        train, val = train_test_split(rows, test_size=self.val_size, stratify=target, random_state=seed)
+        train, val = train_test_split(rows, test_size=val_size, stratify=target, random_state=seed)
         return np.sort(train), np.sort(val)
 
-    def _multilabel_holdout(self, target: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def _multilabel_holdout(self, target: np.ndarray, seed: int, val_size: float) -> tuple[np.ndarray, np.ndarray]:
         """Iterative stratification keeps every label's share in both parts, as hfa's multi-label splits do."""
         from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
         rows = np.arange(len(target))
-        if not 0 < self.val_size < 1:
-            raise HfaError(f"val_size must lie in (0, 1) (got {self.val_size})")
-        if len(target) * self.val_size < 2 or len(target) * (1 - self.val_size) < 2:
+        if not 0 < val_size < 1:
+            raise HfaError(f"val_size must lie in (0, 1) (got {val_size})")
+        if len(target) * val_size < 2 or len(target) * (1 - val_size) < 2:
             return rows, rows
-        splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=self.val_size, random_state=seed)
+        splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=val_size, random_state=seed)
         train, val = next(splitter.split(rows, target))
         return np.sort(train), np.sort(val)
 
@@ -446,8 +431,8 @@ class HfaClassifier(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = False
         tags.classifier_tags.multi_label = self._takes_multilabel()
         tags.target_tags.multi_output = self._takes_multilabel()
-        tags.non_deterministic = self.device != "cpu"
+        tags.non_deterministic = scalar(self.device) != "cpu"
         return tags
 
     def _more_tags(self) -> dict[str, Any]:  # older scikit-learn
-        return {"binary_only": True, "non_deterministic": self.device != "cpu"}
+        return {"binary_only": True, "non_deterministic": scalar(self.device) != "cpu"}

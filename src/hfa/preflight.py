@@ -10,10 +10,11 @@ system) and a tracking URI where nothing answers (a short connect timeout, not M
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,23 +65,86 @@ def check_runs(configs: Sequence[Config], executor: Any = "local") -> None:
             resolve_device(spec)
 
 
-def check_arguments(**arguments: Any) -> None:
-    """The API's arguments as the command line's options take them: a path, an int, a name (``HfaError``)."""
-    kinds: dict[str, tuple[tuple[type, ...], str, bool]] = {
-        "out": ((str, os.PathLike), "a folder path", False),
-        "mlflow": ((str,), "a tracking URI", True),
-        "workers": ((int,), "a whole number of at least 1", False),
-        "executor": ((str,), "'local' or 'ray'", False),
-        "ray_address": ((str,), "a Ray address", True),
-        "force": ((bool,), "true or false", False),
-    }
+def check_arguments(**arguments: Any) -> dict[str, Any]:
+    """The API's arguments as the command line's options take them: a path, a whole number, a name, a function, a
+    list of names. Each NumPy scalar is taken as the Python value it holds; the arguments come back so (a list of
+    names as a list), or the first wrong one is an ``HfaError`` naming it and what it allows. Every API entry point
+    calls this first: a wrong argument stops the call before anything is read, trained or written."""
+    from hfa.plain import scalar
+
+    checked: dict[str, Any] = {}
     for name, value in arguments.items():
-        types, what, optional = kinds[name]
-        if (value is None and optional) or (isinstance(value, types) and not (name == "workers" and value is True)):
-            if isinstance(value, str) and ("\0" in value or (name == "out" and not value.strip())):
-                raise HfaError(f"{name}={shorten(value)} is not allowed; give {what}")
-            continue
+        kind, what = _KINDS[name]
+        value = scalar(value)
+        if kind in (_names, _some_names):  # a list of names comes back as a list, or is refused by the kind
+            checked[name] = kind(name, value, what)
+        elif kind(value):
+            checked[name] = value
+        else:
+            raise HfaError(f"{name}={shorten(_shown(value))} ({type(value).__name__}) is not allowed; give {what}")
+    return checked
+
+
+def _path(value: Any) -> bool:
+    if not isinstance(value, str | os.PathLike):
+        return False
+    text = os.fspath(value)
+    return isinstance(text, str) and "\0" not in text and bool(text.strip())
+
+
+def _uri(value: Any) -> bool:
+    """None or text: an empty URI means the config's (``tracking.mlflow``), as no option does on the command line."""
+    return value is None or (isinstance(value, str) and "\0" not in value)
+
+
+def _whole(value: Any, optional: bool = False) -> bool:
+    if value is None:
+        return optional
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _text(value: Any, optional: bool = False) -> bool:
+    if value is None:
+        return optional
+    return isinstance(value, str) and "\0" not in value and bool(value.strip())
+
+
+def _names(name: str, value: Any, what: str, empty: bool = True) -> list[str] | None:
+    """A single name or a list of names, as a list (None stays None: the default)."""
+    from hfa.plain import scalar
+
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else None
+    if items is None and isinstance(value, Iterable) and not isinstance(value, bytes | Mapping):
+        items = [scalar(item) for item in value]
+    if items is None or not all(_text(item) for item in items) or (not items and not empty):
         raise HfaError(f"{name}={shorten(_shown(value))} ({type(value).__name__}) is not allowed; give {what}")
+    return items
+
+
+def _some_names(name: str, value: Any, what: str) -> list[str] | None:
+    return _names(name, value, what, empty=False)
+
+
+_KINDS: dict[str, tuple[Callable[..., Any], str]] = {
+    "out": (_path, "a folder path"),
+    "runs_dir": (_path, "a folder path"),
+    "mlflow": (_uri, "a tracking URI or None"),
+    "workers": (_whole, "a whole number of at least 1"),
+    "budget": (functools.partial(_whole, optional=True), "a whole number of at least 1, or None (the config's)"),
+    "executor": (lambda value: isinstance(value, str) and value in ("local", "ray"), "'local' or 'ray'"),
+    "ray_address": (_uri, "a Ray address or None"),
+    "force": (lambda value: isinstance(value, bool), "true or false"),
+    "on_epoch": (lambda value: value is None or callable(value), "a function of one argument, or None"),
+    "on_report": (lambda value: value is None or callable(value), "a function of one argument, or None"),
+    "split": (lambda value: isinstance(value, str) and value in ("val", "test"), "'val' or 'test'"),
+    "baseline": (functools.partial(_text, optional=True), "a loss name, or None (no tests)"),
+    "methods": (_names, "a method name or a list of the config's method names (none: every method)"),
+    "by": (_some_names, "a key or a non-empty list of keys such as ['loss', 'data.name'], or None (the default)"),
+    "metrics": (_some_names, "a metric or a non-empty list of metrics such as ['f1', 'mcc'], or None (the default)"),
+    "rule": (_some_names, "a rule or a non-empty list of rules: fixed, tuned, tuned_f<beta>, mean"),
+}
 
 
 def _shown(value: Any) -> Any:

@@ -26,7 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hfa.config import Config, check_key, inapplicable_keys, parse_override, resolve, set_dotted, validate
+from hfa.config import (
+    Config,
+    check_key,
+    inapplicable_keys,
+    parse_override,
+    resolve,
+    set_dotted,
+    source_name,
+    validate,
+)
 from hfa.errors import HfaError, clip, shorten
 
 MAX_BUDGET = 10_000  # trials per method and sweep point: each is a run folder (or several)
@@ -115,16 +124,17 @@ def point_label(point: Mapping[str, Any]) -> str:
 
 
 def load_plan(
-    config: str | Path | None,
+    config: str | Path | Mapping[str, Any] | None,
     overrides: Sequence[str] = (),
     methods: Sequence[str] = (),
     budget: int | None = None,
 ) -> Plan:
-    """Read and check a tune config; ``methods`` keeps only those (by name), ``budget`` replaces the configured one."""
+    """Read and check a tune config (a YAML path or its content as a mapping); ``methods`` keeps only those (by
+    name), ``budget`` replaces the configured one."""
     from hfa.sweep import grid_axes
 
     raw = resolve(config, [item for item in overrides if not item.startswith("tune.")])
-    source = str(config) if config is not None else "the default config"
+    source = source_name(config)
     study = {k: raw.pop(k, None) for k in ("tune", "methods", "search")}
     tune = _mapping(study["tune"], "tune", source)
     for item in overrides:  # tune.budget=8 and the like, checked as the block is

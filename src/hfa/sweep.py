@@ -14,7 +14,7 @@ import itertools
 import json
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +32,7 @@ from hfa.config import (
     parse_override,
     resolve,
     set_dotted,
+    source_name,
     validate,
 )
 from hfa.errors import HfaError, clip, shorten
@@ -107,14 +108,17 @@ class Grid:
     factors: dict[str, int] = field(default_factory=dict)  # what the grid crosses: "methods" and each axis, sizes
 
 
-def expand(config: str | Path | None, overrides: Sequence[str] = (), grid: Sequence[str] = ()) -> Grid:
-    """Every distinct run of the sweep as a validated config, and the axes that made them.
+def expand(
+    config: str | Path | Mapping[str, Any] | None, overrides: Sequence[str] = (), grid: Sequence[str] = ()
+) -> Grid:
+    """Every distinct run of the sweep as a validated config, and the axes that made them; ``config`` is a YAML
+    path or its content as a mapping (the API's), read alike.
 
     A ``methods:`` block (name -> config values, as ``hfa tune`` reads it) is one more axis whose points set
     several keys at once: methods that are not a cross product (bce and f1 MLPs, a gbdt) share one sweep.
     """
     raw = resolve(config, overrides)
-    source = str(config) if config is not None else "the default config"
+    source = source_name(config)
     pinned = [parse_override(item)[0] for item in overrides]
     methods = _sweep_methods(raw.pop("methods", None), source)
     axes = grid_axes(raw.pop("sweep", None), grid, pinned, source)

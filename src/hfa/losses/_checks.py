@@ -1,7 +1,13 @@
-"""Parameter checks shared by the loss functions and modules.
+"""Parameter and input checks shared by the loss functions and modules.
 
-Every check raises :class:`hfa.errors.HfaError` (a ``ValueError``) with one line naming the parameter, the allowed
-range and the value given, so the same message reads well from Python and from the command line.
+Every value check raises :class:`hfa.errors.HfaError` (a ``ValueError``) with one line naming the parameter, the
+allowed range and the value given, so the same message reads well from Python and from the command line. An input
+that is not a tensor is a ``TypeError`` (PyTorch's convention for an argument of the wrong type) naming the argument
+and the type given.
+
+The input checks (:func:`check_inputs`) run in the public entry points only: ``heaviside``, ``sigmoid_step``,
+``soft_confusion`` and a loss module's ``forward`` and ``counts``. Reading a tensor's values back is a device sync
+on a GPU, so the training path (``per_row``, ``value_and_grad``, fed by hfa's own data checks) does not repeat them.
 """
 
 from __future__ import annotations
@@ -107,3 +113,33 @@ def per_sample(name: str, values: Tensor, n: int) -> Tensor:
     if values.numel() != n:
         raise ValueError(f"{name} must hold one value per sample ({n}), got shape {tuple(values.shape)}")
     return values if values.dim() == 1 else values.reshape(-1)
+
+
+def check_tensor(where: str, name: str, value: object, optional: bool = False) -> None:
+    """TypeError unless ``value`` is a torch Tensor (or None, when ``optional``), naming ``where`` and the type."""
+    if not isinstance(value, Tensor) and not (optional and value is None):
+        raise TypeError(f"{where}: {name} must be a torch.Tensor, not {type(value).__name__}")
+
+
+def check_unit_interval(where: str, name: str, values: Tensor) -> None:
+    """HfaError unless every value lies in [0, 1] (NaN does not): one vectorised reduction, no loop over samples."""
+    if values.dtype == torch.bool or values.numel() == 0:
+        return
+    inside = (values >= 0) & (values <= 1)
+    if not bool(inside.all()):
+        bad = values.detach()[~inside].reshape(-1)[0].item()
+        raise HfaError(f"{where}: every value of {name} must lie in [0, 1] (got {bad:g})")
+
+
+def check_inputs(where: str, scores: tuple[str, Tensor], targets: Tensor | None = None, weights: object = None) -> None:
+    """A public entry point's inputs: tensors (``TypeError`` otherwise), targets in [0, 1] (labels, or soft labels
+    such as smoothed ones; 2 is a mistake a metric loss would silently count as two positives), and ``scores``
+    in [0, 1] where it holds probabilities (``("p", p)``; logits, named ``"logits"``, are any real)."""
+    name, values = scores
+    check_tensor(where, name, values)
+    if name != "logits":
+        check_unit_interval(where, name, values)
+    if targets is not None:
+        check_tensor(where, "targets", targets)
+        check_unit_interval(where, "targets", targets)
+    check_tensor(where, "weights", weights, optional=True)

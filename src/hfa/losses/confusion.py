@@ -21,6 +21,7 @@ from hfa.losses._checks import (
     APPROXIMATIONS,
     check_choice,
     check_delta,
+    check_inputs,
     check_positive,
     check_thresholds,
     per_sample,
@@ -95,8 +96,9 @@ def soft_confusion(
     """Soft confusion counts ``(tp, fp, fn, tn)``, each of shape ``(T,)`` for ``T`` thresholds.
 
     Args:
-        probs: predicted probabilities, ``N`` values of any shape (``(N,)`` or ``(N, 1)``).
-        targets: labels in {0, 1}, ``N`` values, any float/int/bool dtype (cast to ``probs.dtype``).
+        probs: predicted probabilities in [0, 1], ``N`` values of any shape (``(N,)`` or ``(N, 1)``).
+        targets: labels in {0, 1} (or soft labels in [0, 1]), ``N`` values, any float/int/bool dtype (cast to
+            ``probs.dtype``).
         thresholds: a number, a non-empty sequence or a 1-D tensor of thresholds in (0, 1).
         delta: slope parameter of :func:`~hfa.losses.heaviside` (used when ``approx="heaviside"``).
         weights: optional per-sample weights (``N`` values) multiplying every term.
@@ -107,10 +109,12 @@ def soft_confusion(
         ``(tp, fp, fn, tn)`` in ``probs``' dtype and device, differentiable with respect to ``probs``.
 
     Raises:
-        HfaError: (a ``ValueError``) for a threshold outside (0, 1), ``delta`` outside (0, 0.5), ``k <= 0`` or an
-            unknown ``approx``.
+        HfaError: (a ``ValueError``) for a threshold outside (0, 1), ``delta`` outside (0, 0.5), ``k <= 0``, an
+            unknown ``approx``, or a probability or target outside [0, 1].
         ValueError: if ``targets`` or ``weights`` do not hold one value per sample.
+        TypeError: if ``probs``, ``targets`` or ``weights`` (when given) is not a tensor.
     """
+    check_inputs("soft_confusion()", ("probs", probs), targets, weights)
     tau = torch.as_tensor(check_thresholds(thresholds), dtype=probs.dtype, device=probs.device).reshape(-1)
     delta, k = check_delta(delta), check_positive("k", k)
     p = probs.reshape(-1)

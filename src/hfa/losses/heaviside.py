@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from hfa.losses._checks import check_delta, check_positive, check_tau
+from hfa.losses._checks import check_delta, check_inputs, check_positive, check_tau
 
 __all__ = ["heaviside", "sigmoid_step"]
 
@@ -83,8 +83,11 @@ def heaviside(p: Tensor, tau: float | Tensor = 0.5, delta: float = 0.1) -> Tenso
             outside the ramp around ``tau``, whose width ``min(tau, 1 - tau)`` does not depend on ``delta``.
 
     Raises:
-        HfaError: (a ``ValueError``) if ``tau`` is outside (0, 1) or ``delta`` outside (0, 0.5).
+        HfaError: (a ``ValueError``) if ``tau`` is outside (0, 1), ``delta`` outside (0, 0.5), or a value of ``p``
+            outside [0, 1] (the pieces are defined there; beyond, H would leave [0, 1]).
+        TypeError: if ``p`` is not a tensor.
     """
+    check_inputs("heaviside()", ("p", p))
     return _heaviside(p, check_tau(tau), check_delta(delta))
 
 
@@ -95,6 +98,9 @@ def sigmoid_step(p: Tensor, tau: float | Tensor = 0.5, k: float = 10.0) -> Tenso
     slope decays (slowly for the usual ``k``) away from ``tau``.
 
     Raises:
-        HfaError: (a ``ValueError``) if ``tau`` is outside (0, 1) or ``k`` is not > 0.
+        HfaError: (a ``ValueError``) if ``tau`` is outside (0, 1), ``k`` is not > 0, or a value of ``p`` outside
+            [0, 1].
+        TypeError: if ``p`` is not a tensor.
     """
+    check_inputs("sigmoid_step()", ("p", p))
     return _sigmoid_step(p, check_tau(tau), check_positive("k", k))

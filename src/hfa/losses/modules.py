@@ -1,8 +1,12 @@
 r"""Loss modules: ``loss(logits, targets, weights=None)``, like ``torch.nn`` losses.
 
-Inputs are logits of shape ``(N,)`` or ``(N, 1)`` and targets in {0, 1} (``N`` values, any float/int/bool dtype);
-the result follows the logits' dtype and device. Every loss has ``fit(train_targets)`` returning ``self``, so a
-training loop can call it unconditionally: only :class:`WeightedBCELoss` with ``pos_weight="auto"`` uses it.
+Inputs are logits of shape ``(N,)`` or ``(N, 1)`` and targets in {0, 1} (``N`` values, any float/int/bool dtype;
+soft labels in [0, 1] too); the result follows the logits' dtype and device. ``forward`` and ``counts`` check their
+inputs (tensors, else ``TypeError``; targets in [0, 1], else ``HfaError``); ``per_row`` and ``value_and_grad``, the
+training path, do not (a check reads the targets back: a device sync per step on a GPU).
+
+Every loss has ``fit(train_targets)`` returning ``self``, so a training loop can call it unconditionally: only
+:class:`WeightedBCELoss` with ``pos_weight="auto"`` uses it.
 
 Rows: logits of shape ``(M, N)`` with ``N > 1``, and targets (and weights) of the same shape, are ``M`` independent
 batches, and the loss is ``(M,)``, row ``m`` equal to the loss of ``(logits[m], targets[m])`` up to rounding (with
@@ -33,6 +37,7 @@ from hfa.losses._checks import (
     check_choice,
     check_closed,
     check_delta,
+    check_inputs,
     check_non_negative,
     check_pos_weight,
     check_positive,
@@ -114,6 +119,7 @@ class _Loss(nn.Module):
         return self
 
     def forward(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
+        check_inputs(f"{type(self).__name__}()", ("logits", logits), targets, weights)
         return self._compute(_logits(logits, targets), targets, weights)
 
     def per_row(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
@@ -232,6 +238,7 @@ class MetricLoss(_Loss):
         self, logits: Tensor, targets: Tensor, weights: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The soft ``(tp, fp, fn, tn)`` this loss is computed from, each of shape ``(T,)`` (``(M, T)`` for rows)."""
+        check_inputs(f"{type(self).__name__}.counts()", ("logits", logits), targets, weights)
         return self._soft_counts(logistic(_logits(logits)), targets, weights)
 
     def _soft_counts(

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from hfa.errors import HfaError
-from hfa.losses._checks import check_choice, check_pos_weight
+from hfa.losses._checks import check_choice, check_inputs, check_pos_weight
 from hfa.losses.modules import MetricLoss, WeightedBCELoss, _Loss, _PerSampleLoss
 
 __all__ = ["AVERAGES", "MultiLabelLoss"]
@@ -93,6 +93,7 @@ class MultiLabelLoss(_Loss):
 
     def forward(self, logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
         """The loss of ``(N, L)`` logits against ``(N, L)`` targets (optional ``(N,)`` sample weights): a scalar."""
+        check_inputs("MultiLabelLoss()", ("logits", logits), targets, weights)
         if logits.dim() != 2 or logits.shape[1] != self.n_labels or targets.shape != logits.shape:
             raise ValueError(
                 f"a loss of {self.n_labels} labels needs logits and targets of shape (N, {self.n_labels}); "
