@@ -112,6 +112,45 @@ def test_a_run_file_that_is_not_a_regular_file_is_one_line_not_a_hang(tmp_path_f
     assert file in line, line
 
 
+def damaged(lines: list[str], edit: str, at: int) -> list[str]:
+    header, rows = lines[0], lines[1:]
+    row = at % len(rows)
+    if edit in ("no-test", "no-val"):
+        split = edit[3:]
+        return [header, *(r for r in rows if not r.startswith(f"{split},"))]
+    if edit == "quote":  # an opening quote: the csv reader swallows the rows after it into one cell
+        rows[row] = '"' + rows[row]
+    elif edit == "short":
+        rows[row] = ",".join(rows[row].split(",")[:-2])
+    elif edit == "split":
+        rows[row] = "train" + rows[row][rows[row].index(",") :]
+    elif edit == "rule":
+        cells = rows[row].split(",")
+        cells[1] = "best"
+        rows[row] = ",".join(cells)
+    elif edit == "twice":
+        rows.insert(row, rows[row])
+    return [header, *rows]
+
+
+@settings(SETTINGS, max_examples=30)
+@given(
+    edit=st.sampled_from(["no-test", "no-val", "quote", "short", "split", "rule", "twice"]),
+    at=st.integers(0, 50),
+    which=st.integers(0, 100),
+)
+def test_a_damaged_metrics_file_is_one_line_never_a_run_left_out(tmp_path_factory, sweep_root, edit, at, which):
+    """A run whose rows were lost (a split, a rule, a row swallowed by a stray quote) would leave a report's counts
+    and its bottom line changed without a word; every such file is refused naming it."""
+    root = tmp_path_factory.mktemp("damaged") / "copy"
+    shutil.copytree(sweep_root, root)
+    path = sorted(root.rglob("metrics.csv"))[which % 12]
+    path.write_text("\n".join(damaged(path.read_text().splitlines(), edit, at)) + "\n")
+    result = runner.invoke(app, ["report", str(root)])
+    line = one_line(result)
+    assert "metrics.csv" in line, line
+
+
 def test_a_report_with_stdout_closed_still_does_its_work(sweep_root, tmp_path):
     """``hfa report >&-``: Python starts with sys.stdout None; the command runs and exits 0, the file written."""
     out = tmp_path / "r.md"

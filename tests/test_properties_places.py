@@ -234,12 +234,22 @@ def fake_run(root: Path, run_id: str, seed: int, fingerprint: str | None, metric
 @given(
     fingerprints=st.lists(st.sampled_from(["sha256:aaaa", "sha256:bbbb", None]), min_size=2, max_size=6),
     copies=st.integers(0, 2),
+    shared_ids=st.booleans(),
 )
-def test_a_report_never_pools_runs_of_different_data_nor_counts_a_copy_twice(tmp_path_factory, fingerprints, copies):
+def test_a_report_never_pools_runs_of_different_data_nor_counts_a_copy_twice(
+    tmp_path_factory, fingerprints, copies, shared_ids
+):
+    """``shared_ids``: the runs of each data version live in their own experiment folders (A/fake, B/fake...) and
+    reuse the same run ids and seeds, as two sweeps of one config before and after an edit of the table do."""
     root = tmp_path_factory.mktemp("runs")
+    versions = sorted({str(f) for f in fingerprints})
     for seed, fingerprint in enumerate(fingerprints):
-        fake_run(root, f"bce-s{seed}", seed, fingerprint, 0.1 * (seed + 1))
-    for n in range(copies):  # a copy of the sweep folder inside the runs folder
+        if shared_ids:  # the k-th run of each data version is run id bce-s<k>, seed k, in that version's folder
+            k = [str(f) for f in fingerprints[:seed]].count(str(fingerprint))
+            fake_run(root / f"v{versions.index(str(fingerprint))}", f"bce-s{k}", k, fingerprint, 0.1 * (seed + 1))
+        else:
+            fake_run(root, f"bce-s{seed}", seed, fingerprint, 0.1 * (seed + 1))
+    for n in range(copies if not shared_ids else 0):  # a copy of the sweep folder inside the runs folder
         shutil.copytree(root / "fake", root / f"copy{n}" / "fake")
     report = build_report(load_runs(root), rules=["fixed"], baseline=None)
     summary = report.summaries["fixed"]

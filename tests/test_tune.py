@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import hfa
@@ -261,3 +263,57 @@ def test_a_tune_reports_figure_draws_methods_as_hues_and_data_sets_on_the_axis(t
     figure = metrics_figure(report)
     labels = {label for ax in figure.axes for label in ax.get_legend_handles_labels()[1]}
     assert {"name bce", "name f1"} <= labels
+
+
+@pytest.fixture(scope="module")
+def small_study(tmp_path_factory):
+    """A finished one-trial study, copied by each test that changes something about it."""
+    base = tmp_path_factory.mktemp("small")
+    path = _config(base, tune__budget=1, tune__batch=1, tune__final_seeds=[7])
+    result = runner.invoke(app, ["tune", "--config", str(path), "--out", str(base / "out"), "-q"])
+    assert result.exit_code == 0, result.output
+    return base / "out"
+
+
+@pytest.mark.parametrize(
+    ("changes", "overrides", "says"),
+    [
+        ({"tune__metric": "roc_auc"}, [], "the tune.metric of study"),
+        ({"tune__rule": "fixed"}, [], "the tune.rule of study"),
+        ({"search": {"train.lr": {"low": 1.0e-3, "high": 9.0e-2, "log": True}}}, [], "the searched ranges of study"),
+        ({}, ["train.epochs=4"], "the run settings (the config, the method or the seeds) of study"),
+        ({"tune__seeds": [1]}, [], "the run settings"),
+    ],
+)
+def test_a_study_resumes_only_under_the_objective_it_began_with(tmp_path, small_study, changes, overrides, says):
+    """A trial's value read at another metric, rule, range or config would be told as one of this study's."""
+    out = tmp_path / "out"
+    shutil.copytree(small_study, out)
+    path = _config(tmp_path, tune__budget=1, tune__batch=1, tune__final_seeds=[7], **changes)
+    journal = next(out.rglob("tune.journal"))
+    before = journal.read_bytes()
+    again = runner.invoke(app, ["tune", "--config", str(path), "--out", str(out), "-q", *overrides])
+    assert again.exit_code == 2 and says in again.output, again.output
+    assert len(again.output.strip().splitlines()) == 1
+    assert journal.read_bytes() == before
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(
+    damage=st.sampled_from(["not json", '{"op_code": 99}', "[1, 2]", "\xff", '{"op_code": 4, "study_id": 77}']),
+    at_end=st.booleans(),
+)
+def test_a_damaged_journal_is_one_line_before_any_work(tmp_path_factory, small_study, damage, at_end):
+    base = tmp_path_factory.mktemp("journal")
+    out = base / "out"
+    shutil.copytree(small_study, out)
+    journal = next(out.rglob("tune.journal"))
+    lines = journal.read_bytes().splitlines(keepends=True)
+    bad = damage.encode("utf-8", "surrogateescape") + b"\n"
+    journal.write_bytes(b"".join([*lines, bad] if at_end else [lines[0], bad, *lines[1:]]))
+    before = journal.read_bytes()
+    path = _config(base, tune__budget=2, tune__batch=1, tune__final_seeds=[7])  # a resume that would train
+    result = runner.invoke(app, ["tune", "--config", str(path), "--out", str(out), "-q"])
+    assert result.exit_code == 2 and "tune.journal" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert journal.read_bytes() == before

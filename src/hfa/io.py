@@ -58,7 +58,7 @@ def read_regular(path: str | Path) -> bytes:
         os.close(fd)
         raise HfaError(
             f"{clip(str(path))} is {_kind(mode)}, not a regular file as hfa writes it: was it replaced by hand? "
-            "remove it, or train the run again"
+            "move it away (hfa writes its own again)"
         )
     with os.fdopen(fd, "rb") as handle:
         return handle.read()

@@ -22,9 +22,17 @@ import pandas as pd
 import yaml
 
 from hfa import io
-from hfa.errors import HfaError
+from hfa.errors import HfaError, clip
 from hfa.methods import config_method_label
-from hfa.metrics import AUTHORS_THRESHOLDS, COUNT_COLUMNS, count_metric, fbeta_column, fbeta_of, is_count_metric
+from hfa.metrics import (
+    AUTHORS_THRESHOLDS,
+    COUNT_COLUMNS,
+    count_metric,
+    fbeta_column,
+    fbeta_of,
+    is_count_metric,
+    tuned_rule_beta,
+)
 from hfa.metrics import metric_columns as metrics_columns_for
 from hfa.metrics_multilabel import zero_in_macro
 from hfa.rundir import (
@@ -38,6 +46,8 @@ from hfa.rundir import (
     wait_for_swap,
 )
 
+SPLITS = ("val", "test")  # the splits a run's metrics.csv holds rows for
+RULES = ("fixed", "tuned", "mean")  # its threshold rules, besides tuned_f<beta> (eval.tune_betas)
 FINGERPRINT_KEY = "data.fingerprint"  # from run.json: the data the run saw (hfa.data.fingerprint)
 
 ID_COLUMNS = ("run_id", "name", "status", "error", "loss")
@@ -409,7 +419,8 @@ def _read_config(path: Path, required: bool) -> dict[str, Any]:
 def _read_metrics(path: Path) -> list[dict[str, Any]]:
     """metrics.csv rows with numbers parsed (an empty cell, such as the mean rule's threshold, is missing)."""
     try:
-        text = io.read_regular(path).decode("utf-8")
+        # utf-8-sig: a byte-order mark (a spreadsheet's save) is not part of the first column's name.
+        text = io.read_regular(path).decode("utf-8-sig")
         rows = list(csv.DictReader(StringIO(text, newline="")))
     except UnicodeDecodeError:
         raise HfaError(f"cannot read {path}: it is not UTF-8 text; was it edited by hand?") from None
@@ -424,8 +435,37 @@ def _read_metrics(path: Path) -> list[dict[str, Any]]:
             f"{path}: row {ragged + 2} has more cells than the header's {len(rows[0]) - 1} columns; was it edited by "
             "hand? train the run again"
         )
+    _check_rows(rows, path)
     text = ("split", "rule", LABEL_COLUMN)
     return [{k: v if k in text else _metric(v, path, k, i) for k, v in row.items()} for i, row in enumerate(rows, 2)]
+
+
+def _check_rows(rows: list[dict[str, Any]], path: Path) -> None:
+    """Each row a whole row of a split and a rule hfa writes, and for each rule (and label) both splits once: a
+    run whose test rows were lost must not leave a report's counts unnoticed."""
+    width = len(rows[0])
+    seen: dict[tuple[str, str], list[str]] = {}
+    for number, row in enumerate(rows, 2):
+        if any(value is None for value in row.values()):  # csv.DictReader fills a short row with None
+            raise HfaError(
+                f"{path}: row {number} has fewer cells than the header's {width} columns; was it edited by hand? "
+                "train the run again"
+            )
+        split, rule = row["split"], row["rule"]
+        if split not in SPLITS or not (rule in RULES or tuned_rule_beta(rule) is not None):
+            raise HfaError(
+                f"{path}: row {number} is for split {clip(split, 20)!r} and rule {clip(rule, 20)!r}; hfa writes "
+                f"splits {', '.join(SPLITS)} and rules {', '.join(RULES)}, tuned_f<beta>: was it edited by hand? "
+                "train the run again"
+            )
+        seen.setdefault((rule, row.get(LABEL_COLUMN) or ""), []).append(split)
+    for (rule, label), splits in seen.items():
+        if sorted(splits) != sorted(SPLITS):
+            of = f" of label {label!r}" if label else ""
+            raise HfaError(
+                f"{path}: rule {rule!r}{of} has rows for {', '.join(sorted(splits))}; a run writes one row for each of "
+                f"{', '.join(SPLITS)}: was it edited by hand? train the run again"
+            )
 
 
 # What a metrics.csv value can be: counts (the mean rule's and a macro row's are averages) at least 0, MCC in

@@ -17,7 +17,9 @@ Test numbers never reach a choice: :func:`validation_score` reads the validation
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 import math
 import zlib
 from collections.abc import Callable, Sequence
@@ -26,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from hfa.config import Config
-from hfa.errors import HfaError
+from hfa.errors import HfaError, clip
 from hfa.rundir import METRICS_FILE, run_dir_for
 from hfa.search import Method, Plan, point_label
 
 JOURNAL = "tune.journal"
 DATA_ATTR = "data_fingerprint"  # a study's user attribute: the data its trials were scored on
+OBJECTIVE_ATTR = "objective"  # and what a trial's value means: metric, rule, ranges, everything else of its runs
 CHOICES = "choices.csv"
 TRIALS, FINAL = "trials", "final"
 
@@ -112,8 +115,46 @@ def _storage(root: Path):
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
+    journal = root / JOURNAL
+    if journal.exists() or journal.is_symlink():
+        _check_journal(journal)
     root.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(root / JOURNAL)))
+    try:
+        storage = JournalStorage(JournalFileBackend(str(journal)))
+        optuna_summaries(storage)  # replays the whole journal: a damaged line fails here, before any work
+    except Exception as exc:  # Optuna's replay raises whatever a bad line makes of it (JSONDecodeError, assertions)
+        raise HfaError(
+            f"{journal} cannot be read as Optuna's journal ({type(exc).__name__}: {clip(str(exc), 80)}): was it edited "
+            "by hand? delete it to start afresh, or tune into another --out"
+        ) from None
+    return storage
+
+
+def _check_journal(journal: Path) -> None:
+    """Every line of the journal a JSON object, as Optuna writes them. Optuna skips a broken last line (a write cut
+    short) but breaks on it once a line follows, so a broken line anywhere is refused before any work."""
+    from hfa import io
+
+    try:
+        lines = io.read_regular(journal).splitlines()  # a FIFO would block, /dev/zero fill the memory
+    except OSError as exc:
+        raise HfaError(f"cannot read {journal}: {exc.strerror or exc}; delete it to start afresh") from None
+    for number, line in enumerate(lines, 1):
+        try:
+            ok = isinstance(json.loads(line), dict)
+        except ValueError:  # not JSON, or not UTF-8
+            ok = False
+        if not ok:
+            raise HfaError(
+                f"{journal}: line {number} is not one of Optuna's journal entries (a JSON object); was it edited by "
+                "hand, or cut short? delete it to start afresh, or tune into another --out"
+            )
+
+
+def optuna_summaries(storage: Any) -> list[Any]:
+    import optuna
+
+    return optuna.get_all_study_summaries(storage)
 
 
 def _sampler(plan: Plan, study_name: str, asked: int):
@@ -170,6 +211,7 @@ def tune(
             execute(configs, where, workers, executor, ray_address=ray_address, on_report=seen)  # type: ignore[arg-type]
 
     fingerprints = _check_same_data(plan, storage, root / JOURNAL)  # before any study is created or written
+    objectives = _check_same_objective(plan, storage, root / JOURNAL)
     if on_start is not None:
         on_start()
     studies = {
@@ -182,6 +224,8 @@ def tune(
     for key, study in studies.items():
         if DATA_ATTR not in study.user_attrs:
             study.set_user_attr(DATA_ATTR, fingerprints[key])
+        if OBJECTIVE_ATTR not in study.user_attrs:
+            study.set_user_attr(OBJECTIVE_ATTR, objectives[key])
     # Each round tells every trial it asks, so the studies fill up to their budget and the loop ends.
     for round_no in itertools.count():
         asked: list[_Asked] = []
@@ -243,6 +287,61 @@ def _check_same_data(plan: Plan, storage: Any, journal: Path) -> dict[tuple[int,
                 raise HfaError(
                     f"the data of {cfg.data.name} changed since this study began ({then} -> {now[i, j]}): its trials "
                     f"were scored on the old data; tune into another --out, or delete {journal} to start afresh"
+                )
+    return now
+
+
+def _objective(plan: Plan, point: dict[str, Any], method: Method) -> dict[str, str]:
+    """What a trial's value means, part by part: the metric and rule it is read at, the ranges it is drawn from,
+    and a digest of everything else its runs are (every repeat's config but the searched keys)."""
+    import hashlib
+
+    runs = []
+    for seed, fold in plan.repeats(plan.seeds):
+        tree = plan.config(point, method, {}, seed, fold).to_dict()
+        for r in method.ranges:  # the searched keys hold the config's defaults here, not the trial's values
+            *parents, last = r.key.split(".")
+            node = tree
+            for part in parents:
+                node = node.get(part, {}) if isinstance(node, dict) else {}
+            if isinstance(node, dict):
+                node.pop(last, None)
+        runs.append(tree)
+    settings = hashlib.sha256(json.dumps(runs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    ranges = json.dumps([dataclasses.asdict(r) for r in method.ranges], sort_keys=True)
+    return {"metric": plan.metric, "rule": plan.rule, "ranges": ranges, "settings": settings}
+
+
+_OBJECTIVE_PARTS = {
+    "metric": "tune.metric",
+    "rule": "tune.rule",
+    "ranges": "searched ranges",
+    "settings": "run settings (the config, the method or the seeds)",
+}
+
+
+def _check_same_objective(plan: Plan, storage: Any, journal: Path) -> dict[tuple[int, int], dict[str, str]]:
+    """Each study's objective now; a study already in the journal resumes only under the objective it began with
+    (a trial's value under another metric, range or config would be told as if it were this one's). Read from the
+    journal without writing to it."""
+    import optuna
+
+    began = {s.study_name: s.user_attrs.get(OBJECTIVE_ATTR) for s in optuna.get_all_study_summaries(storage)}
+    now: dict[tuple[int, int], dict[str, str]] = {}
+    for i, point in enumerate(plan.points):
+        for j, method in enumerate(plan.methods):
+            now[i, j] = _objective(plan, point, method)
+            then = began.get(plan.study_name(point, method))
+            if not isinstance(then, dict):  # a study begun before objectives were recorded resumes as it did
+                continue
+            changed = [part for part in _OBJECTIVE_PARTS if then.get(part) != now[i, j][part]]
+            if changed:
+                what = _OBJECTIVE_PARTS[changed[0]]
+                old, new = (clip(str(side.get(changed[0])), 40) for side in (then, now[i, j]))
+                shown = f" ({old} -> {new})" if changed[0] in ("metric", "rule") else ""
+                raise HfaError(
+                    f"the {what} of study {plan.study_name(point, method)} changed since it began{shown}: its trials "
+                    f"were scored otherwise; tune into another --out, or delete {journal} to start afresh"
                 )
     return now
 

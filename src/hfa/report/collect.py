@@ -17,6 +17,8 @@ from hfa.errors import HfaError
 from hfa.metrics import fbeta_column, is_count_metric, tuned_rule_beta
 from hfa.results import (
     FINGERPRINT_KEY,
+    RULES,
+    SPLITS,
     collect_results,
     config_columns,
     metric_columns,
@@ -26,8 +28,6 @@ from hfa.results import (
     varying_keys,
 )
 
-SPLITS = ("val", "test")
-RULES = ("fixed", "tuned", "mean")
 DEFAULT_RULES = ("fixed", "tuned")
 # A seed is a replicate, not a setting: rows average over seeds and pairs are matched on them. So is a k-fold's
 # fold (data.fold): rows average over seeds x folds, and a run's partner shares its seed and fold.
