@@ -253,3 +253,32 @@ def test_a_grid_points_missing_column_is_refused_before_any_run_trains(tmp_path,
     line = one_line(result)
     assert named in line and "'zz'" in line, line
     assert not (tmp_path / "runs").exists()
+
+
+# ---------------------------------------------------------------------------------------------- said once
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["seed=1", "seed=2"], "override 'seed' is given twice"),
+        (["train.lr=0.1", "train.lr=0.1"], "override 'train.lr' is given twice"),
+        (["--grid", "seed=0,1", "--grid", "seed=2"], "--grid seed is given twice"),
+        (["seed=3", "--grid", "seed=0,1"], "seed is both an override"),
+    ],
+)
+def test_a_setting_given_twice_is_refused_not_guessed(tmp_path, args, says, no_training):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    line = one_line(runner.invoke(app, ["sweep", "--config", str(config), "--out", str(tmp_path / "runs"), *args]))
+    assert says in line, line
+    assert not (tmp_path / "runs").exists()
+
+
+@given(digit=st.characters(categories=["Nd"]).filter(lambda c: not c.isascii()))
+@settings(SETTINGS, max_examples=20)
+def test_an_f_beta_name_takes_ascii_digits_only(digit):
+    from hfa.metrics import fbeta_of, is_count_metric
+
+    assert fbeta_of(f"f{digit}") is None and not is_count_metric(f"f{digit}")
+    assert fbeta_of("f2") == 2.0

@@ -690,8 +690,14 @@ def resolve(
         raw: dict[str, Any] = copy.deepcopy(dict(path))  # the caller's mapping is left as it was
     else:
         raw = read_yaml(path) if path is not None else {}
+    given: dict[str, Any] = {}
     for key, value in [*(extra or {}).items(), *(parse_override(item) for item in overrides)]:
         check_key(key, "overrides")
+        if key in given:  # as a duplicate key in a YAML file: which one was meant is not for hfa to guess
+            raise HfaError(
+                f"override {key!r} is given twice ({shorten(given[key])} and {shorten(value)}); give it once"
+            )
+        given[key] = value
         set_dotted(raw, key, value)
     return raw
 

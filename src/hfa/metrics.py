@@ -70,7 +70,7 @@ AUTHORS_THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
 ECE_BINS = 10
 # PR curves in curves.csv: at most this many cut points per split (plus the authors' grid), spread by rank.
 CURVE_POINTS = 200
-_FBETA = re.compile(r"^f(\d+(?:\.\d+)?)$")
+_FBETA = re.compile(r"^f([0-9]+(?:\.[0-9]+)?)$")  # ASCII digits: \d takes any script's (f٢ is not f2)
 
 # Tuned thresholds stay strictly inside (0, 1) so they remain valid probability thresholds (`eval.threshold`).
 _LOWEST = float(np.nextafter(0.0, 1.0))

@@ -68,6 +68,7 @@ def parse_grid(item: str) -> tuple[str, list[Any]]:
 
 def grid_axes(raw_sweep: Any, grid: Iterable[str], pinned: Iterable[str], source: str) -> dict[str, list[Any]]:
     """The axes to sweep: the config's block, then ``--grid`` items, less the keys pinned by overrides."""
+    pinned = list(pinned)
     if raw_sweep in (None, {}):
         raw_sweep = {}
     if not isinstance(raw_sweep, dict):
@@ -79,8 +80,14 @@ def grid_axes(raw_sweep: Any, grid: Iterable[str], pinned: Iterable[str], source
                 f"sweep key {clip(str(key))!r} in {source} must have a non-empty list of values, got {shorten(values)}"
             )
         axes[str(key)] = values
+    listed: set[str] = set()
     for item in grid:
         key, values = parse_grid(item)
+        if key in listed:
+            raise HfaError(f"--grid {key} is given twice; give one --grid {key}=V1,V2,... with every value")
+        if key in pinned:
+            raise HfaError(f"{key} is both an override ({key}=...) and a --grid axis; give one of them")
+        listed.add(key)
         axes[key] = values
     for key in axes:
         check_key(key, "the sweep grid")
