@@ -248,3 +248,35 @@ def test_one_hot_encoding_is_scikit_learns_with_unknown_levels_ignored(train, ne
     rows = pd.DataFrame({"v": np.zeros(len(new)), "c": new})
     expected = reference.transform(as_text(pd.Series(new, dtype=object)).to_frame())
     np.testing.assert_array_equal(fitted.transform(rows)[:, 1:], expected)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(
+    names=st.lists(st.sampled_from(["a", "b", "c", "x y", "é"]), min_size=2, max_size=5),
+    parquet=st.booleans(),
+)
+def test_a_column_name_given_twice_is_refused_not_renamed(tmp_path_factory, names, parquet):
+    """pandas reads a CSV's second ``a`` as ``a.1``: training on a column the file does not name is refused."""
+    if parquet and importlib.util.find_spec("pyarrow") is None:
+        pytest.skip("pyarrow is not installed")
+    folder = tmp_path_factory.mktemp("dup")
+    columns = [*names, "y"]
+    path = folder / ("t.parquet" if parquet else "t.csv")
+    if parquet:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        arrays = [pa.array(np.arange(40.0)) for _ in names] + [pa.array(["yes", "no"] * 20)]
+        pq.write_table(pa.table(arrays, names=columns), path)
+    else:
+        rows = [",".join(f'"{c}"' for c in columns)] + [
+            ",".join([str(i)] * len(names) + ["yes" if i % 2 else "no"]) for i in range(40)
+        ]
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    cfg = DataConfig(name=str(path), target="y", positive="yes")
+    clear_caches()
+    if len(set(names)) == len(names):
+        load_raw(cfg)
+        return
+    with pytest.raises(HfaError, match="columns named"):
+        load_raw(cfg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 
 from hfa.config import DataConfig
 from hfa.data.columns import refuse_dates, select
-from hfa.errors import HfaError
+from hfa.errors import HfaError, clip
 
 FILE_SUFFIXES = (".csv", ".parquet")
 _SHOWN_COLUMNS = 8
@@ -35,6 +36,7 @@ def resolve(name: str) -> Path:
 def read_table(name: str) -> pd.DataFrame:
     """The whole table, with pandas' own type inference."""
     path = resolve(name)
+    _check_header(path, name)
     try:
         table = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
     except ImportError as error:
@@ -47,6 +49,25 @@ def read_table(name: str) -> pd.DataFrame:
         raise HfaError(f"data file {name!r} has no rows")
     check_cells(table, f"data file {name!r}")
     return table
+
+
+def _check_header(path: Path, name: str) -> None:
+    """Each column name once: pandas would rename a CSV's second ``a`` to ``a.1`` and train on it unasked, and
+    pyarrow refuses a Parquet file's in words of its internals."""
+    try:
+        if path.suffix.lower() == ".csv":
+            names = [str(c) for c in pd.read_csv(path, nrows=1, header=None, dtype=str).iloc[0].fillna("")]
+        else:
+            import pyarrow.parquet as pq
+
+            names = list(pq.read_schema(path).names)
+    except Exception:  # unreadable here: read_table's own read says why, in its words
+        return
+    twice = next(((n, k) for n, k in Counter(names).items() if k > 1), None)
+    if twice is not None:
+        raise HfaError(
+            f"data file {name!r} has {twice[1]} columns named {clip(twice[0], 40)!r}; give each column its own name"
+        )
 
 
 def check_cells(table: pd.DataFrame, what: str) -> None:
