@@ -282,3 +282,39 @@ def test_an_f_beta_name_takes_ascii_digits_only(digit):
 
     assert fbeta_of(f"f{digit}") is None and not is_count_metric(f"f{digit}")
     assert fbeta_of("f2") == 2.0
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--out", "newdir/"], "names a folder (it ends in '/')"),
+        (["--plot", "figures/"], "names a folder (it ends in '/')"),
+        (["--out", "r.csv"], "would hold markdown, not csv"),
+        (["--out", "r.tex", "--format", "csv"], "would hold csv, not latex"),
+        (["--out", "r.png"], "figures go to --plot"),
+        (["--metrics", ",".join(f"f{b}" for b in range(1, 60))], "at most 40"),
+    ],
+)
+def test_a_report_destination_that_contradicts_itself_is_refused_before_any_work(
+    tmp_path, monkeypatch, sweep_root, args, says
+):
+    monkeypatch.chdir(tmp_path)
+    line = one_line(runner.invoke(app, ["report", str(sweep_root), *args]))
+    assert says in line, line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_predict_out_ending_in_a_slash_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rows.csv").write_text("a\n1\n")
+    line = one_line(runner.invoke(app, ["predict", str(tmp_path), "rows.csv", "--out", "scored/"]))
+    assert "names a folder" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv"]
+
+
+def test_a_ray_address_without_the_ray_executor_is_refused_not_ignored(tmp_path, no_training):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    args = ["sweep", "--config", str(config), "--out", str(tmp_path / "runs"), "--ray-address", "127.0.0.1:6379"]
+    line = one_line(runner.invoke(app, args))
+    assert "--ray-address applies to --executor ray" in line, line

@@ -34,6 +34,14 @@ TEMPORARY_EXTRA = len("..") + 8 + len(".tmp")  # hfa.io's temporary name: .<name
 _MARK_WINDOW = 1 << 16  # bytes read from each end of a file to find the mark
 
 
+def file_path(text: str | os.PathLike[str], option: str) -> Path:
+    """``text`` as a path, refused where it names a folder by its trailing slash (``Path`` would drop the slash,
+    and hfa would write a file of that name)."""
+    if isinstance(text, str) and text.endswith(("/", os.sep)):
+        raise HfaError(f"{option} {clip(text)} names a folder (it ends in '/'); give a file name")
+    return Path(text)
+
+
 def check_out_file(
     path: str | os.PathLike[str],
     option: str,
@@ -47,7 +55,7 @@ def check_out_file(
     ``path`` itself may replace a regular file (the user asked for it); a ``derived`` file only one hfa wrote.
     Creates nothing (a probe file in the nearest existing folder is removed at once).
     """
-    path = Path(path)
+    path = file_path(path, option)
     named = f"{option} {clip(str(path))}"
     inputs = [Path(p) for p in inputs]
     existing = None

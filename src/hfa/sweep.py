@@ -361,7 +361,9 @@ def check_options(workers: int, executor: str, ray_address: str | None = None) -
         raise HfaError(f"--workers must be at least 1 (got {workers})")
     if executor not in ("local", "ray"):
         raise HfaError(f"--executor must be local or ray (got {executor!r})")
-    if executor == "ray" or ray_address is not None:
+    if ray_address is not None and executor != "ray":  # it would be ignored without a word
+        raise HfaError(f"--ray-address applies to --executor ray (got --executor {executor}); add --executor ray")
+    if executor == "ray":
         executors.ray_target(ray_address)
 
 

@@ -20,7 +20,7 @@ from hfa.cli.app import app, err_console, user_errors
 def predict(
     run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A finished run folder: OUT/<name>/<run-id>."),
     file: Path = typer.Argument(..., metavar="FILE", help="Rows to score (.csv or .parquet)."),
-    out: Path | None = typer.Option(
+    out: str | None = typer.Option(
         None, "--out", "-o", metavar="FILE", help="Write .csv or .parquet here instead of CSV to standard output."
     ),
     threshold: str = typer.Option(
@@ -41,10 +41,11 @@ def predict(
     probability (metric losses push it to 0 and 1); a run calibrated on validation (eval.calibrate) writes
     `probability` instead. Extra columns (the label column, say) are ignored; a missing feature column is an error.
     """
+    from hfa.outfile import file_path
     from hfa.predict import check_out, load_run, read_rows, write_rows
 
     if out is not None:
-        check_out(out, inputs=[file])  # before any work: a place hfa may write, not the rows read
+        out = check_out(file_path(out, "--out"), inputs=[file])  # before any work: a place hfa may write
     predictor = load_run(run_dir)
     cut = predictor.threshold(threshold)  # a bad --threshold fails before the file is read
     rows = read_rows(file)

@@ -43,7 +43,7 @@ def report(
     fmt: Format = typer.Option(
         Format.table, "--format", "-f", case_sensitive=False, help="table (on screen), markdown, csv or latex."
     ),
-    out: Path | None = typer.Option(
+    out: str | None = typer.Option(
         None,
         "--out",
         "-o",
@@ -51,7 +51,7 @@ def report(
         help="Write the report to FILE instead of printing it (--format table writes markdown there and still "
         "shows the tables). CSV is one long table: summaries, paired tests and ranks, told apart by 'table'.",
     ),
-    plot: Path | None = typer.Option(
+    plot: str | None = typer.Option(
         None,
         "--plot",
         metavar="FILE.png",
@@ -134,8 +134,10 @@ def report(
     """
     from hfa.report import DEFAULT_RULES, build_report, load_runs, render
 
-    _check_destinations(out, plot)  # both before either is written: a report never stops half-way
+    out, plot = _check_destinations(out, plot, fmt)  # both before either is written: a report never stops half-way
     metric_names = _split_list([metrics]) if metrics else None
+    if metric_names is not None and len(metric_names) > MAX_METRICS:  # each one a column, test and figure panel
+        raise HfaError(f"--metrics names {len(metric_names)} metrics; at most {MAX_METRICS} in one report")
     runs = load_runs(runs_dir, metrics=metric_names or (), labels=_split_list([label]) if label else ())
     rules = _split_list(rule) or list(DEFAULT_RULES)
     off = baseline is not None and baseline.lower() == "none"
@@ -266,9 +268,29 @@ def _columns(table: object, section: Section) -> None:
         table.add_column(name, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold")
 
 
-def _check_destinations(out: Path | None, plot: Path | None) -> None:
-    """Every place the report writes to (--out, --plot and the figures named after it), checked before any work."""
-    from hfa.outfile import check_out_file
+MAX_METRICS = 40  # far more than a table can show; 200 F-betas took 21 s, 3,000 over 300 s
+_SUFFIX_FORMATS = {".csv": "csv", ".md": "markdown", ".markdown": "markdown", ".tex": "latex"}
+_FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def _check_destinations(out_text: str | None, plot_text: str | None, fmt: Format) -> tuple[Path | None, Path | None]:
+    """Every place the report writes to (--out, --plot and the figures named after it), checked before any work;
+    an --out whose suffix names another format than the one written (markdown in r.csv, text in r.png) is refused."""
+    from hfa.outfile import check_out_file, file_path
+
+    out = None if out_text is None else file_path(out_text, "--out")
+    plot = None if plot_text is None else file_path(plot_text, "--plot")
+    if out is not None:
+        written = "markdown" if fmt is Format.table else fmt.value
+        suffix = out.suffix.lower()
+        if suffix in _FIGURE_SUFFIXES:
+            raise HfaError(f"--out {out} names a figure; the report is text (--format): figures go to --plot FILE.png")
+        if _SUFFIX_FORMATS.get(suffix, written) != written:
+            wanted = _SUFFIX_FORMATS[suffix]
+            ending = next(k for k, v in _SUFFIX_FORMATS.items() if v == written)
+            raise HfaError(
+                f"--out {out} would hold {written}, not {wanted}: pass --format {wanted}, or a file ending in {ending}"
+            )
 
     siblings: list[Path] = []
     if plot is not None:
@@ -284,6 +306,7 @@ def _check_destinations(out: Path | None, plot: Path | None) -> None:
         check_out_file(out, "--out")
     if plot is not None:
         check_out_file(plot, "--plot", derived=siblings)
+    return out, plot
 
 
 def _write(path: Path, text: str) -> None:
