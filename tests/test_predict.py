@@ -190,7 +190,7 @@ def test_a_folder_that_is_not_a_finished_run_exits_2(tmp_path):
     (tmp_path / "failed").mkdir()
     (tmp_path / "failed" / "run.json").write_text(json.dumps({"status": "failed", "error": "NaN loss"}))
     for folder, message in (
-        (tmp_path / "nothing", "no such directory"),
+        (tmp_path / "nothing", "it does not exist"),
         (tmp_path, "no run.json"),
         (tmp_path / "failed", "status 'failed'"),
     ):

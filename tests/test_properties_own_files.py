@@ -318,3 +318,28 @@ def test_a_ray_address_without_the_ray_executor_is_refused_not_ignored(tmp_path,
     args = ["sweep", "--config", str(config), "--out", str(tmp_path / "runs"), "--ray-address", "127.0.0.1:6379"]
     line = one_line(runner.invoke(app, args))
     assert "--ray-address applies to --executor ray" in line, line
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("finished")
+    result = runner.invoke(app, ["train", "--quiet", "--out", str(out), "train.epochs=1", "model.hidden=[4]"])
+    assert result.exit_code == 0, result.output
+    return next(out.rglob("run.json")).parent
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "loop", "zero"])
+@pytest.mark.parametrize("role", ["config", "data", "rows"])
+def test_an_input_that_is_not_a_file_says_what_it_is(tmp_path, kind, role, request):
+    path = tmp_path / {"config": "c.yaml", "data": "d.csv", "rows": "r.csv"}[role]
+    replace_with(path, kind)
+    if role == "rows":
+        args = ["predict", str(request.getfixturevalue("finished_run")), str(path)]
+    else:
+        request.getfixturevalue("no_training")
+        given = ["--config", str(path)] if role == "config" else [f"data.name={path}", "data.target=y"]
+        args = ["train", *given, "--out", str(tmp_path / "out")]
+    with deadline():
+        line = one_line(runner.invoke(app, args))
+    said = {"fifo": "is a FIFO", "folder": "is a folder", "loop": "loop of symbolic links", "zero": "is a device"}
+    assert said[kind] in line, line

@@ -567,8 +567,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a config file with the safe loader; every way it can be wrong is a one-line ``HfaError``."""
     path = Path(path)
     if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
-        raise HfaError(f"config file {path} {what}; pass a YAML file, e.g. --config configs/quickstart.yaml")
+        from hfa.io import missing_file
+
+        raise HfaError(
+            f"config file {path} {missing_file(path)}; pass a YAML file, e.g. --config configs/quickstart.yaml"
+        )
     try:
         raw = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.constructor.ConstructorError as exc:

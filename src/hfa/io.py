@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -62,6 +63,19 @@ def read_regular(path: str | Path) -> bytes:
         )
     with os.fdopen(fd, "rb") as handle:
         return handle.read()
+
+
+def missing_file(path: str | Path) -> str:
+    """Why ``path`` is not a regular file to read, in a few words: it does not exist, is a folder, a FIFO, a
+    device, a link to nowhere or a loop of links."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a loop of symbolic links"
+        return "is a link to nothing" if path.is_symlink() else "does not exist"
+    return f"is {_kind(mode)}, not a file"
 
 
 def _kind(mode: int) -> str:

@@ -50,7 +50,10 @@ def _read_json(path: Path) -> dict[str, Any]:
 def check_finished(run_dir: Path) -> dict[str, Any]:
     """run.json of a finished, successful run folder that holds what scoring needs; else a one-line HfaError."""
     if not run_dir.is_dir():
-        raise HfaError(f"{run_dir} is not a run folder (no such directory); pass OUT/<name>/<run-id>")
+        from hfa.io import missing_file
+
+        why = "is a file" if run_dir.is_file() else missing_file(run_dir)
+        raise HfaError(f"{run_dir} is not a run folder (it {why}); pass OUT/<name>/<run-id>")
     if not (run_dir / "run.json").is_file():
         raise HfaError(f"{run_dir} is not a finished run folder (no run.json); pass OUT/<name>/<run-id>")
     info = _read_json(run_dir / "run.json")
@@ -535,7 +538,9 @@ def read_rows(path: str | Path) -> pd.DataFrame:
     if path.suffix.lower() not in TABLE_SUFFIXES:
         raise HfaError(f"cannot score {path}: unsupported file type {path.suffix!r}; allowed: .csv, .parquet")
     if not path.is_file():
-        raise HfaError(f"cannot score {path}: no such file")
+        from hfa.io import missing_file
+
+        raise HfaError(f"cannot score {path}: it {missing_file(path)}")
     try:
         return pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
     except ImportError as error:

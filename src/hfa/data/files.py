@@ -29,7 +29,9 @@ def resolve(name: str) -> Path:
         )
     resolved = path if path.is_absolute() else Path.cwd() / path
     if not resolved.is_file():
-        raise HfaError(f"data file {name!r} (data.name) does not exist; looked for {resolved}")
+        from hfa.io import missing_file
+
+        raise HfaError(f"data file {name!r} (data.name) {missing_file(resolved)}; looked for {resolved}")
     return resolved
 
 
