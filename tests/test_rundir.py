@@ -32,7 +32,9 @@ def config(tiny_config: Path) -> Path:
 
 def write_whole(run_dir, cfg=None, marker=1):
     cfg = cfg or Config()
-    frame = pd.DataFrame({"split": ["test"], "rule": ["fixed"], "threshold": [0.5], "marker": [marker]})
+    frame = pd.DataFrame(
+        {"split": ["val", "test"], "rule": ["fixed", "fixed"], "threshold": [0.5, 0.5], "marker": [marker, marker]}
+    )
     model, fitted = torch.nn.Linear(2, 1), {"columns": ["a", "b"]}
     write_run(
         run_dir, cfg, {"status": "ok"}, metrics=frame, history=frame, model=model, preprocessing=fitted, curves=frame
@@ -51,7 +53,7 @@ def test_a_folder_is_replaced_whole_and_nothing_is_left_beside_it(tmp_path):
     write_whole(run_dir, marker=1)
     write_whole(run_dir, marker=2)
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(RUN_FILES)
-    assert pd.read_csv(run_dir / "metrics.csv")["marker"].tolist() == [2]
+    assert pd.read_csv(run_dir / "metrics.csv")["marker"].tolist() == [2, 2]
     assert hidden(run_dir.parent) == []
 
 
@@ -69,7 +71,7 @@ def test_a_replace_that_fails_midway_keeps_the_old_folder(tmp_path, monkeypatch)
     with pytest.raises(OSError):
         write_whole(run_dir, marker=2)
     assert completed(run_dir)
-    assert pd.read_csv(run_dir / "metrics.csv")["marker"].tolist() == [1]
+    assert pd.read_csv(run_dir / "metrics.csv")["marker"].tolist() == [1, 1]
     assert hidden(run_dir.parent) == []
 
 

@@ -98,16 +98,9 @@ def check_copies(features: pd.DataFrame, labels: pd.DataFrame, y: np.ndarray, na
             if not copy and counts[column] == 2:
                 codes = pd.factorize(values)[0]
                 copy = bool((codes == y[:, j]).all() or (codes == 1 - y[:, j]).all())
-            if copy:
-                # pandas renames a repeated header y to y.1, y.2, ...: say so, the file does not show that name.
-                head, _, tail = str(column).rpartition(".")
-                again = (
-                    f" (the file's second column headed {clip(str(target))!r})"
-                    if head == target and tail.isdigit()
-                    else ""
-                )
+            if copy:  # (a header naming the target twice is refused before: files.read_table)
                 raise HfaError(
-                    f"feature column {clip(str(column))!r}{again} of {name!r} is a copy or relabelling of the target "
+                    f"feature column {clip(str(column))!r} of {name!r} is a copy or relabelling of the target "
                     f"column {clip(str(target))!r} (each of its values names one class); drop it with "
                     f"data.drop=[{clip(str(column))}]"
                 )
