@@ -343,3 +343,100 @@ def test_an_input_that_is_not_a_file_says_what_it_is(tmp_path, kind, role, reque
         line = one_line(runner.invoke(app, args))
     said = {"fifo": "is a FIFO", "folder": "is a folder", "loop": "loop of symbolic links", "zero": "is a device"}
     assert said[kind] in line, line
+
+
+# ---------------------------------------------------------------------------------------------- fourth pass
+
+
+@pytest.fixture(scope="module")
+def real_sweep(tmp_path_factory) -> Path:
+    """Two finished runs written by hfa itself (run.json records every file's sha256)."""
+    out = tmp_path_factory.mktemp("real")
+    config = out / "tiny.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "sweep": {"seed": [0, 1]}}))
+    result = runner.invoke(app, ["sweep", "--config", str(config), "--out", str(out / "runs"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out / "runs" / "tiny"
+
+
+@pytest.mark.parametrize("file", ["metrics.csv", "config.yaml"])
+def test_a_run_file_edited_after_the_run_is_refused_by_the_report(tmp_path, real_sweep, file):
+    """run.json holds each file's sha256: an edited metrics.csv would be reported as the run's numbers."""
+    root = tmp_path / "tiny"
+    shutil.copytree(real_sweep, root)
+    path = sorted(root.rglob(file))[0]
+    path.write_text(path.read_text().replace("0.", "0.9", 1))
+    line = one_line(runner.invoke(app, ["report", str(root)]))
+    assert file in line and "changed after the run was written" in line, line
+
+
+@pytest.mark.parametrize("command", ["sweep", "report"])
+@pytest.mark.parametrize(
+    "text", ["[" * 100_000 + "]" * 100_000, '{"status": "ok", "data": "x"}', '{"status": "ok", "data": {"source": 1}}']
+)
+def test_a_run_json_edited_into_another_shape_is_one_line_or_trained_again(tmp_path, real_sweep, command, text):
+    root = tmp_path / "runs" / "tiny"
+    shutil.copytree(real_sweep, root)
+    sorted(root.rglob("run.json"))[0].write_text(text)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "sweep": {"seed": [0, 1]}}))
+    if command == "report":
+        one_line(runner.invoke(app, ["report", str(root)]))
+        return
+    # A folder of hfa's files whose run.json is out of shape is not a finished run: the sweep trains it again.
+    result = runner.invoke(app, ["sweep", "--config", str(config), "--out", str(root.parent), "--quiet"])
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    assert runner.invoke(app, ["report", str(root)]).exit_code == 0
+
+
+def test_no_run_goes_into_a_tune_studys_folder_and_its_own_runs_still_do(tmp_path):
+    study = {
+        "name": "tt",
+        "data": {"name": "synthetic", "n_samples": 400, "imbalance_ratio": 4},
+        "model": {"hidden": [4]},
+        "train": {"epochs": 2, "batch_size": 64, "device": "cpu"},
+        "methods": {"bce": {"loss.name": "bce"}, "f1": {"loss.name": "f1"}},
+        "tune": {"budget": 1, "batch": 1, "seeds": [0], "final_seeds": [100]},
+    }
+    config = tmp_path / "study.yaml"
+    config.write_text(yaml.safe_dump(study))
+    first = runner.invoke(app, ["tune", "--config", str(config), "--out", str(tmp_path / "o"), "-q"])
+    assert first.exit_code == 0, first.output
+    before = sorted(str(p) for p in (tmp_path / "o").rglob("*"))
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text(yaml.safe_dump(TINY))
+    for args in (
+        ["tune", "--config", str(config), "--out", str(tmp_path / "o" / "tt" / "final")],
+        ["sweep", "--config", str(tiny), "--out", str(tmp_path / "o" / "tt" / "trials")],
+        ["train", "--config", str(tiny), "--out", str(tmp_path / "o" / "tt")],
+    ):
+        line = one_line(runner.invoke(app, args))
+        assert "lies inside a tune study's folder" in line, line
+    assert sorted(str(p) for p in (tmp_path / "o").rglob("*")) == before
+    # The study's own resume (one more final seed) trains into its folders, and reports only the current finals.
+    study["tune"]["final_seeds"] = [101]
+    config.write_text(yaml.safe_dump(study))
+    again = runner.invoke(app, ["tune", "--config", str(config), "--out", str(tmp_path / "o"), "-q"])
+    assert again.exit_code == 0, again.output
+    rows = [r for r in (tmp_path / "o" / "tt" / "report.md").read_text().splitlines() if r.startswith("| bce ")]
+    assert rows and all(r.rstrip(" |").endswith("| 1") or "| 1 |" in r for r in rows), rows
+    # A journal that is a link is never appended to.
+    journal = tmp_path / "o" / "tt" / "tune.journal"
+    mine = tmp_path / "mine.txt"
+    mine.write_bytes(journal.read_bytes())
+    journal.unlink()
+    journal.symlink_to(mine)
+    size = mine.stat().st_size
+    line = one_line(runner.invoke(app, ["tune", "--config", str(config), "--out", str(tmp_path / "o"), "-q"]))
+    assert "is a link" in line and mine.stat().st_size == size, line
+
+
+def test_predict_refuses_an_id_named_like_an_output_and_an_out_in_a_copied_run(tmp_path, finished_run):
+    rows = tmp_path / "rows.csv"
+    pd.DataFrame({"x0": [0.0, 1.0], "x1": [1.0, 0.0], "score": [7, 8]}).to_csv(rows, index=False)
+    line = one_line(runner.invoke(app, ["predict", str(finished_run), str(rows), "--id", "score"]))
+    assert "has the name of an output column" in line, line
+    copy = tmp_path / "copy"
+    shutil.copytree(finished_run, copy)
+    line = one_line(runner.invoke(app, ["predict", str(copy), str(rows), "--out", str(copy / "metrics.csv")]))
+    assert "inside the run folder" in line, line

@@ -286,5 +286,6 @@ def tune_report(plan: Plan, result: Any) -> Path:
     if not any(choice.runs for choice in result.choices):
         return io.write_text(result.root / "report.md", "every trial failed: nothing was chosen\n")
     by = list(dict.fromkeys(["data.name", *plan.axes, "name"]))
-    built = build_report(load_runs(result.final), by=by, baseline=None)
+    chosen = [run for choice in result.choices for run in choice.runs]  # a resumed study's earlier finals stay out
+    built = build_report(load_runs(result.final, only=chosen), by=by, baseline=None)
     return io.write_text(result.root / "report.md", render(built, "markdown"))

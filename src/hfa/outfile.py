@@ -135,7 +135,7 @@ def _check_not_hfas(target: Path, named: str) -> None:
     except (OSError, RuntimeError):
         return  # a loop: the probe reports it
     for folder in (parent, *parent.parents):
-        if rundir.is_run_folder(folder):
+        if rundir.is_run_folder(folder) or rundir.holds_run(folder):
             raise HfaError(
                 f"{named} is inside the run folder {clip(str(folder))}, which holds only what hfa writes there: "
                 "give a file outside it"

@@ -305,6 +305,11 @@ class Predictor:
                 columns[f"label_{name}"] = decided[:, j]
             scored = pd.DataFrame(columns)
         if id_column is not None:
+            if id_column in scored.columns:
+                raise HfaError(
+                    f"the id column {id_column!r} has the name of an output column ({', '.join(scored.columns)}); "
+                    "rename it in the rows, or score without --id"
+                )
             scored.insert(0, id_column, rows[id_column].to_numpy())
         return scored
 

@@ -213,13 +213,13 @@ def unreachable(host: str, port: int, timeout: float) -> str | None:
     return None
 
 
-def check_outputs(configs: Sequence[Config], out: str | os.PathLike[str]) -> None:
+def check_outputs(configs: Sequence[Config], out: str | os.PathLike[str], study: Path | None = None) -> None:
     """Each experiment folder checked, created and claimed as hfa's, with room for every run's folder."""
     from hfa import rundir
 
     for name in sorted({cfg.name for cfg in configs}):
         ids = [rundir.run_dir_for(cfg, "").name for cfg in configs if cfg.name == name]
         try:
-            rundir.check_output(Path(out) / name, ids)
+            rundir.check_output(Path(out) / name, ids, study=study)
         except OSError as exc:  # a symlink loop in --out, among others
             raise HfaError(f"--out {clip(str(out))} cannot be used: {exc.strerror or exc}") from None

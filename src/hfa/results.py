@@ -10,6 +10,7 @@ metrics over thousands of runs, and each reader here checks what it reads instea
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,6 +43,7 @@ from hfa.rundir import (
     RESULTS_FILE,
     RUN_FILE,
     read_settled,
+    run_json_problem,
     swapped_run,
     wait_for_swap,
 )
@@ -294,11 +296,18 @@ def unique_runs(root: str | Path) -> list[tuple[Path, dict[str, Any]]]:
     runs = []
     for folder in find_runs(root):
         run = read_settled(folder, lambda f=folder: _read_json(f / RUN_FILE))
+        _check_sections(run, folder / RUN_FILE)
         identity = (str(run.get("name")), str(run.get("run_id", folder.name)), str(_fingerprint(run)))
         if identity not in seen:
             seen.add(identity)
             runs.append((folder, run))
     return runs
+
+
+def _check_sections(run: Mapping[str, Any], path: Path) -> None:
+    problem = run_json_problem(run)
+    if problem is not None:
+        raise HfaError(f"{path}: {problem}; was it edited by hand? train the run again")
 
 
 def _fingerprint(run: Mapping[str, Any]) -> str | None:
@@ -320,7 +329,7 @@ def _settled_records(folder: Path, run: dict[str, Any]) -> tuple[list[dict[str, 
 def _run_records(folder: Path, run: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     """The run's rows as records, and its config keys (config order, then the data's fingerprint)."""
     status = str(run.get("status", "unknown"))
-    config = _read_config(folder / CONFIG_FILE, required=status == "ok")
+    config = _read_config(folder / CONFIG_FILE, required=status == "ok", digest=_digest(run, CONFIG_FILE))
     ids = {
         "run_id": str(run.get("run_id", folder.name)),
         "name": run.get("name", config.get("name")),
@@ -335,7 +344,7 @@ def _run_records(folder: Path, run: dict[str, Any]) -> tuple[list[dict[str, Any]
     head = {**ids, **settings}
     if status != "ok":
         return [{**head, **dict.fromkeys(ROW_COLUMNS)}], list(settings)
-    rows = [_named_fbeta(row, config) for row in _read_metrics(folder / METRICS_FILE)]
+    rows = [_named_fbeta(row, config) for row in _read_metrics(folder / METRICS_FILE, _digest(run, METRICS_FILE))]
     return [{**head, **row} for row in rows], list(settings)
 
 
@@ -397,14 +406,32 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _read_config(path: Path, required: bool) -> dict[str, Any]:
+def _digest(run: Mapping[str, Any], name: str) -> str | None:
+    """The sha256 run.json recorded for ``name`` when the run was written (runs before hashes record none)."""
+    files = run.get("files")
+    digest = files.get(name) if isinstance(files, Mapping) else None
+    return digest if isinstance(digest, str) else None
+
+
+def _read_own(path: Path, digest: str | None) -> str:
+    """A run file's text, checked against the sha256 its run.json recorded: an edited metrics.csv or config.yaml
+    would otherwise be reported as the run's numbers."""
+    data = io.read_regular(path)
+    if digest is not None and hashlib.sha256(data).hexdigest() != digest:
+        raise HfaError(
+            f"{path} was changed after the run was written (its sha256 differs from {RUN_FILE}'s); train the run again"
+        )
+    return data.decode("utf-8-sig")
+
+
+def _read_config(path: Path, required: bool, digest: str | None = None) -> dict[str, Any]:
     if not path.is_file():
         # A run that failed early may have no config; a finished one without it cannot be grouped.
         if required:
             raise HfaError(f"{path} is missing: a run with status ok must record its resolved config")
         return {}
     try:
-        data = yaml.load(io.read_regular(path).decode("utf-8"), Loader=_YAML_LOADER)
+        data = yaml.load(_read_own(path, digest), Loader=_YAML_LOADER)
     except UnicodeDecodeError:
         raise HfaError(f"cannot read {path}: it is not UTF-8 text; was it edited by hand?") from None
     except HfaError:
@@ -416,11 +443,11 @@ def _read_config(path: Path, required: bool) -> dict[str, Any]:
     return data
 
 
-def _read_metrics(path: Path) -> list[dict[str, Any]]:
+def _read_metrics(path: Path, digest: str | None = None) -> list[dict[str, Any]]:
     """metrics.csv rows with numbers parsed (an empty cell, such as the mean rule's threshold, is missing)."""
     try:
         # utf-8-sig: a byte-order mark (a spreadsheet's save) is not part of the first column's name.
-        text = io.read_regular(path).decode("utf-8-sig")
+        text = _read_own(path, digest)
         rows = list(csv.DictReader(StringIO(text, newline="")))
     except UnicodeDecodeError:
         raise HfaError(f"cannot read {path}: it is not UTF-8 text; was it edited by hand?") from None

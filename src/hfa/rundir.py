@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import socket
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -50,6 +50,7 @@ FILES_KEY = "files"
 FORMAT_KEY, RUN_FORMAT = "format", 2  # run.json's layout: 2 records the files' sha256s (FILES_KEY)
 
 RESULTS_FILE = "results.csv"  # an experiment's table (hfa.results writes it)
+STUDY_FILE = "tune.journal"  # a tune study's folder holds it (hfa.tune)
 LOCK_DIR = ".locks"  # per-run lock files, in the experiment folder beside the runs
 OWNER_FILE = "owner.json"  # in LOCK_DIR: this experiment folder is hfa's
 STAGING_MARK = ".hfa-staging"  # the first file of a staging folder, removed just before it is renamed into place
@@ -224,9 +225,16 @@ def _run_info(folder: Path) -> dict[str, Any] | None:
     text = _read_text(folder / RUN_FILE)
     try:
         info = json.loads(text) if text is not None else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes: not a run.json of hfa's
         return None
     return info if isinstance(info, dict) else None
+
+
+def holds_run(folder: Path) -> bool:
+    """Whether ``folder`` holds a run.json of hfa's (a status), under whatever name: a copied or renamed run folder
+    is no place for other files either."""
+    info = _run_info(folder)
+    return info is not None and "status" in info
 
 
 def _run_id_of(folder: Path) -> str | None:
@@ -279,17 +287,24 @@ def check_replaceable(run_dir: Path) -> None:
         )
 
 
-def _check_not_inside_hfas(folder: Path, option: str) -> None:
-    """``folder`` (OUT/<name>) must not lie inside a run folder, a locks folder or another experiment folder: runs
-    written there would become entries hfa did not write in a folder of its own, and the next retrain or
-    ``--force`` of that folder would refuse (or, before that check, delete) them."""
+def check_not_inside_hfas(folder: Path, option: str, study: Path | None = None) -> None:
+    """``folder`` (OUT/<name>) must not lie inside a run folder, a locks folder, another experiment folder or a tune
+    study's folder: runs written there would become entries hfa did not write in a folder of its own (the next
+    retrain or ``--force`` of it would refuse them), or a study's report would count them as its own. ``study`` is
+    the one study folder allowed above: the tune writing its own trials and final runs."""
+    allowed = None if study is None else Path(os.path.realpath(study))
     for above in [folder.absolute().parent, *folder.absolute().parent.parents]:
         for place in dict.fromkeys((above, Path(os.path.realpath(above)))):
             if not place.is_dir():
                 continue
-            if is_run_folder(place) or owned(place) or (place.name == LOCK_DIR and owned(place.parent)):
+            is_study = ((place / STUDY_FILE).exists() or (place / STUDY_FILE).is_symlink()) and (
+                allowed is None or Path(os.path.realpath(place)) != allowed
+            )
+            if is_study or is_run_folder(place) or owned(place) or (place.name == LOCK_DIR and owned(place.parent)):
                 what = (
-                    "a run folder"
+                    "a tune study's folder"
+                    if is_study
+                    else "a run folder"
                     if is_run_folder(place)
                     else ("hfa's locks" if place.name == LOCK_DIR else "an experiment folder")
                 )
@@ -362,14 +377,30 @@ def _alive(pid: int) -> bool:
 # Reading
 
 
+def run_json_problem(info: Mapping[str, Any]) -> str | None:
+    """What is wrong with the shape of a run.json's sections that readers go into (``data``, ``data.source``,
+    ``timings``, ``files``: mappings as hfa writes them), or None."""
+    data = info.get("data")
+    source = data.get("source") if isinstance(data, Mapping) else None
+    for key, value in (
+        ("data", data),
+        ("data.source", source),
+        ("timings", info.get("timings")),
+        ("files", info.get("files")),
+    ):
+        if value is not None and not isinstance(value, Mapping):
+            return f"{key!r} holds {type(value).__name__}, not the mapping hfa writes"
+    return None
+
+
 def completed(run_dir: Path) -> bool:
     """A finished run: run.json says ok and every file of ``RUN_FILES`` is present (curves.csv: single-label)."""
     try:
         info = json.loads(io.read_regular(run_dir / RUN_FILE).decode("utf-8"))
     except (OSError, ValueError, RecursionError):  # HfaError is a ValueError
         return False
-    if not (isinstance(info, dict) and info.get("status") == "ok"):
-        return False
+    if not (isinstance(info, dict) and info.get("status") == "ok") or run_json_problem(info) is not None:
+        return False  # (a run.json edited out of shape is not a finished run: training it again replaces it)
     multilabel = bool((info.get("data") or {}).get("labels")) if isinstance(info.get("data"), dict) else False
     needed = [name for name in RUN_FILES if not (multilabel and name == CURVES_FILE)]
     return all((run_dir / name).is_file() for name in needed)
@@ -513,7 +544,9 @@ def locks(run_dirs: Iterable[Path], blocking: bool = False) -> Iterator[list[Pat
 # Where runs may go
 
 
-def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "--out") -> None:
+def check_output(
+    folder: Path, entry_names: Iterable[str] = (), option: str = "--out", study: Path | None = None
+) -> None:
     """Make sure runs can be written under ``folder`` before any training starts, creating nothing.
 
     ``entry_names`` are the run ids that will be created there. Raises a one-line ``HfaError`` when a part of the
@@ -541,7 +574,7 @@ def check_output(folder: Path, entry_names: Iterable[str] = (), option: str = "-
             f"{option} {clip(str(folder))}: paths of run files there would exceed the system's limit of {path_max} "
             "bytes; pass a shorter --out"
         )
-    _check_not_inside_hfas(folder, option)
+    check_not_inside_hfas(folder, option, study)
     locks_dir = folder / LOCK_DIR
     if (locks_dir.exists() or locks_dir.is_symlink()) and (locks_dir.is_symlink() or not locks_dir.is_dir()):
         raise HfaError(f"{option} {clip(str(folder))}: {LOCK_DIR} there is not a folder hfa made; move it away")

@@ -376,9 +376,11 @@ def execute(
     ray_address: str | None = None,
     on_report: Callable[[RunReport], None] | None = None,
     on_epoch: EpochCallback | None = None,
+    study: Path | None = None,
 ) -> SweepSummary:
     """Run every config not already done; reports arrive through ``on_report`` as runs finish, and with one local
     worker every epoch of every run through ``on_epoch(cfg, log)`` (worker processes and Ray report runs only).
+    ``study``: the tune study folder ``out`` lies in (its trials or its final runs), the one allowed above ``out``.
 
     Every output folder is checked (and created) before any training; then the staging folders that dead
     processes left are removed.
@@ -387,7 +389,7 @@ def execute(
 
     check_options(workers, executor, ray_address)
     out = str(out)
-    check_outputs(configs, out)
+    check_outputs(configs, out, study)
     for name in {cfg.name for cfg in configs}:
         rundir.clean_staging(Path(out) / name)
     todo, done = pending(configs, out, force)

@@ -29,10 +29,10 @@ from typing import Any
 
 from hfa.config import Config
 from hfa.errors import HfaError, clip
-from hfa.rundir import METRICS_FILE, run_dir_for
+from hfa.rundir import METRICS_FILE, STUDY_FILE, run_dir_for
 from hfa.search import Method, Plan, point_label
 
-JOURNAL = "tune.journal"
+JOURNAL = STUDY_FILE  # Optuna's journal: what marks a study's folder
 DATA_ATTR = "data_fingerprint"  # a study's user attribute: the data its trials were scored on
 OBJECTIVE_ATTR = "objective"  # and what a trial's value means: metric, rule, ranges, everything else of its runs
 CHOICES = "choices.csv"
@@ -122,10 +122,10 @@ def _storage(root: Path):
     try:
         storage = JournalStorage(JournalFileBackend(str(journal)))
         optuna_summaries(storage)  # replays the whole journal: a damaged line fails here, before any work
-    except Exception as exc:  # Optuna's replay raises whatever a bad line makes of it (JSONDecodeError, assertions)
+    except Exception:  # Optuna's replay raises whatever a bad line makes of it (JSONDecodeError, assertions)
         raise HfaError(
-            f"{journal} cannot be read as Optuna's journal ({type(exc).__name__}: {clip(str(exc), 80)}): was it edited "
-            "by hand? delete it to start afresh, or tune into another --out"
+            f"{journal} cannot be read as Optuna's journal (an entry it cannot replay): was it edited by hand? delete "
+            "it to start afresh, or tune into another --out"
         ) from None
     return storage
 
@@ -135,6 +135,8 @@ def _check_journal(journal: Path) -> None:
     short) but breaks on it once a line follows, so a broken line anywhere is refused before any work."""
     from hfa import io
 
+    if journal.is_symlink():  # Optuna would append to whatever file it points at
+        raise HfaError(f"{journal} is a link, not a file hfa wrote; move it away (or delete it to start afresh)")
     try:
         lines = io.read_regular(journal).splitlines()  # a FIFO would block, /dev/zero fill the memory
     except OSError as exc:
@@ -191,6 +193,7 @@ def tune(
 
     from hfa import io
     from hfa.preflight import check_runs
+    from hfa.rundir import check_not_inside_hfas
     from hfa.sweep import check_options, execute
 
     check_options(workers, executor, ray_address)
@@ -198,6 +201,7 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     root = Path(out) / plan.name
     trials_out, final_out = root / TRIALS, root / FINAL
+    check_not_inside_hfas(root, "--out")  # before the journal is made: not in a run, experiment or study folder
     storage = _storage(root)
     counts = {"ok": 0, "skipped": 0, "failed": 0}
 
@@ -208,7 +212,7 @@ def tune(
                 on_report(report)
 
         if configs:
-            execute(configs, where, workers, executor, ray_address=ray_address, on_report=seen)  # type: ignore[arg-type]
+            execute(configs, where, workers, executor, ray_address=ray_address, on_report=seen, study=root)  # type: ignore[arg-type]
 
     fingerprints = _check_same_data(plan, storage, root / JOURNAL)  # before any study is created or written
     objectives = _check_same_objective(plan, storage, root / JOURNAL)

@@ -66,13 +66,19 @@ class Runs:
         return {(r.name, r.run_id): r.folder for r in self.infos.itertuples(index=False)}
 
 
-def load_runs(root: str | Path, metrics: Iterable[str] = (), labels: Sequence[str] = ()) -> Runs:
-    """Every run below ``root``, with the count metrics named in ``metrics`` filled in for every run.
+def load_runs(
+    root: str | Path, metrics: Iterable[str] = (), labels: Sequence[str] = (), only: Iterable[Path] | None = None
+) -> Runs:
+    """Every run below ``root`` (or those of its folders in ``only``: a tune's current final runs, not the ones an
+    earlier plan left), with the count metrics named in ``metrics`` filled in for every run.
 
     ``labels`` keeps only those rows of multi-label runs (``macro``, ``micro`` or a target column); an unknown
     label is an HfaError naming the labels there are.
     """
     found = unique_runs(root)  # listed and read once for the table and the folders
+    if only is not None:
+        wanted = {Path(p).absolute() for p in only}
+        found = [(folder, run) for folder, run in found if folder.absolute() in wanted]
     table = collect_results(root, metrics=[m for m in metrics if is_count_metric(m)], runs=found)
     if labels:
         present = list(dict.fromkeys(table[LABEL_KEY].dropna())) if is_multilabel(table) else []
