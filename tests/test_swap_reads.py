@@ -91,8 +91,8 @@ def test_a_run_swapped_between_its_files_is_read_again_whole(swapped, monkeypatc
     read_config = results._read_config
     started = []
 
-    def read_then_swap(path, required):
-        config = read_config(path, required)
+    def read_then_swap(path, required, digest=None):
+        config = read_config(path, required, digest)
         if path.parent == run and not started:  # run.json and config.yaml read: the folder goes before metrics.csv
             started.append(True)
             swapper.swap_aside()

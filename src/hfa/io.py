@@ -44,7 +44,9 @@ def _refuse_special(path: Path) -> None:
     except OSError:
         return
     if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
-        raise HfaError(f"{path} is not a regular file; hfa replaces only regular files: give another file name")
+        raise HfaError(
+            f"{path} is not a regular file; hfa replaces only regular files: move it away, or give another name"
+        )
 
 
 def read_regular(path: str | Path) -> bytes:
