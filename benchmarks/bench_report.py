@@ -10,6 +10,7 @@ alternated.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -44,6 +45,8 @@ def _copy_run(folder: Path, target: Path, copy: int) -> None:
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     info = json.loads(info_path.read_text())
     info["run_id"] = f"{info['run_id']}-copy{copy}"
+    if isinstance(info.get("files"), dict):  # the copy is a run of its own: its config's digest is the new one
+        info["files"]["config.yaml"] = hashlib.sha256(config_path.read_bytes()).hexdigest()
     info_path.write_text(json.dumps(info))
 
 
