@@ -440,3 +440,75 @@ def test_predict_refuses_an_id_named_like_an_output_and_an_out_in_a_copied_run(t
     shutil.copytree(finished_run, copy)
     line = one_line(runner.invoke(app, ["predict", str(copy), str(rows), "--out", str(copy / "metrics.csv")]))
     assert "inside the run folder" in line, line
+
+
+# ---------------------------------------------------------------------------------------------- fifth pass
+
+
+@pytest.fixture(scope="module")
+def study_root(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("study")
+    study = {
+        "name": "tt",
+        "data": {"name": "synthetic", "n_samples": 400, "imbalance_ratio": 4},
+        "model": {"hidden": [4]},
+        "train": {"epochs": 2, "batch_size": 64, "device": "cpu"},
+        "methods": {"bce": {"loss.name": "bce"}},
+        "tune": {"budget": 1, "batch": 1, "seeds": [0], "final_seeds": [100]},
+    }
+    (base / "study.yaml").write_text(yaml.safe_dump(study))
+    result = runner.invoke(app, ["tune", "--config", str(base / "study.yaml"), "--out", str(base / "o"), "-q"])
+    assert result.exit_code == 0, result.output
+    return base
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--format", "csv", "--out", "tt/tune.journal"],
+        ["--out", "tt/notes.md"],
+        ["--format", "csv", "--out", "tt/choices.csv"],
+        ["--plot", "tt/final/p.png"],
+    ],
+)
+def test_a_report_never_writes_into_a_tune_studys_folder(study_root, args):
+    root = study_root / "o"
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    out = [a if not a.startswith("tt/") else str(root / a) for a in args]
+    line = one_line(runner.invoke(app, ["report", str(root / "tt" / "final"), *out]))
+    assert "a tune study's folder" in line, line
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+
+def test_a_journal_whose_last_line_lacks_its_newline_is_refused_before_optuna_appends(tmp_path, study_root):
+    out = tmp_path / "o"
+    shutil.copytree(study_root / "o", out)
+    journal = out / "tt" / "tune.journal"
+    journal.write_bytes(journal.read_bytes().rstrip(b"\n"))
+    before = journal.read_bytes()
+    result = runner.invoke(app, ["tune", "--config", str(study_root / "study.yaml"), "--out", str(out), "-q"])
+    assert "lacks its newline" in one_line(result)
+    assert journal.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--grid", "train.epochs=2,3", "--grid", "train={epochs: 4}"], "sets what --grid train.epochs sets"),
+        (["--grid", "train.epochs=2", "train={epochs: 4}"], "sets what the override train=... sets"),
+        (["train={epochs: 5}", "train.epochs=2"], "set the same setting"),
+    ],
+)
+def test_a_setting_given_as_a_section_and_as_its_key_is_refused(tmp_path, args, says, no_training):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    line = one_line(runner.invoke(app, ["sweep", "--config", str(config), "--out", str(tmp_path / "runs"), *args]))
+    assert says in line, line
+    assert not (tmp_path / "runs").exists()
+
+
+def test_rows_to_score_naming_a_column_twice_are_refused_as_training_refuses_them(tmp_path, finished_run):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("x0,x0,x1\n1.0,2.0,3.0\n")
+    line = one_line(runner.invoke(app, ["predict", str(finished_run), str(rows)]))
+    assert "has 2 columns named 'x0'" in line, line

@@ -696,10 +696,11 @@ def resolve(
     given: dict[str, Any] = {}
     for key, value in [*(extra or {}).items(), *(parse_override(item) for item in overrides)]:
         check_key(key, "overrides")
-        if key in given:  # as a duplicate key in a YAML file: which one was meant is not for hfa to guess
-            raise HfaError(
-                f"override {key!r} is given twice ({shorten(given[key])} and {shorten(value)}); give it once"
-            )
+        # As a duplicate key in a YAML file: which one was meant is not for hfa to guess (train={lr: 1}, train.lr=2).
+        twice = next((k for k in given if k == key or k.startswith(f"{key}.") or key.startswith(f"{k}.")), None)
+        if twice is not None:
+            same = "is given twice" if twice == key else f"and {twice!r} set the same setting"
+            raise HfaError(f"override {key!r} {same} ({shorten(given[twice])} and {shorten(value)}); give it once")
         given[key] = value
         set_dotted(raw, key, value)
     return raw

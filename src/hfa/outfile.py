@@ -142,6 +142,11 @@ def _check_not_hfas(target: Path, named: str) -> None:
             )
         if folder.name == rundir.LOCK_DIR and rundir.owned(folder.parent):
             raise HfaError(f"{named} is inside {clip(str(folder))}, hfa's locks folder: give a file outside it")
+        if (folder / rundir.STUDY_FILE).exists() or (folder / rundir.STUDY_FILE).is_symlink():
+            raise HfaError(
+                f"{named} is inside {clip(str(folder))}, a tune study's folder, which holds only what hfa writes "
+                "there: give a file outside it"
+            )
     if io.exists(parent) and (rundir.owned(parent) or (parent / rundir.LOCK_DIR).is_dir()):
         name = target.name
         if name in (rundir.RESULTS_FILE, rundir.LOCK_DIR) or rundir._OWNED.match(name) or rundir._TEMPORARY.match(name):

@@ -546,6 +546,9 @@ def read_rows(path: str | Path) -> pd.DataFrame:
         from hfa.io import missing_file
 
         raise HfaError(f"cannot score {path}: it {missing_file(path)}")
+    from hfa.data.files import check_header
+
+    check_header(path, str(path))  # as training reads its table: a column named twice is not renamed a.1
     try:
         return pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
     except ImportError as error:

@@ -66,6 +66,11 @@ def parse_grid(item: str) -> tuple[str, list[Any]]:
     return key, values
 
 
+def _overlap(a: str, b: str) -> bool:
+    """Whether two dotted keys set the same setting: equal, or one a section holding the other (train, train.lr)."""
+    return a == b or a.startswith(f"{b}.") or b.startswith(f"{a}.")
+
+
 def grid_axes(raw_sweep: Any, grid: Iterable[str], pinned: Iterable[str], source: str) -> dict[str, list[Any]]:
     """The axes to sweep: the config's block, then ``--grid`` items, less the keys pinned by overrides."""
     pinned = list(pinned)
@@ -83,10 +88,16 @@ def grid_axes(raw_sweep: Any, grid: Iterable[str], pinned: Iterable[str], source
     listed: set[str] = set()
     for item in grid:
         key, values = parse_grid(item)
-        if key in listed:
+        twice = next((k for k in listed if _overlap(k, key)), None)
+        if twice == key:
             raise HfaError(f"--grid {key} is given twice; give one --grid {key}=V1,V2,... with every value")
-        if key in pinned:
+        if twice is not None:
+            raise HfaError(f"--grid {key} sets what --grid {twice} sets; give each setting in one --grid")
+        pinned_too = next((k for k in pinned if _overlap(k, key)), None)
+        if pinned_too == key:
             raise HfaError(f"{key} is both an override ({key}=...) and a --grid axis; give one of them")
+        if pinned_too is not None:
+            raise HfaError(f"--grid {key} sets what the override {pinned_too}=... sets; give one of them")
         listed.add(key)
         axes[key] = values
     for key in axes:

@@ -138,9 +138,15 @@ def _check_journal(journal: Path) -> None:
     if journal.is_symlink():  # Optuna would append to whatever file it points at
         raise HfaError(f"{journal} is a link, not a file hfa wrote; move it away (or delete it to start afresh)")
     try:
-        lines = io.read_regular(journal).splitlines()  # a FIFO would block, /dev/zero fill the memory
+        data = io.read_regular(journal)  # a FIFO would block, /dev/zero fill the memory
     except OSError as exc:
         raise HfaError(f"cannot read {journal}: {exc.strerror or exc}; delete it to start afresh") from None
+    if data and not data.endswith(b"\n"):  # Optuna would append its next entry to that line, breaking both
+        raise HfaError(
+            f"{journal}: its last line lacks its newline (a write cut short, or an edit): delete it to start afresh, "
+            "or tune into another --out"
+        )
+    lines = data.splitlines()
     for number, line in enumerate(lines, 1):
         try:
             ok = isinstance(json.loads(line), dict)

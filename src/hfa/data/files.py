@@ -38,7 +38,7 @@ def resolve(name: str) -> Path:
 def read_table(name: str) -> pd.DataFrame:
     """The whole table, with pandas' own type inference."""
     path = resolve(name)
-    _check_header(path, name)
+    check_header(path, name)
     try:
         table = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
     except ImportError as error:
@@ -53,7 +53,7 @@ def read_table(name: str) -> pd.DataFrame:
     return table
 
 
-def _check_header(path: Path, name: str) -> None:
+def check_header(path: Path, name: str) -> None:
     """Each column name once: pandas would rename a CSV's second ``a`` to ``a.1`` and train on it unasked, and
     pyarrow refuses a Parquet file's in words of its internals."""
     try:
