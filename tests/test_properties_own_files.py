@@ -512,3 +512,56 @@ def test_rows_to_score_naming_a_column_twice_are_refused_as_training_refuses_the
     rows.write_text("x0,x0,x1\n1.0,2.0,3.0\n")
     line = one_line(runner.invoke(app, ["predict", str(finished_run), str(rows)]))
     assert "has 2 columns named 'x0'" in line, line
+
+
+# ---------------------------------------------------------------------------------------------- sixth pass
+
+
+def test_a_tracking_uri_without_a_host_is_refused_at_once(tmp_path, no_training):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    for uri in ("http://", "https://"):
+        line = one_line(runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path), "--mlflow", uri]))
+        assert "names no host" in line, line
+
+
+def test_a_tracking_server_that_accepts_and_never_answers_is_given_up_on(tmp_path, monkeypatch, no_training):
+    """A port that takes the connection and says nothing (a proxy, a firewall) left MLflow retrying for minutes."""
+    import socket
+    import threading
+
+    import hfa.preflight
+
+    monkeypatch.setattr(hfa.preflight, "TRACKING_CONNECT_TIMEOUT_S", 0.5)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    held = []
+    stop = threading.Event()
+
+    def accept_and_hold():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept_and_hold, daemon=True)
+    thread.start()
+    try:
+        config = tmp_path / "tiny.yaml"
+        config.write_text(yaml.safe_dump(TINY))
+        uri = f"http://127.0.0.1:{server.getsockname()[1]}"
+        with deadline(30):
+            line = one_line(
+                runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "o"), "--mlflow", uri])
+            )
+        assert "nothing answers" in line and "no answer" in line, line
+        assert not (tmp_path / "o").exists()
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        server.close()

@@ -187,12 +187,16 @@ def check_tracking(uri: Any) -> None:
         raise HfaError(f"--mlflow {shorten(_shown(uri))} is not a tracking URI")
     parts = urlsplit(uri)
     scheme = parts.scheme.split("+")[0].lower()
+    if scheme in _PORTS and not parts.hostname:  # MLflow would try for minutes to reach nowhere
+        raise HfaError(f"--mlflow {clip(uri)} names no host; give {scheme}://HOST:PORT, or sqlite:///mlflow.db")
     if scheme in _PORTS and parts.hostname:
         try:
             port = parts.port or _PORTS[scheme]
         except ValueError:
             raise HfaError(f"--mlflow {clip(uri)}: the port is not a number in 1..65535") from None
         reason = unreachable(parts.hostname, port, TRACKING_CONNECT_TIMEOUT_S)
+        if reason is None and scheme in ("http", "https"):
+            reason = silent(uri, TRACKING_CONNECT_TIMEOUT_S)
         if reason:
             raise HfaError(
                 f"--mlflow {clip(uri)}: nothing answers at {parts.hostname}:{port} ({reason}; waited at most "
@@ -201,6 +205,34 @@ def check_tracking(uri: Any) -> None:
     from hfa.tracking import client
 
     client(uri)
+
+
+def silent(url: str, timeout: float) -> str | None:
+    """Why no HTTP answer comes from ``url`` within ``timeout`` seconds, or None when one does (any status: a login
+    page or a 404 is a server). A port that accepts and never answers (a proxy, a firewall) would leave MLflow's
+    client retrying for minutes."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    # MLflow's own switch for a server with a self-signed certificate; without it MLflow retries a refused one.
+    insecure = os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true"
+    context = ssl._create_unverified_context() if insecure else None  # noqa: S323
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=timeout, context=context).close()  # noqa: S310
+    except urllib.error.HTTPError:
+        return None  # it answered
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            return (
+                f"its certificate is not valid: {reason.verify_message}; MLflow would refuse it too (set "
+                "MLFLOW_TRACKING_INSECURE_TLS=true to accept it)"
+            )
+        if isinstance(reason, ssl.SSLError):
+            return None  # it speaks TLS
+        return "no answer" if isinstance(reason, TimeoutError) else str(reason)
+    return None
 
 
 def unreachable(host: str, port: int, timeout: float) -> str | None:
