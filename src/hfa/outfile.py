@@ -135,18 +135,10 @@ def _check_not_hfas(target: Path, named: str) -> None:
     except (OSError, RuntimeError):
         return  # a loop: the probe reports it
     for folder in (parent, *parent.parents):
-        if rundir.is_run_folder(folder) or rundir.holds_run(folder):
-            raise HfaError(
-                f"{named} is inside the run folder {clip(str(folder))}, which holds only what hfa writes there: "
-                "give a file outside it"
-            )
-        if folder.name == rundir.LOCK_DIR and rundir.owned(folder.parent):
-            raise HfaError(f"{named} is inside {clip(str(folder))}, hfa's locks folder: give a file outside it")
-        if (folder / rundir.STUDY_FILE).exists() or (folder / rundir.STUDY_FILE).is_symlink():
-            raise HfaError(
-                f"{named} is inside {clip(str(folder))}, a tune study's folder, which holds only what hfa writes "
-                "there: give a file outside it"
-            )
+        what = rundir.folder_kind(folder)
+        if what is not None and what != "an experiment folder":  # a file beside the runs is allowed, not their names
+            shown = f"the run folder {clip(str(folder))}" if what == "a run folder" else f"{clip(str(folder))}, {what}"
+            raise HfaError(f"{named} is inside {shown}, which holds only what hfa writes there: give a file outside it")
     if io.exists(parent) and (rundir.owned(parent) or (parent / rundir.LOCK_DIR).is_dir()):
         name = target.name
         if name in (rundir.RESULTS_FILE, rundir.LOCK_DIR) or rundir._OWNED.match(name) or rundir._TEMPORARY.match(name):

@@ -287,27 +287,30 @@ def check_replaceable(run_dir: Path) -> None:
         )
 
 
+def folder_kind(place: Path, study: Path | None = None) -> str | None:
+    """What of hfa's ``place`` is, in words (a run folder, hfa's locks, a tune study's folder, an experiment folder),
+    or None: the one test of every check that keeps what hfa writes out of hfa's own folders. ``study`` is a study
+    folder not counted (the tune writing its own trials and final runs)."""
+    journal = place / STUDY_FILE
+    if (journal.exists() or journal.is_symlink()) and (
+        study is None or Path(os.path.realpath(place)) != Path(os.path.realpath(study))
+    ):
+        return "a tune study's folder"
+    if is_run_folder(place) or holds_run(place):
+        return "a run folder"
+    if place.name == LOCK_DIR and owned(place.parent):
+        return "hfa's locks"
+    return "an experiment folder" if owned(place) else None
+
+
 def check_not_inside_hfas(folder: Path, option: str, study: Path | None = None) -> None:
     """``folder`` (OUT/<name>) must not lie inside a run folder, a locks folder, another experiment folder or a tune
     study's folder: runs written there would become entries hfa did not write in a folder of its own (the next
-    retrain or ``--force`` of it would refuse them), or a study's report would count them as its own. ``study`` is
-    the one study folder allowed above: the tune writing its own trials and final runs."""
-    allowed = None if study is None else Path(os.path.realpath(study))
+    retrain or ``--force`` of it would refuse them), or a study's report would count them as its own."""
     for above in [folder.absolute().parent, *folder.absolute().parent.parents]:
         for place in dict.fromkeys((above, Path(os.path.realpath(above)))):
-            if not place.is_dir():
-                continue
-            is_study = ((place / STUDY_FILE).exists() or (place / STUDY_FILE).is_symlink()) and (
-                allowed is None or Path(os.path.realpath(place)) != allowed
-            )
-            if is_study or is_run_folder(place) or owned(place) or (place.name == LOCK_DIR and owned(place.parent)):
-                what = (
-                    "a tune study's folder"
-                    if is_study
-                    else "a run folder"
-                    if is_run_folder(place)
-                    else ("hfa's locks" if place.name == LOCK_DIR else "an experiment folder")
-                )
+            what = folder_kind(place, study) if place.is_dir() else None
+            if what is not None:
                 raise HfaError(
                     f"{option} {clip(str(folder.parent))} lies inside {what} ({clip(str(place), 60)}); runs go beside "
                     "experiment folders, not into them: pass the folder that holds the experiment folders"
