@@ -169,3 +169,48 @@ def test_the_fair_keel_study_and_its_untuned_twin_stay_twins():
     assert contest["sweep"]["data.name"] == twin["sweep"]["data.name"]
     assert twin["sweep"]["seed"] == contest["tune"]["final_seeds"]
     assert twin["sweep"]["data.fold"] == list(range(contest["data"]["folds"]))
+
+
+def test_the_readme_speed_table_quotes_the_shipped_benchmark_file():
+    """Every figure of README's issue-24 table is the shipped benchmark CSV's, in the table's own rounding."""
+    import csv
+
+    rows = {
+        (r["case"], r["size"][:4]): r for r in csv.DictReader((ROOT / "benchmarks/results/cpu-2026-12-03.csv").open())
+    }
+
+    def row(case, size=""):
+        return next(r for (c, s), r in rows.items() if c == case and s.startswith(size))
+
+    def val(case, key, size=""):
+        return float(row(case, size)[key])
+
+    small, large = row("train vs MLPClassifier", "100k"), row("train vs MLPClassifier", "1M")
+    loader, skorch = row("train vs DataLoader script"), row("train vs skorch")
+    rate, whole = row("training vs matmul rate"), row("whole process vs matmul rate")
+    per_row = row("training time per row")
+    expected = [
+        f"| {small['hfa']} | {small['baseline']} | {float(small['ratio']):.2f}x |",
+        f"| {float(large['hfa_value']):.1f} s | {float(large['baseline_value']):.1f} s | "
+        f"{float(large['ratio']):.2f}x |",
+        f"| {row('peak memory vs MLPClassifier')['hfa']} | {row('peak memory vs MLPClassifier')['baseline']} |",
+        f"{float(loader['baseline_value']):.2f} / {float(skorch['baseline_value']):.2f} s",
+        f"{float(loader['ratio']):.1f}x / {float(skorch['ratio']):.1f}x",
+        f"| {row('sweep of 30 vs skorch')['hfa']} | {val('sweep of 30 vs skorch', 'baseline_value'):.1f} s | "
+        f"{val('sweep of 30 vs skorch', 'ratio'):.1f}x |",
+        f"| {val('sweep of 30 vs hfa train loop', 'baseline_value'):.1f} s | "
+        f"{val('sweep of 30 vs hfa train loop', 'ratio'):.1f}x |",
+        f"| {row('GridSearchCV vs MLPClassifier')['hfa']} | {row('GridSearchCV vs MLPClassifier')['baseline']} | "
+        f"{val('GridSearchCV vs MLPClassifier', 'ratio'):.2f}x |",
+        f"| {row('report beyond start-up')['hfa']} | {row('report beyond start-up')['baseline'].split(' (')[0]} | "
+        f"{val('report beyond start-up', 'hfa_value') - val('report beyond start-up', 'baseline_value'):.2f} s "
+        "beyond |",
+        f"| {float(per_row['hfa_value']) * 1e9:,.0f} ns | {float(per_row['baseline_value']) * 1e9:,.0f} ns | "
+        f"{float(per_row['ratio']):.2f}x |",
+        f"({float(rate['baseline_value']) / 1e9:.0f} GFLOP/s)",
+        f"{float(rate['hfa_value']) / 1e9:.1f} / {float(whole['hfa_value']) / 1e9:.1f} GFLOP/s",
+        f"{float(rate['ratio']):.0%} / {float(whole['ratio']):.0%}".replace("%", " %"),
+    ]
+    speed = (ROOT / "README.md").read_text(encoding="utf-8").split("## Speed", 1)[1].split("Against plain PyTorch")[0]
+    missing = [text for text in expected if text not in speed]
+    assert not missing, missing

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import shutil
 import signal
@@ -38,6 +39,15 @@ TINY = {
     "model": {"hidden": [4]},
     "train": {"epochs": 2, "batch_size": 64, "device": "cpu"},
     "sweep": {"seed": [0, 1]},
+}
+
+STUDY = {
+    "name": "tt",
+    "data": {"name": "synthetic", "n_samples": 400, "imbalance_ratio": 4},
+    "model": {"hidden": [4]},
+    "train": {"epochs": 2, "batch_size": 64, "device": "cpu"},
+    "methods": {"bce": {"loss.name": "bce"}, "f1": {"loss.name": "f1"}},
+    "tune": {"budget": 1, "batch": 1, "seeds": [0], "final_seeds": [100]},
 }
 
 
@@ -265,6 +275,10 @@ def test_a_grid_points_missing_column_is_refused_before_any_run_trains(tmp_path,
         (["train.lr=0.1", "train.lr=0.1"], "override 'train.lr' is given twice"),
         (["--grid", "seed=0,1", "--grid", "seed=2"], "--grid seed is given twice"),
         (["seed=3", "--grid", "seed=0,1"], "seed is both an override"),
+        # a section and a key inside it are one setting
+        (["--grid", "train.epochs=2,3", "--grid", "train={epochs: 4}"], "sets what --grid train.epochs sets"),
+        (["--grid", "train.epochs=2", "train={epochs: 4}"], "sets what the override train=... sets"),
+        (["train={epochs: 5}", "train.epochs=2"], "set the same setting"),
     ],
 )
 def test_a_setting_given_twice_is_refused_not_guessed(tmp_path, args, says, no_training):
@@ -390,14 +404,7 @@ def test_a_run_json_edited_into_another_shape_is_one_line_or_trained_again(tmp_p
 
 
 def test_no_run_goes_into_a_tune_studys_folder_and_its_own_runs_still_do(tmp_path):
-    study = {
-        "name": "tt",
-        "data": {"name": "synthetic", "n_samples": 400, "imbalance_ratio": 4},
-        "model": {"hidden": [4]},
-        "train": {"epochs": 2, "batch_size": 64, "device": "cpu"},
-        "methods": {"bce": {"loss.name": "bce"}, "f1": {"loss.name": "f1"}},
-        "tune": {"budget": 1, "batch": 1, "seeds": [0], "final_seeds": [100]},
-    }
+    study = copy.deepcopy(STUDY)
     config = tmp_path / "study.yaml"
     config.write_text(yaml.safe_dump(study))
     first = runner.invoke(app, ["tune", "--config", str(config), "--out", str(tmp_path / "o"), "-q"])
@@ -448,14 +455,7 @@ def test_predict_refuses_an_id_named_like_an_output_and_an_out_in_a_copied_run(t
 @pytest.fixture(scope="module")
 def study_root(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("study")
-    study = {
-        "name": "tt",
-        "data": {"name": "synthetic", "n_samples": 400, "imbalance_ratio": 4},
-        "model": {"hidden": [4]},
-        "train": {"epochs": 2, "batch_size": 64, "device": "cpu"},
-        "methods": {"bce": {"loss.name": "bce"}},
-        "tune": {"budget": 1, "batch": 1, "seeds": [0], "final_seeds": [100]},
-    }
+    study = {**STUDY, "methods": {"bce": {"loss.name": "bce"}}}
     (base / "study.yaml").write_text(yaml.safe_dump(study))
     result = runner.invoke(app, ["tune", "--config", str(base / "study.yaml"), "--out", str(base / "o"), "-q"])
     assert result.exit_code == 0, result.output
@@ -489,22 +489,6 @@ def test_a_journal_whose_last_line_lacks_its_newline_is_refused_before_optuna_ap
     result = runner.invoke(app, ["tune", "--config", str(study_root / "study.yaml"), "--out", str(out), "-q"])
     assert "lacks its newline" in one_line(result)
     assert journal.read_bytes() == before
-
-
-@pytest.mark.parametrize(
-    ("args", "says"),
-    [
-        (["--grid", "train.epochs=2,3", "--grid", "train={epochs: 4}"], "sets what --grid train.epochs sets"),
-        (["--grid", "train.epochs=2", "train={epochs: 4}"], "sets what the override train=... sets"),
-        (["train={epochs: 5}", "train.epochs=2"], "set the same setting"),
-    ],
-)
-def test_a_setting_given_as_a_section_and_as_its_key_is_refused(tmp_path, args, says, no_training):
-    config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(TINY))
-    line = one_line(runner.invoke(app, ["sweep", "--config", str(config), "--out", str(tmp_path / "runs"), *args]))
-    assert says in line, line
-    assert not (tmp_path / "runs").exists()
 
 
 def test_rows_to_score_naming_a_column_twice_are_refused_as_training_refuses_them(tmp_path, finished_run):
