@@ -16,7 +16,7 @@ import torch
 
 from hfa.config import Config, DataConfig, load_config
 from hfa.data import prepare_data
-from hfa.losses import LOSSES
+from hfa.losses import LOSSES, build_loss, group_losses
 from hfa.model import StackedMLP, build_model
 from hfa.optim import StackedAdam
 from hfa.runs import build_run_loss, execute_run
@@ -62,8 +62,8 @@ def _trained(
     cfg = Config()
     cfg.model.hidden, cfg.model.dropout, cfg.model.activation = [8, 4], dropout, activation
     members = []
-    for loss, seed, data in specs:
-        cfg.loss.name = loss
+    for loss, seed, data, *params in specs:
+        cfg.loss = cfg.loss.model_copy(update={"name": loss, **(params[0] if params else {})})
         model = build_model(2, cfg.model, seed=Streams.from_seed(seed).init)
         members.append(Member(model, build_run_loss(cfg, datasets[data].y_train), data, seed))
     results = train(members, datasets, settings)
@@ -92,6 +92,19 @@ def test_every_member_trains_as_it_would_alone(datasets, dropout):
         small = _trained([company[i] for i in picks], datasets, dropout)
         for got, i in zip(small, picks, strict=True):
             _assert_same(got, stacked[i])
+
+
+def test_members_differing_only_in_loss_parameters_train_as_they_would_alone(datasets):
+    """A tuning study's trials differ in a loss parameter: such members share one loss call per step (a table or
+    a constant per row), and each still equals its run alone."""
+    params = [{"delta": 0.05}, {"delta": 0.3}, {"delta": 0.45}, {"gamma": 0.0}, {"gamma": 4.0, "alpha": 0.9}]
+    company = [("f1" if "delta" in p else "focal", 200 + i, i % 3, p) for i, p in enumerate(params)]
+    company += [("mcc", 210, 1, {"delta": 0.2}), ("mcc", 211, 2, {"delta": 0.1}), ("wbce", 212, 0, {"pos_weight": 9.0})]
+    losses = [build_loss(name, **p) for name, _, _, p in company]
+    assert [positions for positions, _ in group_losses(losses)] == [[0, 1, 2], [3, 4], [5, 6], [7]]
+    stacked = _trained(company, datasets, 0.5)
+    for i, spec in enumerate(company):
+        _assert_same(stacked[i], _trained([spec], datasets, 0.5)[0])
 
 
 def _multilabel_data(seed: int, labels: int = 3) -> MemberData:

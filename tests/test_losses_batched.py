@@ -139,12 +139,14 @@ def test_group_losses_groups_equal_configurations():
     y = torch.tensor([0.0, 1.0, 1.0, 0.0, 0.0])
     wbce = [WeightedBCELoss().fit(y), WeightedBCELoss(7.0), WeightedBCELoss(reduction="sum").fit(y)]
     foreign = torch.nn.BCEWithLogitsLoss()
-    losses = [F1Loss(), wbce[0], BCELoss(), F1Loss(delta=0.2), wbce[1], F1Loss(), foreign, wbce[2], FBetaLoss(1.0)]
+    losses = [F1Loss(), wbce[0], BCELoss(), F1Loss((0.5,)), wbce[1], F1Loss(), foreign, wbce[2], FBetaLoss(1.0)]
+    losses.append(F1Loss(delta=0.2))  # a row parameter: one table per row
     groups = group_losses(losses)
-    assert [positions for positions, _ in groups] == [[0, 5], [1, 4], [2], [3], [6], [7], [8]]
-    assert groups[0][1] is losses[0]
+    assert [positions for positions, _ in groups] == [[0, 5, 9], [1, 4], [2], [3], [6], [7], [8]]
+    assert isinstance(groups[0][1], F1Loss) and groups[0][1].delta == (0.1, 0.1, 0.2)
     assert isinstance(groups[1][1], WeightedBCELoss) and groups[1][1].pos_weight == (1.5, 7.0)
     assert groups[3][1] is losses[3]
+    assert group_losses([losses[0], losses[5]])[0][1] is losses[0]  # one delta: the loss as it is
     # A mixed group's rows follow their own losses; a module from elsewhere is called once per row.
     logits, targets = _rows()
     for positions, loss in groups:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from hfa.losses import LOSSES, build_loss
+from hfa.losses import LOSSES, build_loss, group_losses
+from hfa.losses.binned import BinnedTable
 
 STACKS = (1, 2, 3, 17)
 # 256: a whole batch; 1000 and 37: sizes that are no multiple of the CPU's vector width (a last, partial batch).
@@ -56,3 +59,43 @@ def test_rows_sharing_one_target_row_are_exact_too(name, approx):
             values = loss.per_row(logits[:size], shared.expand(size, -1))
             for m in range(size):
                 assert torch.equal(values[m], alone[m][0]), (size, m)
+
+
+ROW_PARAMS = {
+    # Losses whose group holds a parameter per row (a tuning study's trials differ there); the strategy draws it.
+    "f1": {"delta": st.floats(0.01, 0.49)},
+    "mcc": {"delta": st.floats(0.01, 0.49)},
+    "focal": {"alpha": st.floats(0.0, 1.0), "gamma": st.floats(0.0, 5.0)},
+    "wbce": {"pos_weight": st.floats(0.1, 50.0)},
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROW_PARAMS))
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_members_differing_in_a_parameter_form_one_group_exact_to_each_alone(name, data):
+    """A group of losses that differ only in a row parameter is one call, and row ``m`` of it is exactly (value
+    and gradient, by the trainer's ``value_and_grad`` and by autograd) what ``losses[m]`` gives that row alone."""
+    size = data.draw(st.integers(2, 7), label="members")
+    n = data.draw(st.sampled_from(SIZES), label="rows")
+    params = [{key: data.draw(values, label=key) for key, values in ROW_PARAMS[name].items()} for _ in range(size)]
+    losses = [build_loss(name, **p) for p in params]
+    ((positions, group),) = group_losses(losses)
+    assert positions == list(range(size))
+    logits, targets = _stack(n, seed=size)
+    logits, targets = logits[:size], targets[:size]
+    weights = torch.ones_like(logits)
+    weights[:, -5:] = 0  # the trainer's padding rows
+    values, grads = group.value_and_grad(logits, targets, weights)
+    taped = _value_and_grad(group, logits, targets)
+    for m, loss in enumerate(losses):
+        value, grad = loss.value_and_grad(logits[m : m + 1], targets[m : m + 1], weights[m : m + 1])
+        assert torch.equal(values[m], value[0]) and torch.equal(grads[m], grad[0]), (m, params[m])
+        value, grad = _value_and_grad(loss, logits[m : m + 1], targets[m : m + 1])
+        assert torch.equal(taped[0][m], value[0]) and torch.equal(taped[1][m], grad[0]), (m, params[m])
+
+
+def test_a_stacked_table_needs_one_grid():
+    tables = [build_loss("f1", thresholds=grid)._binned for grid in ([0.5], [0.3, 0.7])]
+    with pytest.raises(ValueError, match="same breakpoints"):
+        BinnedTable.stack(tables)

@@ -123,3 +123,7 @@ def test_rows_of_a_group_equal_each_member(batch, name):
 def test_macro_and_micro_do_not_share_a_group():
     a, b = MultiLabelLoss(build_loss("f1"), L, "macro"), MultiLabelLoss(build_loss("f1"), L, "micro")
     assert len(group_losses([a, b])) == 2
+    # A multi-label group holds its first member's base: bases differing in a row parameter stay apart.
+    for name, params in (("f1", {"delta": 0.3}), ("focal", {"gamma": 1.0})):
+        c, d = MultiLabelLoss(build_loss(name), L), MultiLabelLoss(build_loss(name, **params), L)
+        assert len(group_losses([c, d])) == 2

@@ -30,7 +30,8 @@ elementwise products and row sums rather than matrix products, whose blocking de
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -99,6 +100,24 @@ class BinnedTable:
         self._cache: dict[tuple[torch.dtype, torch.device], tuple[Tensor, ...]] = {}
         self._offsets: dict[tuple[int, torch.device], Tensor] = {}
 
+    @classmethod
+    def stack(cls, tables: Sequence[BinnedTable]) -> BinnedTable:
+        """One table per row of ``(M, N)`` inputs: row ``m`` binned and weighted by ``tables[m]``, bit for bit.
+
+        The tables must share their breakpoints (a grid's breakpoints do not depend on ``delta``, so losses on one
+        grid with different ``delta`` do): only the lines on each bin differ, stacked here along a leading axis
+        that the forward's and the backward's products broadcast exactly as they broadcast one table.
+        """
+        first = tables[0]
+        if any(not torch.equal(table.edges, first.edges) for table in tables):
+            raise ValueError("BinnedTable.stack needs tables with the same breakpoints (the same threshold grid)")
+        stacked = copy.copy(first)
+        stacked.dense = None  # a dense (T, N) evaluation takes one table
+        stacked.weights = torch.stack([table.weights for table in tables])  # (M, 4, T, 2, 2K)
+        stacked.slope = torch.stack([table.slope for table in tables])  # (M, T, K)
+        stacked._cache, stacked._offsets = {}, {}
+        return stacked
+
     def row_offsets(self, rows: int, device: torch.device) -> Tensor:
         """``(rows, 1)``: where each row's ``2K`` bins start in the flattened sums, cached per stack size."""
         key = (rows, device)
@@ -107,12 +126,14 @@ class BinnedTable:
         return self._offsets[key]
 
     def on(self, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, ...]:
-        """``(weights (4, T, 2, 2K), slopes (K, T), edges, cell_bin, cell_edges)`` in ``dtype`` on ``device``."""
+        """``(weights (4, T, 2, 2K), slopes (K, T), edges, cell_bin, cell_edges)`` in ``dtype`` on ``device``
+        (a :meth:`stack` of ``M``: weights ``(M, 4, T, 2, 2K)`` and slopes ``(M, 1, K, T)``)."""
         key = (dtype, device)
         if key not in self._cache:
+            slope_t = self.slope.transpose(-1, -2)
             self._cache[key] = (
                 self.weights.to(device, dtype),
-                self.slope.T.contiguous().to(device, dtype),
+                (slope_t if slope_t.dim() == 2 else slope_t.unsqueeze(1)).contiguous().to(device, dtype),
                 self.edges.to(device, dtype),
                 self.cell_bin.to(device),
                 self.cell_edges.to(device, dtype),

@@ -43,6 +43,9 @@ def heaviside_counts(p: Tensor, targets: Tensor, weights: Tensor | None, table: 
     if weights is not None and weights.requires_grad:
         from hfa.losses.heaviside import _heaviside_apply
 
+        if table.dense is None:
+            raise ValueError("weights that need a gradient take a loss's own table, not a group's stacked one")
+
         return _counts(_heaviside_apply(p, table.dense), targets, weights)
     y = _like(p, "targets", targets)
     w = None if weights is None else _like(p, "weights", weights).detach()

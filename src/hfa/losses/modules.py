@@ -22,6 +22,7 @@ grid, computed from the soft confusion matrix of the whole batch: they are batch
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Hashable, Sequence
 from functools import partial
 
@@ -141,11 +142,18 @@ class _Loss(nn.Module):
         return value_and_grad(self.per_row, logits, targets, weights)
 
     def _group_params(self) -> tuple:
-        """What, besides the class, decides the function a row computes (see :meth:`group_key`)."""
+        """What, besides the class and :meth:`_row_params`, decides the function a row computes (see
+        :meth:`group_key`)."""
         raise NotImplementedError
 
+    def _row_params(self) -> tuple:
+        """The parameters :meth:`for_group` holds one per row, so losses differing only in them share a group (a
+        tuning study's trials often differ only there)."""
+        return ()
+
     def group_key(self) -> Hashable | None:
-        """Losses with equal keys compute the same function of a row, so one :meth:`for_group` call serves them all.
+        """Losses with equal keys compute the same function of a row up to :meth:`_row_params`, so one
+        :meth:`for_group` call serves them all.
 
         ``None``: this loss evaluates alone (a subclass that overrides ``forward``, whose rows this class cannot
         vouch for, or a :class:`WeightedBCELoss` still unresolved or already holding one weight per row).
@@ -270,11 +278,29 @@ class MetricLoss(_Loss):
         # A subclass's metric is a function of its class (FBetaLoss: of beta), shared by every instance; a plain
         # MetricLoss groups only with losses holding the very same metric object.
         metric = self.beta if isinstance(self, FBetaLoss) else (self.metric, self.partials)
-        return (metric, tuple(self.thresholds.tolist()), self.delta, self.approx, self.k)
+        step = () if self.approx == "heaviside" else (self.delta,)
+        return (metric, tuple(self.thresholds.tolist()), *step, self.approx, self.k)
+
+    def _row_params(self) -> tuple:
+        # A grid's breakpoints do not depend on delta, so rows with different deltas share bins: only the lines
+        # on each bin differ, one table per row (BinnedTable.stack).
+        return (self.delta,) if self.approx == "heaviside" else ()
+
+    @classmethod
+    def for_group(cls, losses: Sequence[_Loss]) -> MetricLoss:
+        first = losses[0]
+        assert isinstance(first, MetricLoss)
+        deltas = tuple(loss.delta for loss in losses)  # type: ignore[attr-defined]
+        if len(set(deltas)) == 1:
+            return first
+        group = copy.copy(first)
+        group.delta = deltas  # type: ignore[assignment]
+        group._binned = BinnedTable.stack([loss._binned for loss in losses])  # type: ignore[attr-defined]
+        return group
 
     def extra_repr(self) -> str:
         grid = ", ".join(f"{t:g}" for t in self.thresholds.tolist())
-        step = f"delta={self.delta:g}" if self.approx == "heaviside" else f"k={self.k:g}"
+        step = f"delta={_shown(self.delta)}" if self.approx == "heaviside" else f"k={self.k:g}"
         return f"thresholds=[{grid}], approx={self.approx!r}, {step}"
 
 
@@ -525,12 +551,7 @@ class WeightedBCELoss(_PerSampleLoss):
         return cls(weights, losses[0].reduction)  # type: ignore[attr-defined]
 
     def extra_repr(self) -> str:
-        if self.pos_weight is None:
-            weight = "unfitted"
-        elif isinstance(self.pos_weight, tuple):
-            weight = "[" + ", ".join(f"{w:g}" for w in self.pos_weight) + "]"
-        else:
-            weight = f"{self.pos_weight:g}"
+        weight = "unfitted" if self.pos_weight is None else _shown(self.pos_weight)
         return f"pos_weight={weight}{' (auto)' if self.auto else ''}, {super().extra_repr()}"
 
 
@@ -555,22 +576,58 @@ class FocalLoss(_PerSampleLoss):
 
     def __init__(self, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.alpha = check_closed("alpha", alpha, 0.0, 1.0)
-        self.gamma = check_non_negative("gamma", gamma)
+        self.alpha: float | tuple[float, ...] = check_closed("alpha", alpha, 0.0, 1.0)
+        self.gamma: float | tuple[float, ...] = check_non_negative("gamma", gamma)
+        self._columns: dict[tuple[torch.dtype, torch.device], tuple[Tensor, ...]] = {}  # a group's (_constants)
 
     def _compute(self, z: Tensor, targets: Tensor, weights: Tensor | None) -> Tensor:
         y = _like(z, "targets", targets)
+        alpha, not_alpha, gamma = self._constants(z)
         signed = (2 * y - 1) * z  # +z for positives, -z for negatives: p_t = s(signed)
         log_pt = F.logsigmoid(signed)
-        modulation = torch.exp(self.gamma * F.logsigmoid(-signed))
-        alpha_t = self.alpha * y + (1 - self.alpha) * (1 - y)
+        modulation = torch.exp(gamma * F.logsigmoid(-signed))
+        alpha_t = alpha * y + not_alpha * (1 - y)
         return self._reduce(-alpha_t * modulation * log_pt, weights)
 
+    def _constants(self, z: Tensor) -> tuple:
+        """``alpha``, ``1 - alpha`` (computed in float64 before any cast) and ``gamma``: numbers, or for a group
+        ``(M, 1)`` columns in the logits' dtype, one per row, which multiply each row as its number would."""
+        if not isinstance(self.gamma, tuple):
+            return self.alpha, 1 - self.alpha, self.gamma
+        key = (z.dtype, z.device)
+        if key not in self._columns:
+            alpha, gamma = self.alpha, self.gamma
+            values = (alpha, tuple(1 - a for a in alpha), gamma)  # type: ignore[union-attr]
+            self._columns[key] = tuple(torch.tensor(v, dtype=z.dtype, device=z.device)[:, None] for v in values)
+        return self._columns[key]
+
     def _group_params(self) -> tuple:
-        return (self.alpha, self.gamma, self.reduction)
+        return (self.reduction,)
+
+    def _row_params(self) -> tuple:
+        return (self.alpha, self.gamma)
+
+    @classmethod
+    def for_group(cls, losses: Sequence[_Loss]) -> FocalLoss:
+        first = losses[0]
+        assert isinstance(first, FocalLoss)
+        if len({loss._row_params() for loss in losses}) == 1:
+            return first
+        group = copy.copy(first)
+        group.alpha = tuple(loss.alpha for loss in losses)  # type: ignore[attr-defined]
+        group.gamma = tuple(loss.gamma for loss in losses)  # type: ignore[attr-defined]
+        group._columns = {}
+        return group
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha:g}, gamma={self.gamma:g}, {super().extra_repr()}"
+        return f"alpha={_shown(self.alpha)}, gamma={_shown(self.gamma)}, {super().extra_repr()}"
+
+
+def _shown(value: float | tuple[float, ...]) -> str:
+    """A parameter for a repr: a number, or a group's one per row."""
+    if isinstance(value, tuple):
+        return "[" + ", ".join(f"{v:g}" for v in value) + "]"
+    return f"{value:g}"
 
 
 class _EachRow(nn.Module):

@@ -150,7 +150,8 @@ class MultiLabelLoss(_Loss):
                 return None  # unresolved, or already a group's weights
             inner: Hashable = (WeightedBCELoss, self.base.reduction)
         else:
-            inner = self.base.group_key()
+            # A group's base is the first member's, so every member's base must be the very same function.
+            inner = (self.base.group_key(), self.base._row_params())
         average = self.average if isinstance(self.base, MetricLoss) else None
         return (MultiLabelLoss, inner, self.n_labels, average)
 
