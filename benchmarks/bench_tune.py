@@ -112,6 +112,37 @@ def one_at_a_time(path: Path, out: Path) -> tuple[float, dict[tuple[str, int], f
     return time.perf_counter() - start, values
 
 
+def measure(trials: int, seeds: int, epochs: int) -> tuple[float, float, bool]:
+    """Seconds of the stacked side, of the one-at-a-time side, and whether every trial's value is the same."""
+    with tempfile.TemporaryDirectory(prefix="hfa-bench-tune-") as folder:
+        path = Path(folder) / "study.yaml"
+        path.write_text(yaml.safe_dump(study(trials, seeds, epochs)), encoding="utf-8")
+        warm_up(path)
+        fast_s, fast = stacked(path, Path(folder) / "stacked")
+        slow_s, slow = one_at_a_time(path, Path(folder) / "single")
+    return fast_s, slow_s, fast == slow
+
+
+def run(settings) -> list:
+    """``run.py``'s case ``tune``: one measurement in this process, on one thread as ``hfa tune`` trains."""
+    import torch
+
+    from common import seconds_row
+
+    trials, seeds, epochs = (5, 2, 50) if settings.quick else (10, 2, 100)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        fast_s, slow_s, same = measure(trials, seeds, epochs)
+    finally:
+        torch.set_num_threads(threads)
+    if not same:
+        raise RuntimeError("bench_tune: the stacked and the one-at-a-time trials gave different values")
+    size = f"2 methods x {trials} trials x {seeds} seeds, keel/yeast4, {epochs} ep"
+    note = "hfa.tune (trials of a round trained as stacks) vs study.optimize training each trial's runs in turn"
+    return [seconds_row("tune vs study.optimize", size, fast_s, slow_s, TARGET, "s wall in one process", note)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10, help="trials per method (<= 10: TPE's random start-up)")
@@ -120,13 +151,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.trials > 10:
         parser.error("--trials at most 10, so both sides stay in TPE's random start-up and ask the same settings")
-    with tempfile.TemporaryDirectory(prefix="hfa-bench-tune-") as folder:
-        path = Path(folder) / "study.yaml"
-        path.write_text(yaml.safe_dump(study(args.trials, args.seeds, args.epochs)), encoding="utf-8")
-        warm_up(path)
-        fast_s, fast = stacked(path, Path(folder) / "stacked")
-        slow_s, slow = one_at_a_time(path, Path(folder) / "single")
-    same = fast == slow
+    fast_s, slow_s, same = measure(args.trials, args.seeds, args.epochs)
     runs = 2 * args.trials * args.seeds
     shape = f"2 methods x {args.trials} trials x {args.seeds} seeds"
     print(f"{runs} trial runs ({shape}), keel/yeast4, {args.epochs} epochs")

@@ -27,7 +27,7 @@ from rich.table import Table
 from common import HERE, Row, Settings, environment, fmt_flops, matmul_throughput, pick_device
 from targets import limits_table, targets_table
 
-PEER_CASES = ("peers", "sweep30", "gridsearch", "report")  # issue 24: hfa against what users would run instead
+PEER_CASES = ("peers", "sweep30", "gridsearch", "tune", "report")  # issue 24: hfa against what users would run instead
 OWN_CASES = ("startup", "loss", "training", "sweep", "scale", "process")  # issue 10: hfa against plain PyTorch
 CASES = PEER_CASES + OWN_CASES
 

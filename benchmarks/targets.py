@@ -120,6 +120,10 @@ def issue24_targets(device: torch.device) -> list[tuple[Target, str | None]]:
         (Target("sweep of 30 runs >= 10x 30 skorch fits", _is("sweep of 30 vs skorch"), 10.0), None),
         (Target("sweep of 30 runs >= 30x a shell loop of hfa train", _is("sweep of 30 vs hfa train loop"), 30.0), None),
         (Target("HfaClassifier GridSearchCV >= 1.0x MLPClassifier's", _is("GridSearchCV vs MLPClassifier"), 1.0), None),
+        (
+            Target("hfa tune's stacks >= 5x study.optimize one trial at a time", _is("tune vs study.optimize"), 5.0),
+            None,
+        ),
         (Target("hfa report over 900 runs <= 1 s beyond start-up", _is("report beyond start-up"), None), None),
         (
             Target("GPU: the table on a GPU, stacked sweep >= 30x one by one", lambda row: False, None),

@@ -651,8 +651,9 @@ def group_losses(losses: Sequence[nn.Module]) -> list[tuple[list[int], nn.Module
 
     Given ``(M, N)`` logits and targets whose row ``j`` belongs to ``losses[positions[j]]``, ``loss.per_row``
     returns the ``(M,)`` losses, row ``j`` equal to ``losses[positions[j]](logits[j], targets[j])`` up to rounding,
-    in one call for the group. Losses with equal :meth:`~_Loss.group_key` share a group (a weighted BCE group
-    holds one ``pos_weight`` per row); any other module (a loss not from this package, or one that overrides
+    in one call for the group. Losses with equal :meth:`~_Loss.group_key` share a group, which holds what they
+    may differ in one per row (weighted BCE's ``pos_weight``, focal's ``alpha`` and ``gamma``, a Heaviside metric
+    loss's ``delta``); any other module (a loss not from this package, or one that overrides
     ``forward``) is a group of its own, called once per row. Groups come in order of their first position, and
     the positions of each group ascend.
     """
