@@ -210,7 +210,48 @@ def test_the_readme_speed_table_quotes_the_shipped_benchmark_file():
         f"({float(rate['baseline_value']) / 1e9:.0f} GFLOP/s)",
         f"{float(rate['hfa_value']) / 1e9:.1f} / {float(whole['hfa_value']) / 1e9:.1f} GFLOP/s",
         f"{float(rate['ratio']):.0%} / {float(whole['ratio']):.0%}".replace("%", " %"),
+        f"| {row('tune vs study.optimize')['hfa']} | {row('tune vs study.optimize')['baseline']} | "
+        f"{val('tune vs study.optimize', 'ratio'):.1f}x |",
     ]
     speed = (ROOT / "README.md").read_text(encoding="utf-8").split("## Speed", 1)[1].split("Against plain PyTorch")[0]
+    missing = [text for text in expected if text not in speed]
+    assert not missing, missing
+
+
+def test_the_readme_speed_profiles_quote_the_shipped_phases_file():
+    """README's "Not met, and why" figures are benchmarks/results/phases-cpu-*.json's, in the text's rounding."""
+    import json
+
+    phases = json.loads((ROOT / "benchmarks/results/phases-cpu-2026-12-03.json").read_text(encoding="utf-8"))
+    small, large, sweep = (phases[case]["phases"] for case in ("train100k", "train1m", "sweep30"))
+    stacked, single = phases["tune"]["sides"]["stacked"], phases["tune"]["sides"]["one at a time"]
+    step = phases["step"]
+
+    def imports(p):
+        return sum(v for k, v in p.items() if k.startswith("import"))
+
+    def per_step(case):
+        return phases[case]["phases"]["training"] / phases[case]["counts"]["steps"] * 1e3
+
+    start = phases["sweep30"]["process"] - sweep["in-process total"]
+    expected = [
+        f"{phases['train100k']['process']:.2f} s: imports {imports(small):.2f} s (torch {small['import torch']:.2f}, "
+        f"pandas {small['import pandas']:.2f}",
+        f"training {small['training']:.2f} s (2,350 steps of {per_step('train100k'):.2f} ms)",
+        f"{per_step('train1m'):.2f} ms a step at 1M and {per_step('train100k'):.2f} ms at 100k "
+        f"({per_step('train1m') / per_step('train100k'):.2f}x)",
+        f"adds {large['data']:.2f} s of data preparation and {imports(large):.2f} s of imports to the "
+        f"{large['training']:.2f} s of training",
+        f"{phases['sweep30']['process']:.2f} s: imports {imports(sweep):.2f} s, data {sweep['data']:.2f} s, training "
+        f"{sweep['training']:.2f} s",
+        f"evaluating and writing 30 run folders {sweep['evaluate and write run folders']:.2f} s",
+        f"alone take here ({imports(sweep) + start:.2f} s)",
+        f"{stacked['timed']:.2f} s as timed; training {stacked['training'] / stacked['runs'] * 1e3:.1f} ms a run",
+        f"One at a time: {single['timed']:.2f} s; training {single['training'] / single['runs'] * 1e3:.1f} ms a run",
+        f"generators {step['forward ops']['uniform_'][1]:.0f} µs",
+        f"one F1 loss call for the group {step['loss']:.0f} µs, Adam {step['adam']:.0f} µs",
+    ]
+    speed = (ROOT / "README.md").read_text(encoding="utf-8").split("Not met, and why", 1)[1]
+    speed = " ".join(speed.split("Against plain PyTorch")[0].split())  # the text's line breaks are not figures
     missing = [text for text in expected if text not in speed]
     assert not missing, missing
