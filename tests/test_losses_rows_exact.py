@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hfa.losses import LOSSES, build_loss, group_losses
+from hfa.losses import LOSSES, F1Loss, FocalLoss, build_loss, group_losses
 from hfa.losses.binned import BinnedTable
 
 STACKS = (1, 2, 3, 17)
@@ -99,3 +99,68 @@ def test_a_stacked_table_needs_one_grid():
     tables = [build_loss("f1", thresholds=grid)._binned for grid in ([0.5], [0.3, 0.7])]
     with pytest.raises(ValueError, match="same breakpoints"):
         BinnedTable.stack(tables)
+
+
+def _mixed(name: str):
+    params = {"f1": [{"delta": 0.1}, {"delta": 0.3}], "focal": [{"gamma": 0.3, "alpha": 0.1}, {"gamma": 1.7}]}[name]
+    losses = [build_loss(name, **p) for p in params]
+    ((_, group),) = group_losses(losses)
+    return losses, group
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("name", ["f1", "focal"])
+def test_a_group_is_exact_in_every_dtype_and_with_weights_that_need_a_gradient(name, dtype):
+    """Half precision multiplies a number in float32 but a column from its half value, and weights that need a
+    gradient take the dense tables: a group still gives each row exactly what its member gives it alone."""
+    losses, group = _mixed(name)
+    logits, targets = _stack(37)
+    z, y = logits[:2].to(dtype), targets[:2].to(dtype)
+    weights = torch.rand(2, 37, generator=torch.Generator().manual_seed(3)).to(dtype).requires_grad_()
+    for w in (None, weights):
+        values, grads = _value_and_grad(group, z, y) if w is None else _weighted(group, z, y, w)
+        for m, loss in enumerate(losses):
+            rows = (z[m : m + 1], y[m : m + 1])
+            value, grad = _value_and_grad(loss, *rows) if w is None else _weighted(loss, *rows, w[m : m + 1])
+            assert torch.equal(values[m], value[0]) and torch.equal(grads[m], grad[0]), (m, w is None)
+
+
+def _weighted(loss, logits, targets, weights):
+    z = logits.clone().requires_grad_()
+    values = loss.per_row(z, targets, weights.detach().requires_grad_())
+    values.sum().backward()
+    return values.detach(), z.grad
+
+
+@pytest.mark.parametrize("name", ["f1", "focal"])
+def test_a_group_serves_its_own_rows_only_and_is_never_regrouped(name):
+    losses, group = _mixed(name)
+    logits, targets = _stack(40)
+    with pytest.raises(ValueError, match=r"group of 2 .*shape \(2, N\)"):
+        group.per_row(logits[:3], targets[:3])
+    with pytest.raises(ValueError, match=r"group of 2 .*shape \(2, N\)"):
+        group.value_and_grad(logits[:1], targets[:1])
+    assert group.group_key() is None
+    assert [positions for positions, _ in group_losses([group, losses[0]])] == [[0], [1]]
+
+
+def test_a_subclass_reading_its_own_parameters_groups_only_with_equal_ones():
+    """A subclass that overrides a method reading the parameters may read them as numbers: its losses share a
+    group only where the parameters are equal (a group of them is then its first member)."""
+
+    class MyFocal(FocalLoss):
+        def _compute(self, z, targets, weights):
+            return super()._compute(z, targets, weights) + 0.0 * self.gamma
+
+    class MyF1(F1Loss):
+        def _soft_counts(self, probs, targets, weights):
+            assert isinstance(self.delta, float)
+            return super()._soft_counts(probs, targets, weights)
+
+    for cls, param in ((MyFocal, "gamma"), (MyF1, "delta")):
+        losses = [cls(**{param: 0.2}), cls(**{param: 0.4}), cls(**{param: 0.2})]
+        groups = group_losses(losses)
+        assert [positions for positions, _ in groups] == [[0, 2], [1]]
+        assert groups[0][1] is losses[0]
+    # The package's own classes do share one group.
+    assert len(group_losses([FocalLoss(gamma=0.2), FocalLoss(gamma=0.4), F1Loss(delta=0.2), F1Loss(delta=0.4)])) == 2

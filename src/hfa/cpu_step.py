@@ -54,8 +54,8 @@ _READS_OUTPUT = (nn.ReLU, nn.Tanh)
 class Buffers:
     """A stack's step buffers for batches of up to ``rows`` rows, shared where lifetimes allow: per hidden layer
     the pre-activation ``z``, the activation ``a`` (``z`` itself for ReLU and tanh, whose backward reads only the
-    output), with dropout the ``kept`` flags, the ``mask`` and what the next layer reads ``h`` (which first holds
-    the uniform draws: they are dead once ``kept`` is known), and the gradient at ``a`` (then at ``z``, in place);
+    output), with dropout the ``mask`` and what the next layer reads ``h`` (which first holds the uniform draws:
+    they are dead once the mask is known), and the gradient at ``a`` (then at ``z``, in place);
     then the logits ``out``. Without dropout the next layer reads ``a`` and those lists are empty.
 
     Each is one flat block; :meth:`view` gives its first ``M * rows * width`` elements as a contiguous
@@ -76,7 +76,6 @@ class Buffers:
         self._blocks: dict[str, list[tuple[torch.Tensor, int]]] = {
             "z": z,
             "a": z if isinstance(activation, _READS_OUTPUT) else [new(w) for w in hidden],
-            "kept": [new(w, torch.bool) for w in masked],
             "mask": [new(w) for w in masked],
             "h": [new(w) for w in masked],
             "grad": [new(w) for w in hidden],
@@ -129,14 +128,15 @@ class StepPlan:
             a = buffers.view("a", depth, rows)
             ops.append(forward_of(z, a))
             if dropout > 0:
-                kept, mask, h = (buffers.view(name, depth, rows) for name in ("kept", "mask", "h"))
-                draw = h  # the draws are dead once kept is known, before h is written
+                mask, h = (buffers.view(name, depth, rows) for name in ("mask", "h"))
+                draw = h  # the draws are dead once the mask is known, before h is written
                 # The values of StackedMLP._masks: each member's uniform draws from its own generator (what
                 # torch.rand draws), kept below 1 - p, scaled by 1 / (1 - p).
                 ops += [partial(d.uniform_, 0, 1, generator=g) for d, g in zip(draw.unbind(0), generators, strict=True)]
                 ops += [
-                    partial(torch.lt, draw, keep, out=kept),
-                    partial(mask.copy_, kept),  # the flags in the activations' dtype, then scaled in it
+                    # The flags written straight in the activations' dtype (1 or 0, as a bool copy gives), then
+                    # scaled in it: two passes, where a bool buffer and its copy took three, each slower.
+                    partial(torch.lt, draw, keep, out=mask),
                     partial(mask.div_, keep),
                     partial(torch.mul, a, mask, out=h),
                 ]

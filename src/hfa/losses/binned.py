@@ -55,7 +55,11 @@ def logistic(z: Tensor) -> Tensor:
 
 
 class BinnedTable:
-    """Everything about a threshold grid and ``delta`` that does not depend on the batch."""
+    """Everything about a threshold grid and ``delta`` that does not depend on the batch (a :meth:`stack`: one
+    ``delta`` per row of the input, :attr:`rows` of them)."""
+
+    rows: int | None = None
+    """How many rows a :meth:`stack` serves (``None``: one table for any input)."""
 
     def __init__(self, table: Tensor):
         # ``table`` rows as in heaviside._heaviside_table: lower, upper, slopes (l, m, r), intercepts (l, m, r).
@@ -112,7 +116,8 @@ class BinnedTable:
         if any(not torch.equal(table.edges, first.edges) for table in tables):
             raise ValueError("BinnedTable.stack needs tables with the same breakpoints (the same threshold grid)")
         stacked = copy.copy(first)
-        stacked.dense = None  # a dense (T, N) evaluation takes one table
+        stacked.rows = len(tables)
+        stacked.dense = torch.stack([table.dense for table in tables])  # (M, 8, T)
         stacked.weights = torch.stack([table.weights for table in tables])  # (M, 4, T, 2, 2K)
         stacked.slope = torch.stack([table.slope for table in tables])  # (M, T, K)
         stacked._cache, stacked._offsets = {}, {}
@@ -157,6 +162,9 @@ def _sums(p: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable) -> tuple[T
     (counts ``(M, T)``); ``index`` is each sample's bin in the flattened per-bin sums."""
     weights = table.on(p.dtype, p.device)[0]
     k, rows = table.n_bins, p.shape[0] if p.dim() == 2 else 1
+    if table.rows is not None and (p.dim() != 2 or rows != table.rows):
+        shape = tuple(p.shape)
+        raise ValueError(f"a group of {table.rows} tables needs inputs of shape ({table.rows}, N), got {shape}")
     # Per row, positives take bins 0..K-1 and negatives K..2K-1; row m is offset by m * 2K, so one scatter sums
     # every row and both classes. (At small N the time is the number of tensor operations, not their size: the
     # code below is written to need few.)

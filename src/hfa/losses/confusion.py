@@ -43,10 +43,11 @@ def heaviside_counts(p: Tensor, targets: Tensor, weights: Tensor | None, table: 
     if weights is not None and weights.requires_grad:
         from hfa.losses.heaviside import _heaviside_apply
 
-        if table.dense is None:
-            raise ValueError("weights that need a gradient take a loss's own table, not a group's stacked one")
-
-        return _counts(_heaviside_apply(p, table.dense), targets, weights)
+        if table.dense.dim() == 2:
+            return _counts(_heaviside_apply(p, table.dense), targets, weights)
+        # A group's tables (BinnedTable.stack), one per row: each row as it is alone.
+        step = torch.cat([_heaviside_apply(p[m : m + 1], dense) for m, dense in enumerate(table.dense)], dim=1)
+        return _counts(step, targets, weights)
     y = _like(p, "targets", targets)
     w = None if weights is None else _like(p, "weights", weights).detach()
     return binned_counts(p, y, w, table)

@@ -147,25 +147,56 @@ class _Loss(nn.Module):
         raise NotImplementedError
 
     def _row_params(self) -> tuple:
-        """The parameters :meth:`for_group` holds one per row, so losses differing only in them share a group (a
-        tuning study's trials often differ only there)."""
+        """The parameters :meth:`for_group` can hold one per row, so losses differing only in them share a group (a
+        tuning study's trials often differ only there); a group holds them as tuples."""
         return ()
+
+    _row_owner: type | None = None
+    """The class whose methods read a group's per-row parameters (see :meth:`_holds_rows`)."""
+
+    def _holds_rows(self) -> bool:
+        """Whether a group may hold :meth:`_row_params` one per row: only where every method that reads them is
+        :attr:`_row_owner`'s own (a subclass overriding one may read them as numbers)."""
+        owner = self._row_owner
+        return owner is not None and all(_defined(type(self), name) is _defined(owner, name) for name in _ROW_READERS)
 
     def group_key(self) -> Hashable | None:
         """Losses with equal keys compute the same function of a row up to :meth:`_row_params`, so one
         :meth:`for_group` call serves them all.
 
         ``None``: this loss evaluates alone (a subclass that overrides ``forward``, whose rows this class cannot
-        vouch for, or a :class:`WeightedBCELoss` still unresolved or already holding one weight per row).
+        vouch for, a :class:`WeightedBCELoss` still unresolved, or a group already holding parameters per row).
         """
         if type(self).forward is not _Loss.forward:
             return None
-        return (type(self), *self._group_params())
+        rows = self._row_params()
+        if any(isinstance(value, tuple) for value in rows):
+            return None
+        return (type(self), *self._group_params(), *(() if self._holds_rows() else rows))
 
     @classmethod
     def for_group(cls, losses: Sequence[_Loss]) -> _Loss:
         """One loss whose :meth:`per_row` row ``j`` computes ``losses[j]`` (all with the same :meth:`group_key`)."""
         return losses[0]
+
+
+_ROW_READERS = (
+    "_compute",
+    "_soft_counts",
+    "_elementwise",
+    "_constants",
+    "per_row",
+    "value_and_grad",
+    "for_group",
+    "_row_params",
+    "_group_params",
+)
+
+
+def _defined(cls: type, name: str) -> object:
+    """The attribute ``name`` as the class that defines it for ``cls`` holds it (a classmethod itself, not a new
+    bound method on every access), or ``None``."""
+    return next((klass.__dict__[name] for klass in cls.__mro__ if name in klass.__dict__), None)
 
 
 class _PerSampleLoss(_Loss):
@@ -286,6 +317,8 @@ class MetricLoss(_Loss):
         # on each bin differ, one table per row (BinnedTable.stack).
         return (self.delta,) if self.approx == "heaviside" else ()
 
+    _row_owner = None  # set below the class: MetricLoss itself
+
     @classmethod
     def for_group(cls, losses: Sequence[_Loss]) -> MetricLoss:
         first = losses[0]
@@ -302,6 +335,9 @@ class MetricLoss(_Loss):
         grid = ", ".join(f"{t:g}" for t in self.thresholds.tolist())
         step = f"delta={_shown(self.delta)}" if self.approx == "heaviside" else f"k={self.k:g}"
         return f"thresholds=[{grid}], approx={self.approx!r}, {step}"
+
+
+MetricLoss._row_owner = MetricLoss
 
 
 class FBetaLoss(MetricLoss):
@@ -582,18 +618,36 @@ class FocalLoss(_PerSampleLoss):
 
     def _compute(self, z: Tensor, targets: Tensor, weights: Tensor | None) -> Tensor:
         y = _like(z, "targets", targets)
-        alpha, not_alpha, gamma = self._constants(z)
+        if isinstance(self.gamma, tuple) and z.dtype not in (torch.float32, torch.float64):
+            # In half precision a number times a tensor is computed in float32, a column times a tensor from the
+            # column rounded to half: each row with its own numbers then, as alone.
+            self._check_rows(z)
+            rows = zip(z.split(1), y.split(1), self.alpha, self.gamma, strict=True)  # type: ignore[call-overload]
+            losses = torch.cat([self._elementwise(z_m, y_m, a, 1 - a, g) for z_m, y_m, a, g in rows])
+        else:
+            losses = self._elementwise(z, y, *self._constants(z))
+        return self._reduce(losses, weights)
+
+    @staticmethod
+    def _elementwise(z: Tensor, y: Tensor, alpha, not_alpha, gamma) -> Tensor:
         signed = (2 * y - 1) * z  # +z for positives, -z for negatives: p_t = s(signed)
         log_pt = F.logsigmoid(signed)
         modulation = torch.exp(gamma * F.logsigmoid(-signed))
         alpha_t = alpha * y + not_alpha * (1 - y)
-        return self._reduce(-alpha_t * modulation * log_pt, weights)
+        return -alpha_t * modulation * log_pt
+
+    def _check_rows(self, z: Tensor) -> None:
+        if z.dim() != 2 or z.shape[0] != len(self.gamma):  # type: ignore[arg-type]
+            rows = len(self.gamma)  # type: ignore[arg-type]
+            shape = tuple(z.shape)
+            raise ValueError(f"a FocalLoss group of {rows} rows needs logits of shape ({rows}, N), got {shape}")
 
     def _constants(self, z: Tensor) -> tuple:
         """``alpha``, ``1 - alpha`` (computed in float64 before any cast) and ``gamma``: numbers, or for a group
         ``(M, 1)`` columns in the logits' dtype, one per row, which multiply each row as its number would."""
         if not isinstance(self.gamma, tuple):
             return self.alpha, 1 - self.alpha, self.gamma
+        self._check_rows(z)
         key = (z.dtype, z.device)
         if key not in self._columns:
             alpha, gamma = self.alpha, self.gamma
@@ -606,6 +660,8 @@ class FocalLoss(_PerSampleLoss):
 
     def _row_params(self) -> tuple:
         return (self.alpha, self.gamma)
+
+    _row_owner = None  # set below the class: FocalLoss itself
 
     @classmethod
     def for_group(cls, losses: Sequence[_Loss]) -> FocalLoss:
@@ -621,6 +677,9 @@ class FocalLoss(_PerSampleLoss):
 
     def extra_repr(self) -> str:
         return f"alpha={_shown(self.alpha)}, gamma={_shown(self.gamma)}, {super().extra_repr()}"
+
+
+FocalLoss._row_owner = FocalLoss
 
 
 def _shown(value: float | tuple[float, ...]) -> str:
