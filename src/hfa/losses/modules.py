@@ -317,8 +317,6 @@ class MetricLoss(_Loss):
         # on each bin differ, one table per row (BinnedTable.stack).
         return (self.delta,) if self.approx == "heaviside" else ()
 
-    _row_owner = None  # set below the class: MetricLoss itself
-
     @classmethod
     def for_group(cls, losses: Sequence[_Loss]) -> MetricLoss:
         first = losses[0]
@@ -337,7 +335,7 @@ class MetricLoss(_Loss):
         return f"thresholds=[{grid}], approx={self.approx!r}, {step}"
 
 
-MetricLoss._row_owner = MetricLoss
+MetricLoss._row_owner = MetricLoss  # its subclasses read delta through MetricLoss's methods only
 
 
 class FBetaLoss(MetricLoss):
@@ -661,8 +659,6 @@ class FocalLoss(_PerSampleLoss):
     def _row_params(self) -> tuple:
         return (self.alpha, self.gamma)
 
-    _row_owner = None  # set below the class: FocalLoss itself
-
     @classmethod
     def for_group(cls, losses: Sequence[_Loss]) -> FocalLoss:
         first = losses[0]
@@ -679,7 +675,7 @@ class FocalLoss(_PerSampleLoss):
         return f"alpha={_shown(self.alpha)}, gamma={_shown(self.gamma)}, {super().extra_repr()}"
 
 
-FocalLoss._row_owner = FocalLoss
+FocalLoss._row_owner = FocalLoss  # set once the class exists, as the class statement cannot name itself
 
 
 def _shown(value: float | tuple[float, ...]) -> str:
