@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import torch
 
+from hfa.scalars import scalar
+
 
 class StackedAdam:
     """Adam for parameters whose first axis is the member axis; :meth:`keep` drops members.
@@ -57,6 +59,9 @@ class StackedAdam:
                 offset += p.numel()
         self.grad = torch.zeros_like(self.flat)
         """The gradient buffer, one flat tensor in the order of the parameters."""
+        # The second moment's bias correction as a 0-d tensor refilled each step (see hfa.scalars: a number where
+        # the parameters are half precision).
+        self._correction2 = self.flat.new_zeros(()) if isinstance(scalar(1.0, self.flat), torch.Tensor) else None
         self.grads = self._parts(self.grad)
         """:attr:`grad` as one view per parameter, shaped like it: where a caller writes gradients."""
 
@@ -81,25 +86,14 @@ class StackedAdam:
         if self.weight_decay:
             grad = grad.add(self.flat, alpha=self.weight_decay)
         self.exp_avg.lerp_(grad, 1 - beta1)
-        beta2_t, correction2_t, eps_t = self._scalars()
-        self.exp_avg_sq.mul_(beta2_t).addcmul_(grad, grad, value=1 - beta2)
+        # 0-d tensors, not Python numbers (hfa.scalars): the same arithmetic without a copy per call.
+        self.exp_avg_sq.mul_(scalar(beta2, self.flat)).addcmul_(grad, grad, value=1 - beta2)
         step_size = self.lr / (1 - beta1**self.steps)
-        correction2_t.fill_(math.sqrt(1 - beta2**self.steps))
-        denom = self.exp_avg_sq.sqrt().div_(correction2_t).add_(eps_t)
+        correction2: torch.Tensor | float = math.sqrt(1 - beta2**self.steps)
+        if self._correction2 is not None:
+            correction2 = self._correction2.fill_(correction2)
+        denom = self.exp_avg_sq.sqrt().div_(correction2).add_(scalar(self.eps, self.flat))
         self.flat.addcdiv_(self.exp_avg, denom, value=-step_size)
-
-    def _scalars(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``beta2``, the second moment's bias correction and ``eps`` as 0-d tensors in the parameters' dtype.
-
-        An operation given a Python number first copies it into a tensor of the operand's dtype (a few µs each,
-        three a step); these hold the same values, rounded once, so the arithmetic and its bits are the same."""
-        key = (self.flat.dtype, self.flat.device)
-        if getattr(self, "_scalar_key", None) != key:
-            self._scalar_key = key
-            self._scalar_values = tuple(
-                torch.tensor(v, dtype=self.flat.dtype, device=self.flat.device) for v in (self.betas[1], 1.0, self.eps)
-            )
-        return self._scalar_values
 
     def keep(self, params: Sequence[torch.nn.Parameter], index: torch.Tensor) -> None:
         """Follow a stack that kept only the members at ``index``; ``params`` are its new parameters."""

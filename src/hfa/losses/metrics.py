@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from hfa.losses._checks import check_positive
+from hfa.scalars import scalar
 
 __all__ = [
     "EPS",
@@ -54,9 +55,10 @@ def fbeta_partials(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, beta: float =
     """
     del tn
     b2 = check_positive("beta", beta) ** 2
-    numerator = (1 + b2) * tp
-    denominator = (numerator + (fn if b2 == 1 else b2 * fn)) + fp + EPS
-    scale = (denominator * denominator).reciprocal_().mul_(1 + b2)
+    a = scalar(1 + b2, tp)  # 0-d tensors, not numbers: the same arithmetic without a copy per call (hfa.scalars)
+    numerator = a * tp
+    denominator = (numerator + (fn if b2 == 1 else b2 * fn)) + fp + scalar(EPS, tp)
+    scale = (denominator * denominator).reciprocal_().mul_(a)
     return numerator / denominator, (denominator - tp).mul_(scale), (tp * scale).neg_()
 
 

@@ -64,6 +64,7 @@ from hfa.losses.metrics import (
     fbeta_partials,
     mcc,
 )
+from hfa.scalars import scalar
 
 __all__ = [
     "AUTHORS_THRESHOLDS",
@@ -205,19 +206,15 @@ class _PerSampleLoss(_Loss):
         self.reduction = check_choice("reduction", reduction, REDUCTIONS)
         self._upstreams: dict[tuple, tuple[Tensor, Tensor]] = {}
 
-    def _upstream(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Constants of the shape of ``(M, N)`` logits, made once: the gradient the rows' summed losses send each
-        sample before sample weights (ones, over N for the mean, as MeanBackward divides) and its negation; then
-        1 and N as 0-d tensors in the logits' dtype, for ``1 - y`` and the mean (a CPU mean is the sum divided by
-        N). Given a Python number, an operation first copies it into such a tensor, a few µs a call; the values and
-        the arithmetic are the same."""
+    def _upstream(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """The gradient the rows' summed losses send each sample of ``(M, N)`` logits before sample weights (ones,
+        over N for the mean, as MeanBackward divides), and its negation: constants of the shape, made once."""
         key = (z.shape, z.dtype, z.device, self.reduction)
         if key not in self._upstreams:
             upstream = z.new_ones(z.shape[0], 1).expand(z.shape)
             if self.reduction == "mean":
                 upstream = upstream / z.shape[-1]
-            one, count = z.new_tensor(1.0), z.new_tensor(float(z.shape[-1]))
-            self._upstreams[key] = (upstream, -upstream, one, count)
+            self._upstreams[key] = (upstream, -upstream)
         return self._upstreams[key]
 
     def _group_params(self) -> tuple:
@@ -463,7 +460,8 @@ def _bce_value_and_grad(
     y, weights = _rows_like(z, targets, weights)
     weight_of_positives = None if pos_weight is None else pos_weight(z)
     log_p, buffer = torch.ops.aten.log_sigmoid_forward(z)
-    upstream, negated, one, count = loss._upstream(z)
+    upstream, negated = loss._upstream(z)
+    one = scalar(1.0, z)
     not_y = one - y
     weight = None if weight_of_positives is None else one + (weight_of_positives - one) * y
     losses = not_y * z - (log_p if weight is None else weight * log_p)  # 1 * log_p is log_p exactly
@@ -475,7 +473,11 @@ def _bce_value_and_grad(
     if weight is not None:
         negated = negated * weight
     grad = upstream * not_y + torch.ops.aten.log_sigmoid_backward(negated, z, buffer)
-    return (losses.sum(-1).div_(count) if loss.reduction == "mean" else losses.sum(-1)), grad
+    if loss.reduction == "sum":
+        return losses.sum(-1), grad
+    if z.device.type != "cpu":
+        return losses.mean(-1), grad
+    return losses.sum(-1).div_(scalar(float(z.shape[-1]), z)), grad  # what a CPU mean computes
 
 
 class BCELoss(_PerSampleLoss):
