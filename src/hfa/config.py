@@ -629,6 +629,11 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
         node[leaf] = copy.deepcopy(value)
 
 
+def keys_overlap(a: str, b: str) -> bool:
+    """Whether two dotted keys set the same setting: equal, or one a section holding the other (train, train.lr)."""
+    return a == b or a.startswith(f"{b}.") or b.startswith(f"{a}.")
+
+
 def check_key(key: str, source: str) -> None:
     """Raise an ``HfaError`` suggesting the nearest valid key when ``key`` is not in the schema."""
     allowed = config_keys()
@@ -697,7 +702,7 @@ def resolve(
     for key, value in [*(extra or {}).items(), *(parse_override(item) for item in overrides)]:
         check_key(key, "overrides")
         # As a duplicate key in a YAML file: which one was meant is not for hfa to guess (train={lr: 1}, train.lr=2).
-        twice = next((k for k in given if k == key or k.startswith(f"{key}.") or key.startswith(f"{k}.")), None)
+        twice = next((k for k in given if keys_overlap(k, key)), None)
         if twice is not None:
             same = "is given twice" if twice == key else f"and {twice!r} set the same setting"
             raise HfaError(f"override {key!r} {same} ({shorten(given[twice])} and {shorten(value)}); give it once")

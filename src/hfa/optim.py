@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import torch
 
-from hfa.scalars import scalar
+from hfa.operands import EXACT_DTYPES, operand
 
 
 class StackedAdam:
@@ -59,9 +59,9 @@ class StackedAdam:
                 offset += p.numel()
         self.grad = torch.zeros_like(self.flat)
         """The gradient buffer, one flat tensor in the order of the parameters."""
-        # The second moment's bias correction as a 0-d tensor refilled each step (see hfa.scalars: a number where
+        # The second moment's bias correction as a 0-d tensor refilled each step (see hfa.operands: a number where
         # the parameters are half precision).
-        self._correction2 = self.flat.new_zeros(()) if isinstance(scalar(1.0, self.flat), torch.Tensor) else None
+        self._correction2 = self.flat.new_zeros(()) if self.flat.dtype in EXACT_DTYPES else None
         self.grads = self._parts(self.grad)
         """:attr:`grad` as one view per parameter, shaped like it: where a caller writes gradients."""
 
@@ -86,13 +86,13 @@ class StackedAdam:
         if self.weight_decay:
             grad = grad.add(self.flat, alpha=self.weight_decay)
         self.exp_avg.lerp_(grad, 1 - beta1)
-        # 0-d tensors, not Python numbers (hfa.scalars): the same arithmetic without a copy per call.
-        self.exp_avg_sq.mul_(scalar(beta2, self.flat)).addcmul_(grad, grad, value=1 - beta2)
+        # 0-d tensors, not Python numbers (hfa.operands): the same arithmetic without a copy per call.
+        self.exp_avg_sq.mul_(operand(beta2, self.flat)).addcmul_(grad, grad, value=1 - beta2)
         step_size = self.lr / (1 - beta1**self.steps)
         correction2: torch.Tensor | float = math.sqrt(1 - beta2**self.steps)
         if self._correction2 is not None:
             correction2 = self._correction2.fill_(correction2)
-        denom = self.exp_avg_sq.sqrt().div_(correction2).add_(scalar(self.eps, self.flat))
+        denom = self.exp_avg_sq.sqrt().div_(correction2).add_(operand(self.eps, self.flat))
         self.flat.addcdiv_(self.exp_avg, denom, value=-step_size)
 
     def keep(self, params: Sequence[torch.nn.Parameter], index: torch.Tensor) -> None:

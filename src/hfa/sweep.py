@@ -28,6 +28,7 @@ from hfa.config import (
     canonical,
     check_key,
     inapplicable_keys,
+    keys_overlap,
     load_yaml,
     parse_override,
     resolve,
@@ -66,11 +67,6 @@ def parse_grid(item: str) -> tuple[str, list[Any]]:
     return key, values
 
 
-def _overlap(a: str, b: str) -> bool:
-    """Whether two dotted keys set the same setting: equal, or one a section holding the other (train, train.lr)."""
-    return a == b or a.startswith(f"{b}.") or b.startswith(f"{a}.")
-
-
 def grid_axes(raw_sweep: Any, grid: Iterable[str], pinned: Iterable[str], source: str) -> dict[str, list[Any]]:
     """The axes to sweep: the config's block, then ``--grid`` items, less the keys pinned by overrides."""
     pinned = list(pinned)
@@ -88,12 +84,12 @@ def grid_axes(raw_sweep: Any, grid: Iterable[str], pinned: Iterable[str], source
     listed: set[str] = set()
     for item in grid:
         key, values = parse_grid(item)
-        twice = next((k for k in listed if _overlap(k, key)), None)
+        twice = next((k for k in listed if keys_overlap(k, key)), None)
         if twice == key:
             raise HfaError(f"--grid {key} is given twice; give one --grid {key}=V1,V2,... with every value")
         if twice is not None:
             raise HfaError(f"--grid {key} sets what --grid {twice} sets; give each setting in one --grid")
-        pinned_too = next((k for k in pinned if _overlap(k, key)), None)
+        pinned_too = next((k for k in pinned if keys_overlap(k, key)), None)
         if pinned_too == key:
             raise HfaError(f"{key} is both an override ({key}=...) and a --grid axis; give one of them")
         if pinned_too is not None:
@@ -147,7 +143,7 @@ def expand(
         )
     for name, settings in methods.items():
         for key in settings:
-            crossed = [a for a in [*axes, *pinned] if a == key or key.startswith(f"{a}.") or a.startswith(f"{key}.")]
+            crossed = [a for a in [*axes, *pinned] if keys_overlap(a, key)]
             if crossed:
                 raise HfaError(f"method {name} sets {key!r}, which the sweep also sets ({crossed[0]}); set it once")
     combinations = max(1, len(methods)) * math.prod(len(values) for values in axes.values())

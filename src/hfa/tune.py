@@ -112,6 +112,7 @@ def _params(method: Method, sampled: dict[str, Any]) -> dict[str, Any]:
 
 
 def _storage(root: Path):
+    import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
@@ -121,7 +122,7 @@ def _storage(root: Path):
     root.mkdir(parents=True, exist_ok=True)
     try:
         storage = JournalStorage(JournalFileBackend(str(journal)))
-        optuna_summaries(storage)  # replays the whole journal: a damaged line fails here, before any work
+        optuna.get_all_study_summaries(storage)  # replays the whole journal: a damaged line fails here
     except Exception:  # Optuna's replay raises whatever a bad line makes of it (JSONDecodeError, assertions)
         raise HfaError(
             f"{journal} cannot be read as Optuna's journal (an entry it cannot replay): was it edited by hand? delete "
@@ -157,12 +158,6 @@ def _check_journal(journal: Path) -> None:
                 f"{journal}: line {number} is not one of Optuna's journal entries (a JSON object); was it edited by "
                 "hand, or cut short? delete it to start afresh, or tune into another --out"
             )
-
-
-def optuna_summaries(storage: Any) -> list[Any]:
-    import optuna
-
-    return optuna.get_all_study_summaries(storage)
 
 
 def _sampler(plan: Plan, study_name: str, asked: int):

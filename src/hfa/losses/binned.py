@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from hfa.scalars import scalar
+from hfa.operands import operand
 
 # Bins are found through a lookup table over [0, 1] in this many cells, refined by comparisons only with the few
 # breakpoints that fall inside a sample's cell; cheaper than a binary search for every sample at large N.
@@ -170,7 +170,7 @@ def _sums(p: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable) -> tuple[T
     # Per row, positives take bins 0..K-1 and negatives K..2K-1; row m is offset by m * 2K, so one scatter sums
     # every row and both classes. (At small N the time is the number of tensor operations, not their size: the
     # code below is written to need few.)
-    index = table.bins(p).add_(y < scalar(0.5, y), alpha=k)
+    index = table.bins(p).add_(y < operand(0.5, y), alpha=k)
     if rows > 1:
         index += table.row_offsets(rows, p.device)
     size = rows * 2 * k
@@ -182,8 +182,8 @@ def _sums(p: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable) -> tuple[T
     counts = p.new_zeros(size).index_add_(0, flat, torch.ones_like(moment) if w is None else w)
     moments = p.new_zeros(size).index_add_(0, flat, moment)
     # [counts | moments] per (row, class), against the (4, T, 2, 2K) weights: all four counts in one product.
-    operand = torch.cat((counts.view(rows, 1, 1, 2, k), moments.view(rows, 1, 1, 2, k)), 4)  # casts the counts
-    sums = (operand * weights).sum((-2, -1))  # (M, 4, T)
+    both = torch.cat((counts.view(rows, 1, 1, 2, k), moments.view(rows, 1, 1, 2, k)), 4)  # casts the counts
+    sums = (both * weights).sum((-2, -1))  # (M, 4, T)
     return index, (sums.view(4, -1) if p.dim() == 1 else sums).unbind(-2)
 
 
@@ -195,14 +195,14 @@ def _grad(g_class: Tensor, index: Tensor, table: BinnedTable, w: Tensor | None, 
     if w is not None:
         grad = grad * w
     if logits:
-        grad = grad * (p * (scalar(1.0, p) - p))
+        grad = grad * (p * (operand(1.0, p) - p))
     return grad
 
 
 class _BinnedCounts(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable, logits: bool):  # type: ignore[override]
-        p = torch.exp(-x).add_(scalar(1.0, x)).reciprocal_() if logits else x  # logistic(x) in place
+        p = torch.exp(-x).add_(operand(1.0, x)).reciprocal_() if logits else x  # logistic(x) in place
         index, counts = _sums(p, y, w, table)
         ctx.save_for_backward(index, w, p)
         ctx.table, ctx.logits = table, logits
@@ -220,17 +220,17 @@ def _metric_forward(
     z: Tensor, y: Tensor, w: Tensor | None, table: BinnedTable, partials: Partials
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """``1 - mean_t V_t`` and what its gradient needs: ``(index, w, p, d_class)``."""
-    p = torch.exp(-z).add_(scalar(1.0, z)).reciprocal_()  # logistic(z) in place: no autograd here
+    p = torch.exp(-z).add_(operand(1.0, z)).reciprocal_()  # logistic(z) in place: no autograd here
     index, counts = _sums(p, y, w, table)
     value, d_pos, d_neg = partials(*counts)
-    return scalar(1.0, value) - value.mean(-1), (index, w, p, torch.stack((d_pos, d_neg), -2))
+    return operand(1.0, value) - value.mean(-1), (index, w, p, torch.stack((d_pos, d_neg), -2))
 
 
 def _metric_grad(g: Tensor, saved: tuple[Tensor, ...], table: BinnedTable) -> Tensor:
     """The gradient at the logits, from ``g``, the upstream gradient of the loss (a scalar or one per row)."""
     index, w, p, d_class = saved
     # L = 1 - mean_t V_t: the upstream gradient of each row, times -1/T, scales that row's partials.
-    scale = (g if g.dim() == 0 else g.view(-1, 1, 1)) * scalar(-1 / d_class.shape[-1], g)
+    scale = (g if g.dim() == 0 else g.view(-1, 1, 1)) * operand(-1 / d_class.shape[-1], g)
     return _grad(d_class * scale, index, table, w, p, logits=True)
 
 

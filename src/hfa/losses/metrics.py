@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from hfa.losses._checks import check_positive
-from hfa.scalars import scalar
+from hfa.operands import operand
 
 __all__ = [
     "EPS",
@@ -55,9 +55,9 @@ def fbeta_partials(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, beta: float =
     """
     del tn
     b2 = check_positive("beta", beta) ** 2
-    a = scalar(1 + b2, tp)  # 0-d tensors, not numbers: the same arithmetic without a copy per call (hfa.scalars)
+    a = operand(1 + b2, tp)  # 0-d tensors, not numbers: the same arithmetic without a copy per call (hfa.operands)
     numerator = a * tp
-    denominator = (numerator + (fn if b2 == 1 else b2 * fn)) + fp + scalar(EPS, tp)
+    denominator = (numerator + (fn if b2 == 1 else b2 * fn)) + fp + operand(EPS, tp)
     scale = (denominator * denominator).reciprocal_().mul_(a)
     return numerator / denominator, (denominator - tp).mul_(scale), (tp * scale).neg_()
 

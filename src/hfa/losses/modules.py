@@ -64,7 +64,7 @@ from hfa.losses.metrics import (
     fbeta_partials,
     mcc,
 )
-from hfa.scalars import scalar
+from hfa.operands import operand
 
 __all__ = [
     "AUTHORS_THRESHOLDS",
@@ -461,7 +461,7 @@ def _bce_value_and_grad(
     weight_of_positives = None if pos_weight is None else pos_weight(z)
     log_p, buffer = torch.ops.aten.log_sigmoid_forward(z)
     upstream, negated = loss._upstream(z)
-    one = scalar(1.0, z)
+    one = operand(1.0, z)
     not_y = one - y
     weight = None if weight_of_positives is None else one + (weight_of_positives - one) * y
     losses = not_y * z - (log_p if weight is None else weight * log_p)  # 1 * log_p is log_p exactly
@@ -477,7 +477,7 @@ def _bce_value_and_grad(
         return losses.sum(-1), grad
     if z.device.type != "cpu":
         return losses.mean(-1), grad
-    return losses.sum(-1).div_(scalar(float(z.shape[-1]), z)), grad  # what a CPU mean computes
+    return losses.sum(-1).div_(operand(float(z.shape[-1]), z)), grad  # what a CPU mean computes
 
 
 class BCELoss(_PerSampleLoss):

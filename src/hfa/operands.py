@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import torch
 
-_EXACT = (torch.float32, torch.float64)
+EXACT_DTYPES = (torch.float32, torch.float64)
+"""Where a 0-d tensor operand computes exactly as the number would (see the module docstring)."""
 _MADE: dict[tuple[float, torch.dtype, torch.device], torch.Tensor] = {}
 
 
-def scalar(value: float, like: torch.Tensor) -> torch.Tensor | float:
+def operand(value: float, like: torch.Tensor) -> torch.Tensor | float:
     """``value`` as a 0-d tensor in ``like``'s dtype and device (``value`` itself for other dtypes)."""
-    if like.dtype not in _EXACT:
+    if like.dtype not in EXACT_DTYPES:
         return value
     key = (value, like.dtype, like.device)
     made = _MADE.get(key)
